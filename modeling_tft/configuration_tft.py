@@ -1,0 +1,195 @@
+"""Configuration of the Time-Frequency Transformer (TFT) for speech emotion recognition."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+FUSION_TYPES = ("joint", "cross")
+POOLING_TYPES = ("mean", "attention")
+
+
+class TFTConfig(PretrainedConfig):
+    r"""
+    Configuration of a [`TFTModel`]: a Time Transformer over frame tokens, a Frequency Transformer over
+    mel-band tokens, and a Time-Frequency Transformer that fuses both (Wang et al., ICONIP 2023).
+    See `docs/ARCHITECTURE.md` for the tensor shapes and which choices are the paper's.
+
+    Args:
+        num_mel_bins (`int`, *optional*, defaults to 64):
+            Mel bands per frame of the input log-mel spectrogram (must match the feature extractor).
+        max_frames (`int`, *optional*, defaults to 300):
+            Longest input in frames (10 ms hop: 300 frames = 3 s). Sets the time position table and the
+            length of the band trajectories that frequency tokens embed; longer inputs raise.
+        frames_per_time_token (`int`, *optional*, defaults to 4):
+            Consecutive frames grouped into one time token (4 frames = 40 ms).
+        bins_per_frequency_token (`int`, *optional*, defaults to 2):
+            Adjacent mel bands grouped into one frequency token; must divide `num_mel_bins`.
+        hidden_size (`int`, *optional*, defaults to 192):
+            Width of every token and Transformer layer.
+        num_attention_heads (`int`, *optional*, defaults to 4):
+            Attention heads per layer; must divide `hidden_size`.
+        intermediate_size (`int`, *optional*, defaults to 768):
+            Width of the feed-forward block.
+        num_time_layers (`int`, *optional*, defaults to 2):
+            Layers of the Time Transformer.
+        num_frequency_layers (`int`, *optional*, defaults to 2):
+            Layers of the Frequency Transformer.
+        num_fusion_layers (`int`, *optional*, defaults to 2):
+            Layers of the Time-Frequency (fusion) Transformer.
+        fusion_type (`str`, *optional*, defaults to `"joint"`):
+            `"joint"`: self-attention over the concatenated time and frequency tokens (with learned type
+            embeddings). `"cross"`: each stream cross-attends to the other, then its own feed-forward.
+        pooling (`str`, *optional*, defaults to `"mean"`):
+            `"mean"` (masked mean) or `"attention"` (learned attentive pooling) over each stream's tokens;
+            the utterance vector is the mean of the pooled streams.
+        use_time_branch (`bool`, *optional*, defaults to `True`):
+            Ablation switch: build the time tokens and Time Transformer.
+        use_frequency_branch (`bool`, *optional*, defaults to `True`):
+            Ablation switch: build the frequency tokens and Frequency Transformer.
+        use_fusion (`bool`, *optional*, defaults to `True`):
+            Ablation switch: build the Time-Frequency Transformer (needs both branches). Without it the
+            pooled branch outputs are averaged.
+        hidden_act (`str`, *optional*, defaults to `"gelu"`):
+            Activation of the feed-forward block.
+        hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
+            Dropout on embeddings and residual branches.
+        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.1):
+            Dropout on attention probabilities (training only).
+        classifier_dropout (`float`, *optional*, defaults to 0.1):
+            Dropout before the classification layer.
+        layer_norm_eps (`float`, *optional*, defaults to 1e-6):
+            Epsilon of every LayerNorm.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the truncated-normal weight init.
+        class_weights (`list[float]`, *optional*):
+            Per-class weights of the cross-entropy loss (one per label), e.g. inverse class frequency.
+        label_smoothing (`float`, *optional*, defaults to 0.0):
+            Label smoothing of the cross-entropy loss, in [0, 1).
+
+    Example:
+
+    ```python
+    >>> from modeling_tft import TFTConfig, TFTForAudioClassification
+    >>> config = TFTConfig(num_labels=6)
+    >>> model = TFTForAudioClassification(config)
+    ```
+    """
+
+    model_type = "tft"
+
+    def __init__(
+        self,
+        num_mel_bins: int = 64,
+        max_frames: int = 300,
+        frames_per_time_token: int = 4,
+        bins_per_frequency_token: int = 2,
+        hidden_size: int = 192,
+        num_attention_heads: int = 4,
+        intermediate_size: int = 768,
+        num_time_layers: int = 2,
+        num_frequency_layers: int = 2,
+        num_fusion_layers: int = 2,
+        fusion_type: str = "joint",
+        pooling: str = "mean",
+        use_time_branch: bool = True,
+        use_frequency_branch: bool = True,
+        use_fusion: bool = True,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        classifier_dropout: float = 0.1,
+        layer_norm_eps: float = 1e-6,
+        initializer_range: float = 0.02,
+        class_weights: list[float] | None = None,
+        label_smoothing: float = 0.0,
+        **kwargs,
+    ) -> None:
+        self.num_mel_bins = num_mel_bins
+        self.max_frames = max_frames
+        self.frames_per_time_token = frames_per_time_token
+        self.bins_per_frequency_token = bins_per_frequency_token
+        self.hidden_size = hidden_size
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.num_time_layers = num_time_layers
+        self.num_frequency_layers = num_frequency_layers
+        self.num_fusion_layers = num_fusion_layers
+        self.fusion_type = fusion_type
+        self.pooling = pooling
+        self.use_time_branch = use_time_branch
+        self.use_frequency_branch = use_frequency_branch
+        self.use_fusion = use_fusion
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.classifier_dropout = classifier_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self.class_weights = list(class_weights) if class_weights is not None else None
+        self.label_smoothing = label_smoothing
+        super().__init__(**kwargs)
+        self._validate()
+
+    @property
+    def num_time_tokens(self) -> int:
+        """Time tokens of an input of `max_frames` frames (the last group is zero-padded)."""
+        return -(-self.max_frames // self.frames_per_time_token)
+
+    @property
+    def num_frequency_tokens(self) -> int:
+        """Frequency tokens per input (one per group of `bins_per_frequency_token` mel bands)."""
+        return self.num_mel_bins // self.bins_per_frequency_token
+
+    def _validate(self) -> None:
+        positive = (
+            "num_mel_bins",
+            "max_frames",
+            "frames_per_time_token",
+            "bins_per_frequency_token",
+            "hidden_size",
+            "num_attention_heads",
+            "intermediate_size",
+        )
+        for name in positive:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)}.")
+        for name in ("num_time_layers", "num_frequency_layers", "num_fusion_layers"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"`hidden_size` ({self.hidden_size}) must be a multiple of `num_attention_heads` "
+                f"({self.num_attention_heads})."
+            )
+        if self.num_mel_bins % self.bins_per_frequency_token:
+            raise ValueError(
+                f"`bins_per_frequency_token` ({self.bins_per_frequency_token}) must divide "
+                f"`num_mel_bins` ({self.num_mel_bins})."
+            )
+        if self.fusion_type not in FUSION_TYPES:
+            raise ValueError(f"`fusion_type` must be one of {FUSION_TYPES}, got {self.fusion_type!r}.")
+        if self.pooling not in POOLING_TYPES:
+            raise ValueError(f"`pooling` must be one of {POOLING_TYPES}, got {self.pooling!r}.")
+        if not (self.use_time_branch or self.use_frequency_branch):
+            raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
+        if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):
+            raise ValueError(
+                "`use_fusion=True` fuses the time and frequency branches and needs both; set "
+                f"`use_fusion=False` for a single-branch ablation (use_time_branch={self.use_time_branch}, "
+                f"use_frequency_branch={self.use_frequency_branch})."
+            )
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
+        if not 0.0 <= float(self.label_smoothing) < 1.0:
+            raise ValueError(f"`label_smoothing` must be in [0, 1), got {self.label_smoothing}.")
+        if self.class_weights is not None:
+            if len(self.class_weights) != self.num_labels:
+                raise ValueError(
+                    f"`class_weights` has {len(self.class_weights)} entries but the model has {self.num_labels} labels."
+                )
+            if any(w < 0 for w in self.class_weights):
+                raise ValueError(f"`class_weights` must be non-negative, got {self.class_weights}.")
+
+
+__all__ = ["TFTConfig"]

@@ -1,0 +1,347 @@
+"""Log-mel feature extractor of the Time-Frequency Transformer (TFT)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torchaudio
+from transformers.feature_extraction_sequence_utils import SequenceFeatureExtractor
+from transformers.feature_extraction_utils import BatchFeature
+from transformers.utils import TensorType, logging
+
+logger = logging.get_logger(__name__)
+
+NORMALIZATIONS = ("utterance", "global", "none")
+# A 2-D array whose last axis is this short is read as one multichannel clip (samples, channels),
+# the layout `soundfile.read` returns; any other 2-D array is a batch of mono clips.
+MAX_CHANNELS = 8
+LOG_OFFSET = 1e-6
+_INT_SCALES = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int8): 2.0**7}
+
+
+class TFTFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Turns raw mono waveforms into log-mel spectrograms of shape `(batch, frames, num_mel_bins)` plus an
+    `attention_mask` over frames, computed with `torchaudio` on the whole padded batch at once.
+
+    Frames are taken without centre padding (`center=False`), so a frame never sees samples beyond the end of
+    its clip: a clip gives the same features alone or padded inside a batch.
+
+    Args:
+        feature_size (`int`, *optional*, defaults to 64):
+            Mel bands per frame (`num_mel_bins` of the model).
+        sampling_rate (`int`, *optional*, defaults to 16000):
+            Sampling rate the model expects, in Hz.
+        padding_value (`float`, *optional*, defaults to 0.0):
+            Value of padded frames (after normalisation).
+        n_fft (`int`, *optional*, defaults to 512):
+            FFT size in samples; also the shortest clip accepted (32 ms at 16 kHz).
+        win_length (`int`, *optional*, defaults to 400):
+            Analysis window in samples (25 ms, Hann).
+        hop_length (`int`, *optional*, defaults to 160):
+            Frame shift in samples (10 ms).
+        f_min (`float`, *optional*, defaults to 20.0):
+            Lowest mel filter edge, in Hz.
+        f_max (`float`, *optional*):
+            Highest mel filter edge, in Hz (defaults to half the sampling rate).
+        max_length (`int`, *optional*, defaults to 300):
+            Frames kept per clip (300 = 3 s); longer clips are truncated from the end.
+        normalization (`str`, *optional*, defaults to `"utterance"`):
+            `"utterance"`: each clip's bands are standardised over its own frames (works for one clip in a
+            `pipeline`, removes channel and speaker level). `"global"`: standardised with `mean`/`std`
+            (set by [`~TFTFeatureExtractor.fit`] on training data, saved in `preprocessor_config.json`).
+            `"none"`: raw log-mel.
+        mean (`list[float]`, *optional*):
+            Per-band mean for `"global"` normalisation.
+        std (`list[float]`, *optional*):
+            Per-band standard deviation for `"global"` normalisation.
+        return_attention_mask (`bool`, *optional*, defaults to `True`):
+            Return the frame mask by default.
+    """
+
+    model_input_names = ["input_features", "attention_mask"]
+
+    def __init__(
+        self,
+        feature_size: int = 64,
+        sampling_rate: int = 16000,
+        padding_value: float = 0.0,
+        n_fft: int = 512,
+        win_length: int = 400,
+        hop_length: int = 160,
+        f_min: float = 20.0,
+        f_max: float | None = None,
+        max_length: int = 300,
+        normalization: str = "utterance",
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        return_attention_mask: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            feature_size=feature_size,
+            sampling_rate=sampling_rate,
+            padding_value=padding_value,
+            return_attention_mask=return_attention_mask,
+            **kwargs,
+        )
+        if win_length > n_fft:
+            raise ValueError(f"`win_length` ({win_length}) must not exceed `n_fft` ({n_fft}).")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"`normalization` must be one of {NORMALIZATIONS}, got {normalization!r}.")
+        if normalization == "global" and (mean is None or std is None):
+            raise ValueError("`normalization='global'` needs `mean` and `std` (see `TFTFeatureExtractor.fit`).")
+        for name, stats in (("mean", mean), ("std", std)):
+            if stats is not None and len(stats) != feature_size:
+                raise ValueError(f"`{name}` has {len(stats)} values, expected one per mel band ({feature_size}).")
+        self.n_fft = n_fft
+        self.win_length = win_length
+        self.hop_length = hop_length
+        self.f_min = f_min
+        self.f_max = f_max
+        self.max_length = max_length
+        self.normalization = normalization
+        self.mean = [float(m) for m in mean] if mean is not None else None
+        self.std = [float(s) for s in std] if std is not None else None
+        self._mel_transform: torchaudio.transforms.MelSpectrogram | None = None
+
+    @property
+    def min_num_samples(self) -> int:
+        """Shortest clip accepted, in samples: one full analysis frame."""
+        return self.n_fft
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for a clip of `num_samples` samples (before truncation)."""
+        return 1 + (num_samples - self.n_fft) // self.hop_length
+
+    def to_dict(self) -> dict[str, Any]:
+        output = super().to_dict()
+        return {key: value for key, value in output.items() if not key.startswith("_")}
+
+    def __call__(
+        self,
+        raw_speech: np.ndarray | torch.Tensor | Sequence[Any],
+        sampling_rate: int | None = None,
+        padding: bool | str = "max_length",
+        max_length: int | None = None,
+        truncation: bool = True,
+        return_tensors: str | TensorType | None = None,
+        return_attention_mask: bool | None = None,
+        resample: bool = False,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Featurise one clip or a batch of clips.
+
+        Args:
+            raw_speech: a 1-D array/tensor/list of floats (one clip), a list of them, or a 2-D array
+                (a batch of equal-length clips). Multichannel clips (2-D elements, or one `(samples,
+                channels)` array with at most 8 channels) are down-mixed to mono; integer PCM is scaled to
+                [-1, 1]; float64 is cast to float32. Empty, too short, or non-finite audio raises `ValueError`.
+            sampling_rate: sampling rate of `raw_speech`. A different rate raises, unless `resample=True`.
+            padding: `"max_length"` (default: every clip padded to `max_length` frames), `"longest"`/`True`
+                (to the longest clip in the batch) or `False`/`"do_not_pad"` (single clip only).
+            max_length: frames kept per clip (defaults to `self.max_length`).
+            truncation: truncate longer clips to `max_length` frames; if `False`, longer clips raise.
+            return_tensors: `"pt"`, `"np"` or `None` (lists of arrays).
+            return_attention_mask: return the `(batch, frames)` mask (default: `self.return_attention_mask`).
+            resample: resample audio at another `sampling_rate` to the model's rate (logged) instead of raising.
+        """
+        if kwargs:
+            raise TypeError(f"Unexpected arguments to {type(self).__name__}: {sorted(kwargs)}.")
+        clips = self._to_mono_clips(raw_speech)
+        clips = self._check_sampling_rate(clips, sampling_rate, resample)
+        max_length = max_length or self.max_length
+        self._check_lengths(clips, max_length, truncation)
+
+        features, num_frames = self._log_mel(clips, max_length)
+        features = self._normalize(features, num_frames)
+        target = self._target_frames(padding, num_frames, max_length)
+        features = (
+            features[:, :target]
+            if features.shape[1] >= target
+            else torch.nn.functional.pad(features, (0, 0, 0, target - features.shape[1]))
+        )
+        mask = torch.arange(target)[None, :] < num_frames[:, None]  # (batch, frames)
+        features = features.masked_fill(~mask[..., None], self.padding_value)
+
+        data = {"input_features": features.numpy()}
+        if return_attention_mask if return_attention_mask is not None else self.return_attention_mask:
+            data["attention_mask"] = mask.to(torch.int32).numpy()
+        if return_tensors is None:
+            data = {key: list(value) for key, value in data.items()}
+        return BatchFeature(data, tensor_type=return_tensors)
+
+    def fit(self, raw_speech: Iterable[np.ndarray], sampling_rate: int, batch_size: int = 64) -> TFTFeatureExtractor:
+        """Set `mean`/`std` from training clips and switch to `"global"` normalisation. Returns `self`."""
+        total = np.zeros(self.feature_size, dtype=np.float64)
+        total_sq = np.zeros(self.feature_size, dtype=np.float64)
+        count = 0
+        clips = list(raw_speech)
+        for start in range(0, len(clips), batch_size):
+            batch = self._check_sampling_rate(
+                self._to_mono_clips(clips[start : start + batch_size]), sampling_rate, False
+            )
+            self._check_lengths(batch, self.max_length, truncation=True)
+            features, num_frames = self._log_mel(batch, self.max_length)
+            mask = torch.arange(features.shape[1])[None, :] < num_frames[:, None]  # (batch, frames)
+            valid = features[mask].double()  # (valid frames, mel)
+            total += valid.sum(0).numpy()
+            total_sq += (valid**2).sum(0).numpy()
+            count += valid.shape[0]
+        if count == 0:
+            raise ValueError("`fit` got no audio.")
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-10))
+        self.mean, self.std, self.normalization = mean.tolist(), std.tolist(), "global"
+        return self
+
+    def _to_mono_clips(self, raw_speech: Any) -> list[np.ndarray]:
+        """Validate input and return a list of 1-D float32 clips (down-mixing / rescaling as documented)."""
+        if isinstance(raw_speech, torch.Tensor):
+            raw_speech = raw_speech.detach().cpu().numpy()
+        if isinstance(raw_speech, np.ndarray):
+            if raw_speech.ndim == 1:
+                items = [raw_speech]
+            elif raw_speech.ndim == 2 and raw_speech.shape[-1] <= MAX_CHANNELS < raw_speech.shape[0]:
+                items = [raw_speech]  # one (samples, channels) clip
+            elif raw_speech.ndim == 2:
+                items = list(raw_speech)  # a batch of mono clips
+            else:
+                raise ValueError(
+                    f"Expected a 1-D clip, a 2-D batch or a list of clips, got an array of shape {raw_speech.shape}."
+                )
+        elif isinstance(raw_speech, (list, tuple)):
+            if len(raw_speech) == 0:
+                raise ValueError("Got an empty batch: no audio to featurise.")
+            is_single = all(np.isscalar(x) for x in raw_speech)
+            items = [np.asarray(raw_speech)] if is_single else list(raw_speech)
+        else:
+            raise TypeError(f"Expected audio as a numpy array, torch tensor or list, got {type(raw_speech).__name__}.")
+        return [self._to_mono(item, index) for index, item in enumerate(items)]
+
+    def _to_mono(self, clip: Any, index: int) -> np.ndarray:
+        if isinstance(clip, torch.Tensor):
+            clip = clip.detach().cpu().numpy()
+        clip = np.asarray(clip)
+        if clip.dtype.kind in "iu":
+            clip = self._pcm(clip, index)
+        if clip.dtype.kind != "f":
+            raise TypeError(f"Clip {index} has dtype {clip.dtype}; expected float or integer PCM audio.")
+        if clip.ndim == 2:
+            channel_axis = int(np.argmin(clip.shape))
+            if clip.shape[channel_axis] > MAX_CHANNELS:
+                raise ValueError(
+                    f"Clip {index} has shape {clip.shape}; expected mono or at most {MAX_CHANNELS} channels."
+                )
+            logger.info(f"Clip {index}: down-mixing {clip.shape[channel_axis]} channels to mono (mean).")
+            clip = clip.mean(axis=channel_axis)
+        elif clip.ndim != 1:
+            raise ValueError(f"Clip {index} has {clip.ndim} dimensions; expected a 1-D (mono) waveform.")
+        if clip.size == 0:
+            raise ValueError(f"Clip {index} is empty (0 samples).")
+        finite = np.isfinite(clip)
+        if not finite.all():
+            raise ValueError(f"Clip {index} contains NaN or Inf (first at sample {int(np.argmin(finite))}).")
+        return clip.astype(np.float32, copy=False)
+
+    @staticmethod
+    def _pcm(clip: np.ndarray, index: int) -> np.ndarray:
+        """Scale integer PCM to float in [-1, 1]."""
+        if clip.dtype == np.uint8:
+            return (clip.astype(np.float32) - 128.0) / 128.0
+        if clip.dtype not in _INT_SCALES:
+            raise TypeError(f"Clip {index} has integer dtype {clip.dtype}; expected int8, int16, int32 or uint8 PCM.")
+        return clip.astype(np.float32) / _INT_SCALES[clip.dtype]
+
+    def _check_sampling_rate(
+        self, clips: list[np.ndarray], sampling_rate: int | None, resample: bool
+    ) -> list[np.ndarray]:
+        if sampling_rate is None:
+            logger.warning(
+                f"It is strongly recommended to pass `sampling_rate` to {type(self).__name__}(); assuming "
+                f"{self.sampling_rate} Hz. A wrong rate silently gives wrong features."
+            )
+            return clips
+        if sampling_rate == self.sampling_rate:
+            return clips
+        if not resample:
+            raise ValueError(
+                f"The model expects audio at {self.sampling_rate} Hz but got sampling_rate={sampling_rate}. Resample "
+                f"the audio to {self.sampling_rate} Hz first, or pass `resample=True` to resample here."
+            )
+        logger.warning(f"Resampling {len(clips)} clip(s) from {sampling_rate} Hz to {self.sampling_rate} Hz.")
+        return [
+            torchaudio.functional.resample(torch.from_numpy(clip), sampling_rate, self.sampling_rate).numpy()
+            for clip in clips
+        ]
+
+    def _check_lengths(self, clips: list[np.ndarray], max_length: int, truncation: bool) -> None:
+        for index, clip in enumerate(clips):
+            if len(clip) < self.min_num_samples:
+                raise ValueError(
+                    f"Clip {index} has {len(clip)} samples ({len(clip) / self.sampling_rate:.4f} s); at least "
+                    f"{self.min_num_samples} samples ({self.min_num_samples / self.sampling_rate:.3f} s) are needed "
+                    "for one analysis frame."
+                )
+            if not truncation and self.num_frames(len(clip)) > max_length:
+                raise ValueError(
+                    f"Clip {index} has {self.num_frames(len(clip))} frames, more than max_length={max_length}; "
+                    "pass `truncation=True` or a larger `max_length`."
+                )
+
+    def _log_mel(self, clips: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-mel of the padded batch: `(batch, frames, mel)` features and the valid frame count per clip."""
+        keep = self.n_fft + (max_length - 1) * self.hop_length  # samples that make `max_length` frames
+        lengths = torch.tensor([min(len(clip), keep) for clip in clips])
+        waveforms = torch.zeros(len(clips), int(lengths.max()))
+        for row, clip in enumerate(clips):
+            waveforms[row, : lengths[row]] = torch.tensor(clip[: lengths[row]])
+        mel = self._mel()(waveforms)  # (batch, mel, frames)
+        features = torch.log(mel + LOG_OFFSET).transpose(1, 2)  # (batch, frames, mel)
+        num_frames = 1 + (lengths - self.n_fft) // self.hop_length
+        return features, num_frames
+
+    def _mel(self) -> torchaudio.transforms.MelSpectrogram:
+        if self._mel_transform is None:
+            self._mel_transform = torchaudio.transforms.MelSpectrogram(
+                sample_rate=self.sampling_rate,
+                n_fft=self.n_fft,
+                win_length=self.win_length,
+                hop_length=self.hop_length,
+                f_min=self.f_min,
+                f_max=self.f_max,
+                n_mels=self.feature_size,
+                center=False,
+                power=2.0,
+            )
+        return self._mel_transform
+
+    def _normalize(self, features: torch.Tensor, num_frames: torch.Tensor) -> torch.Tensor:
+        if self.normalization == "none":
+            return features
+        if self.normalization == "global":
+            return (features - torch.tensor(self.mean)) / torch.tensor(self.std)
+        mask = (torch.arange(features.shape[1])[None, :] < num_frames[:, None]).unsqueeze(-1)  # (batch, frames, 1)
+        count = num_frames.view(-1, 1, 1).to(features.dtype)
+        mean = (features * mask).sum(1, keepdim=True) / count
+        var = (((features - mean) * mask) ** 2).sum(1, keepdim=True) / count
+        return (features - mean) / torch.sqrt(var + 1e-5)
+
+    @staticmethod
+    def _target_frames(padding: bool | str, num_frames: torch.Tensor, max_length: int) -> int:
+        if padding in ("max_length",):
+            return max_length
+        if padding in (True, "longest"):
+            return int(num_frames.max())
+        if padding in (False, "do_not_pad"):
+            if len(num_frames) > 1 and int(num_frames.min()) != int(num_frames.max()):
+                raise ValueError("Clips of different lengths need padding; use padding='longest' or 'max_length'.")
+            return int(num_frames.max())
+        raise ValueError(f"`padding` must be 'max_length', 'longest', True or False, got {padding!r}.")
+
+
+__all__ = ["TFTFeatureExtractor"]

@@ -1,0 +1,423 @@
+"""PyTorch Time-Frequency Transformer (TFT) for speech emotion recognition (Wang et al., ICONIP 2023)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import ModelOutput, SequenceClassifierOutput
+
+from .configuration_tft import TFTConfig
+
+try:  # transformers >= 5: init functions that skip weights already loaded from a checkpoint
+    from transformers import initialization as init
+except ImportError:  # pragma: no cover
+    from torch.nn import init
+
+
+@dataclass
+class TFTModelOutput(ModelOutput):
+    """
+    Output of [`TFTModel`].
+
+    Args:
+        last_hidden_state (`torch.FloatTensor` of shape `(batch, time_tokens + frequency_tokens, hidden_size)`):
+            Final tokens: the time tokens (if the time branch is on) followed by the frequency tokens.
+        pooler_output (`torch.FloatTensor` of shape `(batch, hidden_size)`):
+            Utterance representation: the mean of each stream's pooled tokens.
+        token_mask (`torch.BoolTensor` of shape `(batch, time_tokens + frequency_tokens)`):
+            Which tokens of `last_hidden_state` hold audio (padded time tokens are `False`).
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*):
+            With `output_hidden_states=True`: the time stream (embeddings, then each Time Transformer layer),
+            the frequency stream (likewise), then each fusion layer's output (concatenated streams).
+        attentions (`tuple(torch.FloatTensor)`, *optional*):
+            With `output_attentions=True`: each layer's attention weights `(batch, heads, queries, keys)`, in the
+            order of `hidden_states` (a cross-fusion layer gives time→frequency, then frequency→time).
+    """
+
+    last_hidden_state: torch.FloatTensor | None = None
+    pooler_output: torch.FloatTensor | None = None
+    token_mask: torch.BoolTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+def eager_attention(
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, key_mask: torch.Tensor | None, dropout: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reference attention with the softmax in float32; returns the output and the weights."""
+    scores = torch.matmul(query, key.transpose(-1, -2)) * query.shape[-1] ** -0.5  # (batch, heads, q, k)
+    if key_mask is not None:
+        scores = scores.masked_fill(~key_mask, torch.finfo(scores.dtype).min)
+    weights = scores.softmax(dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout)
+    return torch.matmul(weights, value), weights
+
+
+class TFTAttention(nn.Module):
+    """Multi-head attention of a stream over itself (self-attention) or over another stream (`context`)."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_heads = config.num_attention_heads
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key_value = nn.Linear(config.hidden_size, 2 * config.hidden_size)  # fused key and value projection
+        self.output = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        context: torch.Tensor,
+        key_mask: torch.Tensor | None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch, num_queries, _ = hidden_states.shape
+        query = self.query(hidden_states).view(batch, num_queries, self.num_heads, -1).transpose(1, 2)
+        key, value = self.key_value(context).view(batch, context.shape[1], 2, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        # query: (batch, heads, queries, head_dim); key, value: (batch, heads, keys, head_dim)
+        mask = key_mask[:, None, None, :] if key_mask is not None else None  # (batch, 1, 1, keys)
+        dropout = self.config.attention_probs_dropout_prob if self.training else 0.0
+        if output_attentions or self.config._attn_implementation == "eager":
+            attended, weights = eager_attention(query, key, value, mask, dropout)
+        else:
+            attended = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout)
+            weights = None
+        attended = attended.transpose(1, 2).reshape(batch, num_queries, -1)  # (batch, queries, hidden)
+        return self.output(attended), weights
+
+
+class TFTMLP(nn.Module):
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = ACT2FN[config.hidden_act]
+        self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(self.act(self.fc1(hidden_states))))
+
+
+class TFTLayer(GradientCheckpointingLayer):
+    """Pre-norm Transformer layer; with `cross_attention=True` its queries attend to another stream."""
+
+    def __init__(self, config: TFTConfig, cross_attention: bool = False) -> None:
+        super().__init__()
+        self.norm_attention = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.norm_context = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if cross_attention else None
+        self.attention = TFTAttention(config)
+        self.norm_mlp = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.mlp = TFTMLP(config)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        key_mask: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+        output_attentions: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        normed = self.norm_attention(hidden_states)
+        keys = self.norm_context(context) if self.norm_context is not None else normed
+        attended, weights = self.attention(normed, keys, key_mask, output_attentions)
+        hidden_states = hidden_states + self.dropout(attended)
+        hidden_states = hidden_states + self.dropout(self.mlp(self.norm_mlp(hidden_states)))
+        return hidden_states, weights
+
+
+class TFTEncoder(nn.Module):
+    """A stack of self-attention layers over one token sequence."""
+
+    def __init__(self, config: TFTConfig, num_layers: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([TFTLayer(config) for _ in range(num_layers)])
+
+    def forward(
+        self, hidden_states: torch.Tensor, key_mask: torch.Tensor | None, collector: TFTCollector
+    ) -> torch.Tensor:
+        for layer in self.layers:
+            hidden_states, weights = layer(hidden_states, key_mask, output_attentions=collector.attentions is not None)
+            collector.add(hidden_states, weights)
+        return hidden_states
+
+
+class TFTCollector:
+    """Collects per-layer hidden states and attention weights when the caller asks for them."""
+
+    def __init__(self, output_hidden_states: bool, output_attentions: bool) -> None:
+        self.hidden_states: list[torch.Tensor] | None = [] if output_hidden_states else None
+        self.attentions: list[torch.Tensor] | None = [] if output_attentions else None
+
+    def add(self, hidden_states: torch.Tensor | None, *weights: torch.Tensor | None) -> None:
+        if self.hidden_states is not None and hidden_states is not None:
+            self.hidden_states.append(hidden_states)
+        if self.attentions is not None:
+            self.attentions.extend(w for w in weights if w is not None)
+
+
+class TFTTimeEmbeddings(nn.Module):
+    """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.frames_per_token = config.frames_per_time_token
+        self.projection = nn.Linear(config.frames_per_time_token * config.num_mel_bins, config.hidden_size)
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_time_tokens, config.hidden_size))
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, frames, mel = features.shape
+        pad = -frames % self.frames_per_token
+        features = nn.functional.pad(features, (0, 0, 0, pad))  # (batch, tokens * frames_per_token, mel)
+        tokens = features.reshape(batch, -1, self.frames_per_token * mel)  # (batch, tokens, frames_per_token * mel)
+        embeddings = self.projection(tokens) + self.position_embeddings[:, : tokens.shape[1]]
+        token_mask = frame_mask[:, :: self.frames_per_token]  # a token holds audio if its first frame does
+        return self.dropout(embeddings), token_mask
+
+
+class TFTFrequencyEmbeddings(nn.Module):
+    """Band tokens: the trajectory over all `max_frames` frames of `bins_per_frequency_token` mel bands."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.max_frames = config.max_frames
+        self.bins_per_token = config.bins_per_frequency_token
+        self.projection = nn.Linear(config.bins_per_frequency_token * config.max_frames, config.hidden_size)
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        batch, frames, mel = features.shape
+        features = nn.functional.pad(features, (0, 0, 0, self.max_frames - frames))  # (batch, max_frames, mel)
+        bands = features.view(batch, self.max_frames, mel // self.bins_per_token, self.bins_per_token)
+        bands = bands.permute(0, 2, 3, 1).reshape(batch, mel // self.bins_per_token, -1)  # (batch, tokens, bins*T)
+        return self.dropout(self.projection(bands) + self.position_embeddings)
+
+
+class TFTCrossFusionLayer(nn.Module):
+    """Time tokens attend to frequency tokens and frequency tokens to time tokens, each with its own MLP."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.time = TFTLayer(config, cross_attention=True)
+        self.frequency = TFTLayer(config, cross_attention=True)
+
+    def forward(
+        self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        output_attentions = collector.attentions is not None
+        new_time, time_weights = self.time(time, None, frequency, output_attentions)
+        new_frequency, frequency_weights = self.frequency(frequency, time_mask, time, output_attentions)
+        collector.add(torch.cat([new_time, new_frequency], dim=1), time_weights, frequency_weights)
+        return new_time, new_frequency
+
+
+class TFTFusion(nn.Module):
+    """The Time-Frequency Transformer: mines correlations between the time and frequency token streams."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.fusion_type = config.fusion_type
+        if config.fusion_type == "joint":
+            self.type_embeddings = nn.Parameter(torch.zeros(2, config.hidden_size))  # time, frequency
+            self.encoder = TFTEncoder(config, config.num_fusion_layers)
+        else:
+            self.layers = nn.ModuleList([TFTCrossFusionLayer(config) for _ in range(config.num_fusion_layers)])
+
+    def forward(
+        self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.fusion_type == "cross":
+            for layer in self.layers:
+                time, frequency = layer(time, frequency, time_mask, collector)
+            return time, frequency
+        tokens = torch.cat([time + self.type_embeddings[0], frequency + self.type_embeddings[1]], dim=1)
+        frequency_mask = time_mask.new_ones(frequency.shape[:2])
+        tokens = self.encoder(tokens, torch.cat([time_mask, frequency_mask], dim=1), collector)
+        return tokens.split([time.shape[1], frequency.shape[1]], dim=1)
+
+
+class TFTPooler(nn.Module):
+    """Masked mean, or attentive pooling (softmax of a learned score per token), over one token stream."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.score = nn.Linear(config.hidden_size, 1) if config.pooling == "attention" else None
+
+    def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+        if self.score is None:
+            weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
+        else:
+            scores = self.score(tokens).squeeze(-1).masked_fill(~token_mask, torch.finfo(tokens.dtype).min)
+            weights = scores.softmax(dim=-1)
+        return torch.einsum("bn,bnd->bd", weights, tokens)  # (batch, hidden)
+
+
+class TFTPreTrainedModel(PreTrainedModel):
+    config_class = TFTConfig
+    config: TFTConfig
+    base_model_prefix = "tft"
+    main_input_name = "input_features"
+    input_modalities = "audio"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _no_split_modules = ["TFTLayer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, (TFTTimeEmbeddings, TFTFrequencyEmbeddings)):
+            init.trunc_normal_(module.position_embeddings, std=self.config.initializer_range)
+        elif isinstance(module, TFTFusion) and module.fusion_type == "joint":
+            init.trunc_normal_(module.type_embeddings, std=self.config.initializer_range)
+
+
+class TFTModel(TFTPreTrainedModel):
+    """The TFT backbone: Time Transformer, Frequency Transformer and Time-Frequency Transformer."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__(config)
+        if config.use_time_branch:
+            self.time_embeddings = TFTTimeEmbeddings(config)
+            self.time_encoder = TFTEncoder(config, config.num_time_layers)
+        if config.use_frequency_branch:
+            self.frequency_embeddings = TFTFrequencyEmbeddings(config)
+            self.frequency_encoder = TFTEncoder(config, config.num_frequency_layers)
+        self.fusion = TFTFusion(config) if config.use_fusion else None
+        self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.pooler = TFTPooler(config)
+        self.post_init()
+
+    def forward(
+        self,
+        input_features: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> TFTModelOutput | tuple[torch.Tensor, ...]:
+        r"""
+        input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
+            Log-mel features from [`TFTFeatureExtractor`]; at most `config.max_frames` frames.
+        attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*):
+            1 for real frames, 0 for padding. Padded frames never influence the output.
+        """
+        output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        frame_mask = self._frame_mask(input_features, attention_mask)
+        features = input_features * frame_mask[..., None].to(input_features.dtype)  # (batch, frames, mel)
+        collector = TFTCollector(output_hidden_states, output_attentions)
+
+        streams, masks = [], []
+        if self.config.use_time_branch:
+            time, time_mask = self.time_embeddings(features, frame_mask)  # (batch, time_tokens, hidden)
+            collector.add(time)
+            streams.append(self.time_encoder(time, time_mask, collector))
+            masks.append(time_mask)
+        if self.config.use_frequency_branch:
+            frequency = self.frequency_embeddings(features)  # (batch, frequency_tokens, hidden)
+            collector.add(frequency)
+            streams.append(self.frequency_encoder(frequency, None, collector))
+            masks.append(frame_mask.new_ones(frequency.shape[:2]))
+        if self.fusion is not None:
+            streams = list(self.fusion(streams[0], streams[1], masks[0], collector))
+
+        streams = [self.layernorm(stream) for stream in streams]
+        pooled = torch.stack([self.pooler(s, m) for s, m in zip(streams, masks, strict=True)]).mean(0)
+        output = TFTModelOutput(
+            last_hidden_state=torch.cat(streams, dim=1),
+            pooler_output=pooled,
+            token_mask=torch.cat(masks, dim=1),
+            hidden_states=tuple(collector.hidden_states) if output_hidden_states else None,
+            attentions=tuple(collector.attentions) if output_attentions else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def _frame_mask(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """Validate the input's shape and return a `(batch, frames)` boolean mask of real frames."""
+        if input_features.dim() != 3 or input_features.shape[-1] != self.config.num_mel_bins:
+            raise ValueError(
+                f"`input_features` must have shape (batch, frames, {self.config.num_mel_bins}), got "
+                f"{tuple(input_features.shape)}."
+            )
+        if input_features.shape[1] > self.config.max_frames:
+            raise ValueError(
+                f"`input_features` has {input_features.shape[1]} frames, more than config.max_frames="
+                f"{self.config.max_frames}; truncate the audio (the feature extractor does with truncation=True)."
+            )
+        if attention_mask is None:
+            return torch.ones(input_features.shape[:2], dtype=torch.bool, device=input_features.device)
+        if attention_mask.shape != input_features.shape[:2]:
+            raise ValueError(
+                f"`attention_mask` has shape {tuple(attention_mask.shape)}, expected {tuple(input_features.shape[:2])}."
+            )
+        frame_mask = attention_mask.bool()
+        if not torch.compiler.is_compiling() and not frame_mask[:, 0].all():
+            raise ValueError("Every clip needs at least its first frame unmasked (padding goes at the end).")
+        return frame_mask
+
+
+class TFTForAudioClassification(TFTPreTrainedModel):
+    """TFT with a classification head (dropout + linear) on the pooled utterance representation."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.tft = TFTModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_features: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
+        r"""
+        labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
+            Class indices in `[0, num_labels)`; the loss is cross-entropy with `config.class_weights` and
+            `config.label_smoothing`.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.tft(
+            input_features,
+            attention_mask=attention_mask,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output))
+        loss = self.loss(logits, labels) if labels is not None else None
+        output = SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict else output.to_tuple()
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with the configured class weights and label smoothing."""
+        weight = None
+        if self.config.class_weights is not None:
+            if len(self.config.class_weights) != self.num_labels:
+                raise ValueError(
+                    f"config.class_weights has {len(self.config.class_weights)} entries for {self.num_labels} labels; "
+                    "set new class weights when changing the label set."
+                )
+            weight = torch.tensor(self.config.class_weights, dtype=logits.dtype, device=logits.device)
+        return nn.functional.cross_entropy(
+            logits.float(), labels.view(-1), weight=weight, label_smoothing=self.config.label_smoothing
+        )
+
+
+__all__ = ["TFTForAudioClassification", "TFTModel", "TFTModelOutput", "TFTPreTrainedModel"]

@@ -1,0 +1,40 @@
+import pytest
+from conftest import tiny_config_kwargs
+
+from modeling_tft import TFTConfig
+
+
+def test_defaults_and_derived_token_counts():
+    config = TFTConfig()
+    assert config.model_type == "tft"
+    assert config.num_time_tokens == 75  # 300 frames / 4
+    assert config.num_frequency_tokens == 32  # 64 bins / 2
+
+
+def test_round_trip(tmp_path):
+    config = TFTConfig(**tiny_config_kwargs(fusion_type="cross", pooling="attention", class_weights=[1.0, 2.0, 0.5]))
+    config.save_pretrained(tmp_path)
+    loaded = TFTConfig.from_pretrained(tmp_path)
+    assert loaded.to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"hidden_size": 30, "num_attention_heads": 4}, "multiple of `num_attention_heads`"),
+        ({"num_mel_bins": 15, "bins_per_frequency_token": 2}, "must divide `num_mel_bins`"),
+        ({"fusion_type": "sum"}, "`fusion_type` must be one of"),
+        ({"pooling": "max"}, "`pooling` must be one of"),
+        ({"use_time_branch": False, "use_frequency_branch": False, "use_fusion": False}, "At least one"),
+        ({"use_time_branch": False}, "needs both"),
+        ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
+        ({"label_smoothing": -0.1}, "label_smoothing"),
+        ({"max_frames": 0}, "max_frames"),
+        ({"num_fusion_layers": -1}, "num_fusion_layers"),
+        ({"class_weights": [1.0, 1.0]}, "2 entries but the model has 3 labels"),
+        ({"class_weights": [1.0, -1.0, 1.0]}, "non-negative"),
+    ],
+)
+def test_invalid_values_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TFTConfig(**tiny_config_kwargs(**kwargs))

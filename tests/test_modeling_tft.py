@@ -1,0 +1,152 @@
+import copy
+
+import pytest
+import torch
+from conftest import tiny_config_kwargs
+from transformers import AutoModelForAudioClassification
+
+from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
+
+ABLATIONS = {
+    "full_joint": {},
+    "full_cross": {"fusion_type": "cross"},
+    "attention_pooling": {"pooling": "attention"},
+    "time_only": {"use_frequency_branch": False, "use_fusion": False},
+    "frequency_only": {"use_time_branch": False, "use_fusion": False},
+    "no_fusion": {"use_fusion": False},
+}
+
+
+class TFTModelTester:
+    """Tiny configs and inputs; expected token counts derived from the config."""
+
+    batch_size = 3
+
+    def __init__(self, **overrides) -> None:
+        self.config = TFTConfig(**tiny_config_kwargs(**overrides))
+
+    def inputs(self, frames: tuple[int, ...] = (60, 37, 9)) -> dict[str, torch.Tensor]:
+        generator = torch.Generator().manual_seed(0)
+        features = torch.randn(len(frames), max(frames), self.config.num_mel_bins, generator=generator)
+        mask = (torch.arange(max(frames))[None, :] < torch.tensor(frames)[:, None]).long()
+        return {"input_features": features * mask[..., None], "attention_mask": mask}
+
+    def num_tokens(self) -> int:
+        time = self.config.num_time_tokens if self.config.use_time_branch else 0
+        frequency = self.config.num_frequency_tokens if self.config.use_frequency_branch else 0
+        return time + frequency
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_every_variant_builds_and_runs(name):
+    tester = TFTModelTester(**ABLATIONS[name])
+    model = TFTModel(tester.config).eval()
+    output = model(**tester.inputs())
+    assert output.last_hidden_state.shape == (3, tester.num_tokens(), 32)
+    assert output.pooler_output.shape == (3, 32)
+    assert output.token_mask.shape == (3, tester.num_tokens())
+    logits = TFTForAudioClassification(tester.config).eval()(**tester.inputs()).logits
+    assert logits.shape == (3, 3) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_padding_does_not_change_logits(name):
+    tester = TFTModelTester(**ABLATIONS[name])
+    model = TFTForAudioClassification(tester.config).eval()
+    batch = tester.inputs(frames=(60, 37, 9))
+    batched_logits = model(**batch).logits
+    for row, frames in enumerate((60, 37, 9)):
+        alone = model(input_features=batch["input_features"][row : row + 1, :frames]).logits
+        torch.testing.assert_close(alone, batched_logits[row : row + 1], atol=1e-5, rtol=1e-4)
+    # garbage in padded frames is ignored too
+    noisy = dict(batch, input_features=batch["input_features"] + 100 * (1 - batch["attention_mask"][..., None]))
+    torch.testing.assert_close(model(**noisy).logits, batched_logits, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ABLATIONS)
+def test_gradient_reaches_every_parameter(name):
+    tester = TFTModelTester(**ABLATIONS[name])
+    model = TFTForAudioClassification(tester.config).train()
+    model(**tester.inputs(), labels=torch.tensor([0, 1, 2])).loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
+    assert missing == []
+
+
+@pytest.mark.parametrize("fusion_type", ["joint", "cross"])
+def test_eager_and_sdpa_agree_and_attentions_are_returned(fusion_type):
+    tester = TFTModelTester(fusion_type=fusion_type)
+    sdpa = TFTForAudioClassification(tester.config).eval()
+    eager = AutoModelForAudioClassification.from_config(
+        copy.deepcopy(tester.config), attn_implementation="eager"
+    ).eval()
+    eager.load_state_dict(sdpa.state_dict())
+    assert sdpa.config._attn_implementation == "sdpa" and eager.config._attn_implementation == "eager"
+    inputs = tester.inputs()
+    torch.testing.assert_close(sdpa(**inputs).logits, eager(**inputs).logits, atol=1e-5, rtol=1e-4)
+    output = sdpa(**inputs, output_attentions=True, output_hidden_states=True)
+    expected_attentions = 2 + (1 if fusion_type == "joint" else 2)  # time, frequency, fusion layer(s)
+    assert len(output.attentions) == expected_attentions
+    assert output.attentions[0].shape == (3, 4, 15, 15)  # time tokens attend to time tokens
+    assert len(output.hidden_states) == 2 + 2 + 1  # embeddings + layer per branch, then the fusion layer
+    padded_keys = output.attentions[0][2, :, :, 3:]  # the 9-frame clip has 3 real time tokens
+    assert torch.all(padded_keys == 0)
+
+
+def test_loss_class_weights_and_label_smoothing():
+    tester = TFTModelTester()
+    inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    model = TFTForAudioClassification(tester.config).eval()
+    logits = model(**inputs).logits
+    torch.testing.assert_close(model(**inputs, labels=labels).loss, torch.nn.functional.cross_entropy(logits, labels))
+    model.config.class_weights, model.config.label_smoothing = [1.0, 2.0, 3.0], 0.1
+    expected = torch.nn.functional.cross_entropy(
+        logits, labels, weight=torch.tensor([1.0, 2.0, 3.0]), label_smoothing=0.1
+    )
+    torch.testing.assert_close(model(**inputs, labels=labels).loss, expected)
+    model.config.class_weights = [1.0, 2.0]
+    with pytest.raises(ValueError, match="class_weights has 2 entries for 3 labels"):
+        model(**inputs, labels=labels)
+
+
+def test_bad_shapes_raise():
+    model = TFTModel(TFTModelTester().config)
+    with pytest.raises(ValueError, match=r"shape \(batch, frames, 16\)"):
+        model(torch.zeros(1, 10, 8))
+    with pytest.raises(ValueError, match=r"more than config.max_frames=60"):
+        model(torch.zeros(1, 61, 16))
+    with pytest.raises(ValueError, match="`attention_mask` has shape"):
+        model(torch.zeros(1, 10, 16), attention_mask=torch.ones(1, 9))
+
+
+def test_gradient_checkpointing_gives_same_gradients():
+    tester = TFTModelTester()
+    model = TFTForAudioClassification(tester.config).train()
+    inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    model(**inputs, labels=labels).loss.backward()
+    reference = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    # transformers 5.24 renamed it activation checkpointing; 5.17 only has the old name
+    enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+    enable()
+    assert any(layer.gradient_checkpointing for layer in model.modules() if hasattr(layer, "gradient_checkpointing"))
+    model(**inputs, labels=labels).loss.backward()
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param.grad, reference[name], atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_bf16_autocast_runs_and_stays_close():
+    tester = TFTModelTester()
+    model = TFTForAudioClassification(tester.config).eval()
+    inputs = tester.inputs()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = model(**inputs, labels=torch.tensor([0, 1, 2]))
+    assert low.logits.dtype == torch.bfloat16 and low.loss.dtype == torch.float32
+    torch.testing.assert_close(low.logits.float(), model(**inputs).logits, atol=5e-2, rtol=5e-2)
+
+
+def test_torch_compile_matches_eager_mode():
+    tester = TFTModelTester()
+    model = TFTForAudioClassification(tester.config).eval()
+    inputs = tester.inputs()
+    compiled = torch.compile(model, fullgraph=True)
+    torch.testing.assert_close(compiled(**inputs).logits, model(**inputs).logits, atol=1e-5, rtol=1e-4)
