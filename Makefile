@@ -8,7 +8,7 @@ setup:
 	bash scripts/setup_env.sh
 
 demo: setup
-	$(PY) run_demo.py
+	$(PY) run_train.py configs/demo.yaml
 
 test: setup
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,91 @@
+"""Command-line arguments of `run_train.py`, in the style of transformers' example scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+TRAINERS = ("hf", "accelerate")
+
+
+@dataclass
+class ModelArguments:
+    """Which model to build or fine-tune, and its feature extractor."""
+
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Fine-tune this checkpoint (local folder or Hub id) instead of training anew."}
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "TFTConfig overrides for a new model, e.g. 'hidden_size=96,num_fusion_layers=1'."},
+    )
+    ignore_mismatched_sizes: bool = field(
+        default=False, metadata={"help": "Allow a checkpoint with another label set: its head is replaced."}
+    )
+    attn_implementation: str | None = field(default=None, metadata={"help": "'sdpa' (default) or 'eager'."})
+    normalization: str = field(
+        default="utterance",
+        metadata={
+            "help": "Feature normalisation: 'utterance', 'global' (fitted on each fold's training split), 'none'."
+        },
+    )
+
+
+@dataclass
+class DataArguments:
+    """Which corpus, and the speaker-independent protocol."""
+
+    dataset_dir: str | None = field(default=None, metadata={"help": "A dataset prepared by dataset_scripts/."})
+    corpus: str | None = field(
+        default=None, metadata={"help": "casia | ravdess | iemocap | folder | demo: prepare --data_dir first."}
+    )
+    data_dir: str | None = field(default=None, metadata={"help": "Raw corpus folder (with --corpus)."})
+    demo_speakers: int = field(default=8, metadata={"help": "Synthetic speakers of the built-in demo corpus."})
+    demo_utterances_per_class: int = field(default=25, metadata={"help": "Demo utterances per speaker and class."})
+    protocol: str = field(
+        default="k_fold_by_speaker",
+        metadata={"help": "leave_one_speaker_out | leave_one_session_out | k_fold_by_speaker"},
+    )
+    num_folds: int = field(default=4, metadata={"help": "k of k_fold_by_speaker."})
+    folds: str = field(default="all", metadata={"help": "'all' or a comma-separated list of fold indices, e.g. 0,2."})
+    validation_speakers: int = field(
+        default=1, metadata={"help": "Training speakers held out per fold for validation (0: none, keep last epoch)."}
+    )
+    time_mask_frames: int = field(default=0, metadata={"help": "SpecAugment time-mask width in frames (0: off)."})
+    frequency_mask_bins: int = field(default=0, metadata={"help": "SpecAugment frequency-mask width in bins (0: off)."})
+    num_masks: int = field(default=2, metadata={"help": "Time masks and frequency masks per training clip."})
+    class_balanced_loss: bool = field(
+        default=False, metadata={"help": "Weight the loss by inverse class frequency of each fold's training split."}
+    )
+
+
+@dataclass
+class TFTTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with this project's defaults and a few options of its own."""
+
+    output_dir: str = field(default="outputs/demo", metadata={"help": "Where folds, results and the export go."})
+    trainer: str = field(default="hf", metadata={"help": "'hf' (transformers Trainer) or 'accelerate' (plain loop)."})
+    early_stopping_patience: int = field(
+        default=0, metadata={"help": "Stop a fold after this many epochs without validation UA gain (0: off)."}
+    )
+    export_dir: str | None = field(default=None, metadata={"help": "Hub-ready export folder (default OUTPUT/export)."})
+    learning_rate: float = field(default=5e-4, metadata={"help": "Peak AdamW learning rate."})
+    weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay."})
+    warmup_steps: float = field(default=0.1, metadata={"help": "Warm-up steps, or a fraction of all steps if < 1."})
+    lr_scheduler_type: str = field(default="cosine", metadata={"help": "Learning-rate schedule."})
+    num_train_epochs: float = field(default=12, metadata={"help": "Epochs per fold."})
+    per_device_train_batch_size: int = field(default=16, metadata={"help": "Training clips per device and step."})
+    per_device_eval_batch_size: int = field(default=32, metadata={"help": "Evaluation clips per device."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "Validate every epoch."})
+    save_strategy: str = field(default="epoch", metadata={"help": "Checkpoint every epoch (for resume)."})
+    logging_strategy: str = field(default="epoch", metadata={"help": "Log the training loss every epoch."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept per fold (best + last)."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Test the best-validation-UA checkpoint."})
+    metric_for_best_model: str | None = field(default="ua", metadata={"help": "Model selection metric."})
+    # HfArgumentParser needs None first in this union (as TrainingArguments writes it)
+    report_to: None | str | list[str] = field(  # noqa: RUF036
+        default="tensorboard", metadata={"help": "Loggers ('none' for none)."}
+    )
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the audio column for the collator."})
+    seed: int = field(default=42, metadata={"help": "Seed of model init, shuffling, crops and masks."})

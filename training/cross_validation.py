@@ -1,0 +1,263 @@
+"""Speaker-independent cross-validation: one model per fold, scored once on its test split, then aggregated."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import transformers
+from accelerate import PartialState
+from transformers import AutoConfig, AutoModelForAudioClassification, set_seed
+
+from dataset_scripts import Fold
+from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
+from modeling_tft.feature_extraction_tft import NORMALIZATIONS
+
+from .accelerate_loop import train_fold_with_accelerate
+from .arguments import TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
+from .data import SpeechEmotionCollator, decode_all, examples, inverse_frequency_weights, load_corpus, select_folds
+from .fold_job import FoldJob, FoldOutcome
+from .hf_trainer import train_fold_with_trainer
+from .plots import plot_confusion_matrix, plot_training_curves
+from .scoring import score
+
+logger = logging.getLogger(__name__)
+TRAIN_FUNCTIONS = {"hf": train_fold_with_trainer, "accelerate": train_fold_with_accelerate}
+FOLD_RESULTS = "fold_results.json"
+METRICS = ("wa", "ua", "macro_f1")
+
+
+def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments) -> None:
+    """Fail on bad options before any data is read or model built."""
+    if args.trainer not in TRAINERS:
+        raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
+    if model_args.normalization not in NORMALIZATIONS:
+        raise ValueError(f"--normalization must be one of {NORMALIZATIONS}, got {model_args.normalization!r}.")
+    if model_args.model_name_or_path and model_args.config_overrides:
+        raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
+
+
+def run_cross_validation(
+    model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments, command: str
+) -> dict:
+    """Train and test every selected fold; write per-fold and aggregated results under `args.output_dir`."""
+    check_arguments(model_args, data_args, args)
+    started = time.time()
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    dataset, corpus = load_corpus(data_args, output_dir)
+    label_names = dataset.features["label"].names
+    check_checkpoint_labels(model_args, label_names)
+    folds = select_folds(dataset, data_args, args.seed)
+    audio = decode_all(dataset)
+    logger.info(
+        f"{corpus}: {len(dataset)} clips, {len(label_names)} classes, {len(folds)} fold(s) of {data_args.protocol}"
+    )
+    fold_results = [_run_fold(fold, audio, label_names, model_args, data_args, args, output_dir) for fold in folds]
+    results = _aggregate(fold_results, label_names, output_dir)
+    results.update(
+        corpus=corpus,
+        protocol=data_args.protocol,
+        num_clips=len(dataset),
+        label_names=label_names,
+        trainer=args.trainer,
+        seed=args.seed,
+        command=command,
+        wall_time_s=round(time.time() - started, 1),
+        environment=_environment(),
+        arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
+        dataset_description=dataset.info.description,
+    )
+    if PartialState().is_main_process:
+        (output_dir / "results.json").write_text(json.dumps(results, indent=1))
+        (output_dir / "results.md").write_text(results_table(results))
+    return results
+
+
+def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) -> None:
+    """A checkpoint being fine-tuned must predict the corpus's labels, unless its head is to be replaced."""
+    if not model_args.model_name_or_path:
+        return
+    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
+    if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:
+        raise ValueError(
+            f"{model_args.model_name_or_path} predicts {checkpoint_labels} but the corpus has {list(label_names)}; "
+            "pass --ignore_mismatched_sizes to fine-tune with a new classification head."
+        )
+
+
+def build_model_and_extractor(
+    model_args: ModelArguments, label_names: list[str], class_weights: list[float] | None
+) -> tuple[TFTForAudioClassification, TFTFeatureExtractor]:
+    labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
+    attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
+    if model_args.model_name_or_path:
+        model = TFTForAudioClassification.from_pretrained(
+            model_args.model_name_or_path,
+            num_labels=len(label_names),
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            **labels,
+            **attention,
+        )
+    else:
+        config = TFTConfig(num_labels=len(label_names), **labels)
+        if model_args.config_overrides:
+            config.update_from_string(model_args.config_overrides)
+            config._validate()
+        model = AutoModelForAudioClassification.from_config(config, **attention)
+    model.config.class_weights = class_weights
+    feature_extractor = TFTFeatureExtractor(
+        feature_size=model.config.num_mel_bins,
+        max_length=model.config.max_frames,
+        normalization="none" if model_args.normalization == "global" else model_args.normalization,
+    )
+    return model, feature_extractor
+
+
+def _run_fold(
+    fold: Fold,
+    audio: list[np.ndarray],
+    label_names: list[str],
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    args: TFTTrainingArguments,
+    output_dir: Path,
+) -> dict:
+    fold_dir = output_dir / f"fold_{fold.index}"
+    if (fold_dir / FOLD_RESULTS).is_file():
+        logger.info(f"Fold {fold.index} ({fold.name}) is complete: reusing {fold_dir / FOLD_RESULTS}")
+        return json.loads((fold_dir / FOLD_RESULTS).read_text())
+    set_seed(args.seed)
+    train, validation, test = (examples(fold.splits[s], audio) for s in ("train", "validation", "test"))
+    weights = None
+    if data_args.class_balanced_loss:
+        weights = inverse_frequency_weights([e["label"] for e in train], len(label_names))
+    model, feature_extractor = build_model_and_extractor(model_args, label_names, weights)
+    if model_args.normalization == "global":
+        feature_extractor.fit([e["audio"] for e in train], sampling_rate=feature_extractor.sampling_rate)
+    masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
+    job = FoldJob(
+        model=model,
+        train=train,
+        validation=validation,
+        test=test,
+        train_collator=SpeechEmotionCollator(feature_extractor, train=True, **masks),
+        eval_collator=SpeechEmotionCollator(feature_extractor, train=False),
+        args=args,
+        fold_dir=fold_dir,
+        resume=bool(args.resume_from_checkpoint),
+        num_labels=len(label_names),
+    )
+    logger.info(f"Fold {fold.index} ({fold.name}): train {len(train)}, validation {len(validation)}, test {len(test)}")
+    outcome = TRAIN_FUNCTIONS[args.trainer](job)
+    result = _fold_result(fold, outcome, len(label_names))
+    if PartialState().is_main_process:
+        _save_fold(fold_dir, outcome, feature_extractor, result, label_names)
+    return result
+
+
+def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
+    best = next((row for row in outcome.history if row["epoch"] == outcome.best_epoch), {})
+    return {
+        "fold": fold.index,
+        "name": fold.name,
+        "test_speakers": list(fold.test_speakers),
+        "validation_speakers": list(fold.validation_speakers),
+        "train_speakers": list(fold.train_speakers),
+        "num_test": len(outcome.test_references),
+        "best_epoch": outcome.best_epoch,
+        "validation_ua": best.get("eval_ua"),
+        "test": score(outcome.test_predictions, outcome.test_references, num_labels),
+        "history": outcome.history,
+    }
+
+
+def _save_fold(fold_dir: Path, outcome: FoldOutcome, feature_extractor, result: dict, label_names: list[str]) -> None:
+    """The selected model (safetensors + config + feature extractor), figures, and the fold's results."""
+    outcome.model.save_pretrained(fold_dir / "model")
+    feature_extractor.save_pretrained(fold_dir / "model")
+    title = f"fold {result['fold']} (test: {', '.join(result['test_speakers'])})"
+    plot_confusion_matrix(result["test"]["confusion_matrix"], label_names, title, fold_dir / "confusion_matrix.png")
+    plot_training_curves(result["history"], title, fold_dir / "training_curves.png")
+    (fold_dir / FOLD_RESULTS).write_text(json.dumps(result, indent=1))
+
+
+def _aggregate(fold_results: list[dict], label_names: list[str], output_dir: Path) -> dict:
+    values = {m: np.array([r["test"][m] for r in fold_results]) for m in METRICS}
+    overall = np.sum([np.array(r["test"]["confusion_matrix"]) for r in fold_results], axis=0)
+    if PartialState().is_main_process:
+        plot_confusion_matrix(overall.tolist(), label_names, "all test folds", output_dir / "confusion_matrix.png")
+    with_validation = [r for r in fold_results if r["validation_ua"] is not None]
+    exported = max(with_validation, key=lambda r: r["validation_ua"]) if with_validation else fold_results[0]
+    return {
+        "folds": fold_results,
+        "mean": {m: float(v.mean()) for m, v in values.items()},
+        "std": {m: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for m, v in values.items()},
+        "std_definition": "sample standard deviation over folds (ddof=1)",
+        "overall_confusion_matrix": overall.tolist(),
+        "exported_fold": exported["fold"],
+        "exported_fold_rule": "the fold with the highest validation UA (fold 0 if there is no validation split)",
+    }
+
+
+def results_table(results: dict) -> str:
+    """Markdown: one row per fold plus mean ± std (percent)."""
+    lines = [
+        f"Corpus: {results['corpus']} — protocol: {results['protocol']} — trainer: {results['trainer']} — "
+        f"seed: {results['seed']}",
+        "",
+        "| fold | test speakers | test clips | best epoch | WA % | UA % | macro-F1 % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for fold in results["folds"]:
+        test = fold["test"]
+        lines.append(
+            f"| {fold['fold']} | {', '.join(fold['test_speakers'])} | {fold['num_test']} | {fold['best_epoch']} | "
+            f"{100 * test['wa']:.2f} | {100 * test['ua']:.2f} | {100 * test['macro_f1']:.2f} |"
+        )
+    mean, std = results["mean"], results["std"]
+    lines.append(
+        f"| **mean ± std** | | | | **{100 * mean['wa']:.2f} ± {100 * std['wa']:.2f}** | "
+        f"**{100 * mean['ua']:.2f} ± {100 * std['ua']:.2f}** | {100 * mean['macro_f1']:.2f} ± "
+        f"{100 * std['macro_f1']:.2f} |"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _environment() -> dict:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if "model name" in line), ""
+    )
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {cpu}",
+        "cpu_threads": torch.get_num_threads(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def _training_arguments(args: TFTTrainingArguments) -> dict:
+    keys = (
+        "trainer", "learning_rate", "weight_decay", "warmup_steps", "lr_scheduler_type", "num_train_epochs",
+        "per_device_train_batch_size", "gradient_accumulation_steps", "early_stopping_patience", "bf16", "fp16",
+        "torch_compile", "seed", "max_grad_norm",
+    )  # fmt: skip
+    return {key: getattr(args, key) for key in keys}

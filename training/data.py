@@ -1,0 +1,140 @@
+"""Corpus loading, fold checks, and the collator that crops, featurises and augments batches."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+import torchaudio
+
+from dataset_scripts import CORPORA, Fold, decode_audio, generate_demo_corpus, make_folds
+from modeling_tft import TFTFeatureExtractor
+
+from .arguments import DataArguments
+
+logger = logging.getLogger(__name__)
+
+
+def load_corpus(args: DataArguments, output_dir: Path) -> tuple[datasets.Dataset, str]:
+    """The prepared dataset and a short name for it: from `--dataset_dir`, `--corpus`, or the demo corpus."""
+    if args.dataset_dir:
+        if not Path(args.dataset_dir).is_dir():
+            raise ValueError(f"--dataset_dir {args.dataset_dir} does not exist.")
+        dataset, name = datasets.load_from_disk(args.dataset_dir), Path(args.dataset_dir).name
+    elif args.corpus and args.corpus != "demo":
+        if args.corpus not in CORPORA:
+            raise ValueError(f"Unknown corpus {args.corpus!r}; expected one of {sorted(CORPORA)}.")
+        if not args.data_dir:
+            raise ValueError(f"--corpus {args.corpus} needs --data_dir (the raw corpus folder).")
+        dataset, name = CORPORA[args.corpus](args.data_dir, output_dir / "prepared"), args.corpus
+    else:
+        logger.info("No data given: using the built-in SYNTHETIC demo corpus.")
+        dataset = generate_demo_corpus(
+            output_dir / "prepared",
+            num_speakers=args.demo_speakers,
+            utterances_per_class=args.demo_utterances_per_class,
+        )
+        name = "demo"
+    if isinstance(dataset, datasets.DatasetDict):
+        raise ValueError("Expected one prepared Dataset (folds are made here), got a DatasetDict.")
+    if len(dataset) == 0:
+        raise ValueError(f"The dataset {name!r} is empty: nothing to train on.")
+    missing = {"audio", "label", "speaker"} - set(dataset.column_names)
+    if missing or not isinstance(dataset.features["label"], datasets.ClassLabel):
+        raise ValueError(
+            f"Dataset {name!r} lacks the dataset_scripts schema (missing {sorted(missing)} or ClassLabel)."
+        )
+    return dataset, name
+
+
+def select_folds(dataset: datasets.Dataset, args: DataArguments, seed: int) -> list[Fold]:
+    """Folds of the chosen protocol, restricted to `--folds`, each checked to hold every class in every split."""
+    kwargs = {"validation_speakers": args.validation_speakers, "seed": seed}
+    if args.protocol == "k_fold_by_speaker":
+        kwargs["k"] = args.num_folds
+    folds = make_folds(dataset.add_column("row", list(range(len(dataset)))), args.protocol, **kwargs)
+    if args.folds != "all":
+        wanted = [int(index) for index in args.folds.split(",")]
+        unknown = sorted(set(wanted) - {fold.index for fold in folds})
+        if unknown:
+            raise ValueError(f"--folds {args.folds}: no fold {unknown}; this protocol has {len(folds)} folds.")
+        folds = [fold for fold in folds if fold.index in wanted]
+    names = dataset.features["label"].names
+    for fold in folds:
+        for split, part in fold.splits.items():
+            if split == "validation" and len(part) == 0:
+                continue
+            absent = sorted(set(range(len(names))) - set(part["label"]))
+            if absent:
+                raise ValueError(
+                    f"Fold {fold.index} ({fold.name}): the {split} split has no example of "
+                    f"{[names[i] for i in absent]}; choose another protocol or fold."
+                )
+    return folds
+
+
+def decode_all(dataset: datasets.Dataset) -> list[np.ndarray]:
+    """Every clip as 16 kHz mono float32, decoded once for all folds."""
+    return [decode_audio(audio) for audio in dataset["audio"]]
+
+
+def examples(split: datasets.Dataset, audio: list[np.ndarray]) -> list[dict]:
+    """In-memory training examples of one split (`audio` indexed by the dataset's `row` column)."""
+    return [{"audio": audio[row], "label": label} for row, label in zip(split["row"], split["label"], strict=True)]
+
+
+def inverse_frequency_weights(labels: list[int], num_labels: int) -> list[float]:
+    """Class weights n / (K * n_k), the usual 'balanced' weighting."""
+    counts = Counter(labels)
+    return [len(labels) / (num_labels * counts[k]) if counts[k] else 0.0 for k in range(num_labels)]
+
+
+class SpeechEmotionCollator:
+    """Featurises a list of `{"audio", "label"}` examples into a padded batch.
+
+    For training it first takes a random crop of at most `max_frames` frames of each clip and afterwards applies
+    SpecAugment masks (torchaudio); all randomness comes from torch's global generator, which both trainers
+    seed and checkpoint. Evaluation clips are cut to their first `max_frames` frames by the feature extractor.
+    """
+
+    def __init__(
+        self,
+        feature_extractor: TFTFeatureExtractor,
+        train: bool,
+        time_mask_frames: int = 0,
+        frequency_mask_bins: int = 0,
+        num_masks: int = 2,
+    ) -> None:
+        self.feature_extractor = feature_extractor
+        self.train = train
+        fe = feature_extractor
+        self.crop_samples = fe.n_fft + (fe.max_length - 1) * fe.hop_length
+        masks = []
+        if train and time_mask_frames:
+            masks += [torchaudio.transforms.TimeMasking(time_mask_frames, iid_masks=True)] * num_masks
+        if train and frequency_mask_bins:
+            masks += [torchaudio.transforms.FrequencyMasking(frequency_mask_bins, iid_masks=True)] * num_masks
+        self.masks = torch.nn.Sequential(*masks)
+
+    def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
+        clips = [self._crop(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
+        features = self.feature_extractor(
+            clips, sampling_rate=self.feature_extractor.sampling_rate, padding="longest", return_tensors="pt"
+        )
+        if len(self.masks):
+            spectrogram = features["input_features"].transpose(1, 2)  # (batch, mel, frames)
+            masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
+            features["input_features"] = masked * features["attention_mask"][..., None]
+        features["labels"] = torch.tensor([example["label"] for example in batch])
+        return dict(features)
+
+    def _crop(self, clip: np.ndarray) -> np.ndarray:
+        excess = len(clip) - self.crop_samples
+        if excess <= 0:
+            return clip
+        start = int(torch.randint(0, excess + 1, ()).item())
+        return clip[start : start + self.crop_samples]

@@ -1,0 +1,85 @@
+"""A complete Hub repository from a run: weights, config + code (auto_map), preprocessor, model card, results."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
+
+from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
+
+from .cross_validation import results_table
+
+logger = logging.getLogger(__name__)
+TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+
+
+def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str) -> Path:
+    """Write the exported fold's model (with remote code) and a model card filled with the run's results."""
+    source = output_dir / f"fold_{results['exported_fold']}" / "model"
+    if export_dir.exists():
+        shutil.rmtree(export_dir)
+    TFTForAudioClassification.from_pretrained(source).save_pretrained(export_dir)
+    TFTFeatureExtractor.from_pretrained(source).save_pretrained(export_dir)
+    (export_dir / "results.json").write_text(json.dumps(results, indent=1))
+    model_card(results, model_id).save(export_dir / "README.md")
+    logger.info(f"Export (Hub-ready repository) written to {export_dir}")
+    return export_dir
+
+
+def model_card(results: dict, model_id: str) -> ModelCard:
+    """The card from the `model_card.md` template, with `model-index` results that `ModelCard` parses."""
+    corpus = results["corpus"]
+    protocol = results["protocol"].replace("_", "-")
+    eval_results = [
+        EvalResult(
+            task_type="audio-classification",
+            task_name="Speech emotion recognition",
+            dataset_type=corpus,
+            dataset_name=f"{corpus} ({protocol}, {len(results['folds'])} folds)",
+            metric_type=metric_type,
+            metric_name=f"{name} (mean over folds)",
+            metric_value=round(100 * results["mean"][key], 2),
+        )
+        for key, name, metric_type in (("wa", "WA", "accuracy"), ("ua", "UA", "balanced_accuracy"))
+    ]
+    card_data = ModelCardData(
+        model_name=model_id,
+        library_name="transformers",
+        pipeline_tag="audio-classification",
+        license="apache-2.0",
+        tags=["audio-classification", "speech-emotion-recognition", "time-frequency-transformer", "tft"],
+        metrics=["accuracy", "balanced_accuracy"],
+        eval_results=eval_results,
+    )
+    exported = next(f for f in results["folds"] if f["fold"] == results["exported_fold"])
+    return ModelCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        model_id=model_id,
+        results=results,
+        results_table=results_table(results),
+        exported=exported,
+        labels=", ".join(results["label_names"]),
+        synthetic=corpus == "demo",
+        wa=f"{100 * results['mean']['wa']:.2f} ± {100 * results['std']['wa']:.2f}",
+        ua=f"{100 * results['mean']['ua']:.2f} ± {100 * results['std']['ua']:.2f}",
+        config=json.dumps(results["arguments"], indent=1),
+    )
+
+
+def push_export(export_dir: Path, repo_id: str, token: str | None = None, private: bool | None = None) -> str:
+    """Upload the export folder; any failure (e.g. offline) becomes one clear error and leaves the folder intact."""
+    try:
+        api = HfApi(token=token)
+        api.create_repo(repo_id, exist_ok=True, private=private)
+        commit = api.upload_folder(folder_path=str(export_dir), repo_id=repo_id, commit_message="Upload TFT model")
+    except Exception as error:  # network, auth and offline-mode errors all end here
+        raise RuntimeError(
+            f"Could not push {export_dir} to the Hub as {repo_id!r} ({type(error).__name__}: {error}). "
+            f"The export folder is complete and untouched; push it later with: hf upload {repo_id} {export_dir} ."
+        ) from error
+    return str(commit)

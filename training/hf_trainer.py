@@ -1,0 +1,100 @@
+"""One fold through the `transformers` Trainer (runs unchanged under `accelerate launch` / torchrun)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+from transformers import EarlyStoppingCallback, EvalPrediction, Trainer
+from transformers.trainer_utils import get_last_checkpoint
+
+from .fold_job import FoldJob, FoldOutcome
+from .scoring import scalar_metrics
+
+
+class TFTTrainer(Trainer):
+    """Trainer whose evaluation and test batches use a collator without crops or masks."""
+
+    def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.eval_data_collator = eval_data_collator
+
+    @contextlib.contextmanager
+    def _eval_collator(self) -> Iterator[None]:
+        train_collator, self.data_collator = self.data_collator, self.eval_data_collator
+        try:
+            yield
+        finally:
+            self.data_collator = train_collator
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        with self._eval_collator():
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset):
+        with self._eval_collator():
+            return super().get_test_dataloader(test_dataset)
+
+
+def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
+    has_validation = len(job.validation) > 0
+    args = dataclasses.replace(
+        job.args,
+        output_dir=str(job.checkpoint_dir),
+        eval_strategy=job.args.eval_strategy if has_validation else "no",
+        push_to_hub=False,
+        load_best_model_at_end=job.args.load_best_model_at_end and has_validation,
+    )
+    callbacks = []
+    if job.args.early_stopping_patience and has_validation:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=job.args.early_stopping_patience))
+
+    def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
+        return scalar_metrics(np.argmax(prediction.predictions, -1), prediction.label_ids, job.num_labels)
+
+    trainer = TFTTrainer(
+        model=job.model,
+        args=args,
+        train_dataset=job.train,
+        eval_dataset=job.validation if has_validation else None,
+        data_collator=job.train_collator,
+        eval_data_collator=job.eval_collator,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+    checkpoint = get_last_checkpoint(str(job.checkpoint_dir)) if job.resume and job.checkpoint_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    test = trainer.predict(job.test)
+    best_epoch = _best_epoch(trainer) if has_validation else None
+    return FoldOutcome(
+        model=trainer.model,
+        test_predictions=np.argmax(test.predictions, -1),
+        test_references=test.label_ids,
+        best_epoch=best_epoch,
+        history=_history(trainer.state.log_history),
+    )
+
+
+def _best_epoch(trainer: Trainer) -> int | None:
+    best = trainer.state.best_model_checkpoint
+    for entry in trainer.state.log_history:
+        if "eval_ua" in entry and best and best.endswith(f"checkpoint-{entry['step']}"):
+            return round(entry["epoch"])
+    return None
+
+
+def _history(log_history: list[dict]) -> list[dict]:
+    """Per-epoch rows of training loss and validation metrics from the Trainer's log."""
+    rows: dict[int, dict] = {}
+    for entry in log_history:
+        if "epoch" not in entry:
+            continue
+        row = rows.setdefault(round(entry["epoch"]), {"epoch": round(entry["epoch"])})
+        if "loss" in entry:
+            row["train_loss"] = entry["loss"]
+        for key in ("eval_loss", "eval_ua", "eval_wa"):
+            if key in entry:
+                row[key] = entry[key]
+    return [rows[epoch] for epoch in sorted(rows)]
