@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> dict:
     results = run_cross_validation(model_args, data_args, args, command)
     if not PartialState().is_main_process:
         return results
+    if model_args.model_type != "tft":
+        logger.info("Baseline run: results written; no Hub export (the export and its pipeline are for TFT).")
+        return results
     export_dir = Path(args.export_dir or Path(args.output_dir) / "export")
     model_id = args.hub_model_id or f"tft-ser-{results['corpus'].split()[0]}"
     export_run(results, Path(args.output_dir), export_dir, model_id)

@@ -53,7 +53,7 @@ class TFTConfig(PretrainedConfig):
             Activation of the feed-forward block.
         hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
             Dropout on embeddings and residual branches.
-        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.1):
+        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.0):
             Dropout on attention probabilities (training only).
         classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout before the classification layer.
@@ -96,7 +96,7 @@ class TFTConfig(PretrainedConfig):
         use_fusion: bool = True,
         hidden_act: str = "gelu",
         hidden_dropout_prob: float = 0.1,
-        attention_probs_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.0,
         classifier_dropout: float = 0.1,
         layer_norm_eps: float = 1e-6,
         initializer_range: float = 0.02,

@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 TRAINERS = ("hf", "accelerate")
+MODEL_TYPES = ("tft", "ast")
 
 
 @dataclass
 class ModelArguments:
     """Which model to build or fine-tune, and its feature extractor."""
 
+    model_type: str = field(
+        default="tft", metadata={"help": "'tft', or 'ast' (equal-size transformers AST baseline, same features)."}
+    )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Fine-tune this checkpoint (local folder or Hub id) instead of training anew."}
     )

@@ -21,7 +21,8 @@ from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassificati
 from modeling_tft.feature_extraction_tft import NORMALIZATIONS
 
 from .accelerate_loop import train_fold_with_accelerate
-from .arguments import TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
+from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
+from .baselines import ast_config
 from .data import SpeechEmotionCollator, decode_all, examples, inverse_frequency_weights, load_corpus, select_folds
 from .fold_job import FoldJob, FoldOutcome
 from .hf_trainer import train_fold_with_trainer
@@ -36,6 +37,10 @@ METRICS = ("wa", "ua", "macro_f1")
 
 def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments) -> None:
     """Fail on bad options before any data is read or model built."""
+    if model_args.model_type not in MODEL_TYPES:
+        raise ValueError(f"--model_type must be one of {MODEL_TYPES}, got {model_args.model_type!r}.")
+    if model_args.model_type == "ast" and model_args.model_name_or_path:
+        raise ValueError("--model_type ast trains the baseline from scratch; --model_name_or_path is for TFT.")
     if args.trainer not in TRAINERS:
         raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
     if model_args.normalization not in NORMALIZATIONS:
@@ -108,18 +113,33 @@ def build_model_and_extractor(
             **attention,
         )
     else:
-        config = TFTConfig(num_labels=len(label_names), **labels)
+        if model_args.model_type == "ast":
+            config = ast_config(len(label_names), **labels)
+        else:
+            config = TFTConfig(num_labels=len(label_names), **labels)
         if model_args.config_overrides:
             config.update_from_string(model_args.config_overrides)
-            config._validate()
+            config.__init__(**config.to_dict())  # re-run the config's own validation
         model = AutoModelForAudioClassification.from_config(config, **attention)
     model.config.class_weights = class_weights
+    if model_args.model_type == "ast":
+        model.loss_function = _weighted_loss(class_weights)
     feature_extractor = TFTFeatureExtractor(
         feature_size=model.config.num_mel_bins,
-        max_length=model.config.max_frames,
+        max_length=getattr(model.config, "max_frames", None) or model.config.max_length,
         normalization="none" if model_args.normalization == "global" else model_args.normalization,
     )
     return model, feature_extractor
+
+
+def _weighted_loss(class_weights: list[float] | None):
+    """Cross-entropy with optional class weights, for the AST baseline (TFT has it in its config)."""
+
+    def loss(labels, logits, config, **kwargs):
+        weight = torch.tensor(class_weights, device=logits.device) if class_weights else None
+        return torch.nn.functional.cross_entropy(logits.float(), labels.view(-1), weight=weight)
+
+    return loss
 
 
 def _run_fold(
@@ -149,8 +169,8 @@ def _run_fold(
         train=train,
         validation=validation,
         test=test,
-        train_collator=SpeechEmotionCollator(feature_extractor, train=True, **masks),
-        eval_collator=SpeechEmotionCollator(feature_extractor, train=False),
+        train_collator=SpeechEmotionCollator(feature_extractor, train=True, model_type=model_args.model_type, **masks),
+        eval_collator=SpeechEmotionCollator(feature_extractor, train=False, model_type=model_args.model_type),
         args=args,
         fold_dir=fold_dir,
         resume=bool(args.resume_from_checkpoint),

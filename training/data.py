@@ -96,6 +96,7 @@ def inverse_frequency_weights(labels: list[int], num_labels: int) -> list[float]
 class SpeechEmotionCollator:
     """Featurises a list of `{"audio", "label"}` examples into a padded batch.
 
+    `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     For training it first takes a random crop of at most `max_frames` frames of each clip and afterwards applies
     SpecAugment masks (torchaudio); all randomness comes from torch's global generator, which both trainers
     seed and checkpoint. Evaluation clips are cut to their first `max_frames` frames by the feature extractor.
@@ -108,9 +109,11 @@ class SpeechEmotionCollator:
         time_mask_frames: int = 0,
         frequency_mask_bins: int = 0,
         num_masks: int = 2,
+        model_type: str = "tft",
     ) -> None:
         self.feature_extractor = feature_extractor
         self.train = train
+        self.model_type = model_type
         fe = feature_extractor
         self.crop_samples = fe.n_fft + (fe.max_length - 1) * fe.hop_length
         masks = []
@@ -122,14 +125,18 @@ class SpeechEmotionCollator:
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         clips = [self._crop(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
+        padding = "max_length" if self.model_type == "ast" else "longest"  # AST takes fixed-length input
         features = self.feature_extractor(
-            clips, sampling_rate=self.feature_extractor.sampling_rate, padding="longest", return_tensors="pt"
+            clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
         )
         if len(self.masks):
             spectrogram = features["input_features"].transpose(1, 2)  # (batch, mel, frames)
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
             features["input_features"] = masked * features["attention_mask"][..., None]
         features["labels"] = torch.tensor([example["label"] for example in batch])
+        if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
+            features["input_values"] = features.pop("input_features")
+            del features["attention_mask"]
         return dict(features)
 
     def _crop(self, clip: np.ndarray) -> np.ndarray:

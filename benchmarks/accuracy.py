@@ -1,0 +1,151 @@
+"""
+Accuracy benchmark: TFT, its ablations, and an equal-size `transformers` AST, trained the same way.
+
+Every system goes through `run_train.py` with the same corpus recipe (features, folds, epochs, optimiser,
+seeds); only the model differs. Results (per fold, per seed, mean ± std) go to
+`benchmarks/results/accuracy_<corpus>.json`, which `make_tables.py` turns into `docs/RESULTS.md` tables.
+
+    python benchmarks/accuracy.py --corpus casia --systems tft ast --seeds 42
+    python benchmarks/accuracy.py --corpus ravdess --systems tft time_only frequency_only no_fusion ast --seeds 42 43
+    python benchmarks/accuracy.py --smoke --output /tmp/accuracy.json    # tiny, demo corpus (the test suite)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from transformers import AutoModelForAudioClassification  # noqa: E402
+
+import run_train  # noqa: E402
+
+RECIPES = {"casia": "configs/casia_loso.yaml", "ravdess": "configs/ravdess_6fold.yaml", "demo": "configs/demo.yaml"}
+SYSTEMS = {
+    "tft": [],
+    "time_only": ["--config_overrides", "use_frequency_branch=False,use_fusion=False"],
+    "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False"],
+    "no_fusion": ["--config_overrides", "use_fusion=False"],
+    "ast": ["--model_type", "ast"],
+}
+SMOKE = {
+    "tft": ["--config_overrides", "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_time_layers=1,"
+            "num_frequency_layers=1,num_fusion_layers=1"],
+    "ast": ["--model_type", "ast", "--config_overrides", "hidden_size=32,num_attention_heads=2,intermediate_size=64,"
+            "num_hidden_layers=1"],
+}  # fmt: skip
+SMOKE_ARGS = ["--demo_speakers", "6", "--demo_utterances_per_class", "3", "--num_folds", "3", "--folds", "0",
+              "--num_train_epochs", "1", "--report_to", "none"]  # fmt: skip
+
+
+def run_system(corpus: str, system: str, seed: int, output_root: Path, extra: list[str], smoke: bool) -> dict:
+    """Train one system with one seed through run_train.py; return its per-fold and mean WA/UA."""
+    output_dir = output_root / corpus / f"{system}_seed{seed}"
+    arguments = [RECIPES[corpus], "--output_dir", str(output_dir), "--seed", str(seed), "--report_to", "none"]
+    arguments += (SMOKE[system] + SMOKE_ARGS) if smoke else SYSTEMS[system]
+    arguments += extra
+    started = time.time()
+    results = run_train.main(arguments)
+    model = AutoModelForAudioClassification.from_pretrained(
+        output_dir / f"fold_{results['folds'][0]['fold']}" / "model"
+    )
+    return {
+        "seed": seed,
+        "command": shlex.join(["python", "run_train.py", *arguments]),
+        "num_parameters": model.num_parameters(),
+        "wall_time_s": round(time.time() - started, 1),
+        "folds": [
+            {"fold": f["fold"], "test_speakers": f["test_speakers"], **_scores(f["test"])} for f in results["folds"]
+        ],
+        "mean": _scores(results["mean"]),
+        "protocol": results["protocol"],
+    }
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean ± std over every (seed, fold) test score, and over seeds of the fold means."""
+    fold_scores = {m: [f[m] for run in runs for f in run["folds"]] for m in ("wa", "ua")}
+    seed_means = {m: [run["mean"][m] for run in runs] for m in ("wa", "ua")}
+    return {
+        "num_seeds": len(runs),
+        "num_folds": len(runs[0]["folds"]),
+        "num_parameters": runs[0]["num_parameters"],
+        **{f"mean_{m}": float(np.mean(v)) for m, v in fold_scores.items()},
+        **{f"std_{m}_over_folds": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for m, v in fold_scores.items()},
+        **{f"std_{m}_over_seeds": float(np.std(v, ddof=1)) if len(v) > 1 else None for m, v in seed_means.items()},
+        "runs": runs,
+    }
+
+
+def _scores(metrics: dict) -> dict:
+    return {"wa": float(metrics["wa"]), "ua": float(metrics["ua"])}
+
+
+def _environment() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if "model name" in ln), platform.machine())
+    return {
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {cpu}",
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=sorted(RECIPES), default="casia")
+    parser.add_argument("--systems", nargs="+", choices=sorted(SYSTEMS), default=["tft", "ast"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42])
+    parser.add_argument("--output_root", type=Path, default=REPO_ROOT / "outputs" / "benchmarks")
+    parser.add_argument("--output", type=Path, help="JSON report (default benchmarks/results/accuracy_<corpus>.json)")
+    parser.add_argument("--smoke", action="store_true", help="tiny models, demo corpus, 1 fold, 1 epoch")
+    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
+    args = parser.parse_args(argv)
+    corpus = "demo" if args.smoke else args.corpus
+    systems = sorted(SMOKE) if args.smoke else args.systems
+    extra = [a for a in args.extra if a != "--"]
+    report = {
+        "benchmark": "accuracy",
+        "corpus": corpus,
+        "recipe": RECIPES[corpus],
+        "command": shlex.join(["python", "benchmarks/accuracy.py", *(sys.argv[1:] if argv is None else argv)]),
+        "environment": _environment(),
+        "systems": {},
+    }
+    for system in systems:
+        runs = [run_system(corpus, system, seed, args.output_root, extra, args.smoke) for seed in args.seeds]
+        report["systems"][system] = summarise(runs)
+        report["protocol"] = runs[0]["protocol"]
+    output = args.output or BENCH_DIR / "results" / f"accuracy_{corpus}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1))
+    for name, summary in report["systems"].items():
+        print(
+            f"{name:<15} WA {100 * summary['mean_wa']:.2f} ± {100 * summary['std_wa_over_folds']:.2f}  "
+            f"UA {100 * summary['mean_ua']:.2f} ± {100 * summary['std_ua_over_folds']:.2f}  "
+            f"({summary['num_seeds']} seed(s) x {summary['num_folds']} folds, {summary['num_parameters']:,} params)"
+        )
+    print(f"report: {output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""
+Markdown tables and plots from the speed benchmark's JSON (`benchmarks/results/{speed,scaling}_<device>.json`).
+
+    python benchmarks/make_tables.py                       # rewrites the speed section of docs/RESULTS.md
+    python benchmarks/make_tables.py --print               # prints it instead
+
+Only the text between `<!-- speed:start -->` and `<!-- speed:end -->` in docs/RESULTS.md is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+RESULTS_MD = REPO_ROOT / "docs" / "RESULTS.md"
+START, END = "<!-- speed:start -->", "<!-- speed:end -->"
+NAMES = {"tft": "TFT", "ast": "AST"}
+GPU_COMMANDS = (
+    "python benchmarks/speed.py --device cuda --batch_sizes 1 16 64 --train_batch_sizes 16 64 --repeats 20 "
+    "--output benchmarks/results/speed_cuda.json",
+    "python benchmarks/speed.py --device cuda --scaling --repeats 10 --output benchmarks/results/scaling_cuda.json",
+)
+
+
+# ---------------------------------------------------------------- formatting
+def fmt(value: Any, digits: int = 3) -> str:
+    """Numbers with `digits` significant figures (thousands separated); None as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 10 ** (digits - 1):
+            return f"{value:,.0f}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(fmt(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def variant(row: dict[str, Any]) -> str:
+    return row["precision"] + (" + compile" if row["compile"] else "")
+
+
+def heading(level: int, text: str) -> str:
+    return "#" * level + " " + text
+
+
+# ---------------------------------------------------------------- one report
+def provenance(report: dict[str, Any]) -> str:
+    """Exact command, date, hardware and versions of a report, as a bullet list."""
+    meta, hw = report["meta"], report["meta"]["hardware"]
+    machine = f"{hw['cpu_model']}, {hw['cpu_count']} cores visible, torch.get_num_threads() = {hw['torch_num_threads']}"
+    if "gpu_name" in hw:
+        machine += (
+            f"; GPU {hw['gpu_name']} ({hw['gpu_memory_gb']} GB, bf16 dense peak {fmt(hw['peak_bf16_tflops'])} TFLOP/s)"
+        )
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
+    settings = meta["settings"]
+    return "\n".join(
+        [
+            f"- command: `{meta['command']}` (git `{meta['git']}`, {meta['wall_seconds']} s wall)",
+            f"- date: {meta['date_utc']}",
+            f"- hardware: {machine}; load average {hw['load_average_at_start']} at start, "
+            f"{hw.get('load_average_at_end')} at end (shared machine)",
+            f"- versions: {versions}",
+            f"- timing: median of {settings['repeats']} timed repeats after {settings['warmup']} warm-up calls, "
+            "TFT and AST interleaved in one process (order alternating per repeat); CPU util = process CPU seconds / "
+            "(wall seconds × torch threads) over the timed calls, well below 1 means the cores were shared",
+            f"- peak memory: {meta['memory_method']}",
+            *([f"- note: {meta['note']}"] if meta.get("note") else []),
+        ]
+    )
+
+
+def models_table(models: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        [NAMES[name], m["parameters"], m["forward_flops_per_clip"] / 1e9, m["training_flops_per_clip"] / 1e9]
+        for name, m in models.items()
+    ]
+    headers = ["model", "parameters", "forward GFLOP / clip", "training GFLOP / clip (≈ 3× forward)"]
+    return md_table(headers, rows)
+
+
+def fe_rtf(report: dict[str, Any], extractor: str, batch: int) -> float | None:
+    for row in report.get("feature_extraction", []):
+        if row["extractor"] == extractor and row["batch_size"] == batch:
+            return row["rtf"]
+    return None
+
+
+def inference_table(report: dict[str, Any]) -> str:
+    headers = [
+        "model",
+        "variant",
+        "batch",
+        "latency ms / batch",
+        "clips/s",
+        "RTF (model)",
+        "RTF (+ own feature extractor)",
+        "peak mem MiB",
+        "TFLOP/s",
+        "MFU",
+        "CPU util",
+    ]
+    rows = []
+    for r in (r for r in report["results"] if r["mode"] == "inference"):
+        fe = fe_rtf(report, r["model"], r["batch_size"])
+        rows.append(
+            [
+                NAMES[r["model"]],
+                variant(r),
+                r["batch_size"],
+                r["latency_ms"],
+                r["clips_per_s"],
+                r["rtf"],
+                r["rtf"] + fe if fe is not None else None,
+                r["peak_memory_mb"],
+                r["achieved_tflops"],
+                r["mfu"],
+                r.get("cpu_utilization"),
+            ]
+        )
+    return md_table(headers, rows)
+
+
+def training_table(report: dict[str, Any]) -> str:
+    headers = ["model", "variant", "batch", "step ms", "clips/s", "peak mem MiB", "TFLOP/s (3× fwd)", "MFU", "CPU util"]
+    rows = [
+        [
+            NAMES[r["model"]],
+            variant(r),
+            r["batch_size"],
+            1000 * r["median_s"],
+            r["clips_per_s"],
+            r["peak_memory_mb"],
+            r["achieved_tflops"],
+            r["mfu"],
+            r.get("cpu_utilization"),
+        ]
+        for r in report["results"]
+        if r["mode"] == "training"
+    ]
+    return md_table(headers, rows)
+
+
+def ratio_table(report: dict[str, Any]) -> str:
+    rows = [[c["mode"], variant(c), c["batch_size"], c["tft_over_ast_throughput"]] for c in report["comparisons"]]
+    return md_table(["mode", "variant", "batch", "TFT / AST throughput"], rows)
+
+
+def fe_table(report: dict[str, Any]) -> str:
+    rows = [
+        [
+            "TFTFeatureExtractor (torchaudio, batched)"
+            if r["extractor"] == "tft"
+            else "ASTFeatureExtractor (Kaldi fbank, per clip)",
+            r["batch_size"],
+            1000 * r["median_s"],
+            r["clips_per_s"],
+            r["rtf"],
+        ]
+        for r in report["feature_extraction"]
+    ]
+    return md_table(["extractor", "batch", "ms / batch", "clips/s", "RTF"], rows)
+
+
+def profile_tables(profile: dict[str, Any]) -> str:
+    parts = [
+        f"torch.profiler, eager {profile['variant']} inference at batch {profile['batch_size']}, top ops by self time:"
+    ]
+    for name, ops in profile["ops"].items():
+        rows = [[op["op"], op["self_ms_per_call"], 100 * op["share"], op["count_per_call"]] for op in ops]
+        parts += [f"\n{NAMES[name]}:\n", md_table(["op", "self ms / batch", "% of self time", "calls / batch"], rows)]
+    return "\n".join(parts)
+
+
+def scaling_table(report: dict[str, Any]) -> str:
+    headers = [
+        "clip s",
+        "frames",
+        "model",
+        "parameters",
+        "forward GFLOP / clip",
+        "batch",
+        "inference ms / batch",
+        "RTF",
+        "TFT / AST inference",
+        "training clips/s",
+        "TFT / AST training",
+        "training peak MiB",
+        "CPU util (inf. / train)",
+    ]
+    rows = []
+    for r in (r for r in report["results"] if r["mode"] == "inference"):
+        seconds = r["clip_seconds"]
+        info = report["models"][str(seconds)][r["model"]]
+        train = next(
+            t
+            for t in report["results"]
+            if t["mode"] == "training"
+            and t["model"] == r["model"]
+            and t["clip_seconds"] == seconds
+            and variant(t) == variant(r)
+        )
+        is_tft = r["model"] == "tft"
+        utilization = [x.get("cpu_utilization") for x in (r, train)]
+        rows.append(
+            [
+                seconds,
+                r["num_frames"],
+                NAMES[r["model"]],
+                info["parameters"],
+                info["forward_flops_per_clip"] / 1e9,
+                r["batch_size"],
+                r["latency_ms"],
+                r["rtf"],
+                scaling_ratio(report, seconds, variant(r), "inference") if is_tft else None,
+                train["clips_per_s"],
+                scaling_ratio(report, seconds, variant(r), "training") if is_tft else None,
+                train["peak_memory_mb"],
+                " / ".join(fmt(u, 2) for u in utilization),
+            ]
+        )
+    return md_table(headers, rows)
+
+
+def scaling_ratio(report: dict[str, Any], seconds: float, label: str, mode: str) -> float | None:
+    """TFT / AST throughput at one clip length."""
+    speed = {
+        r["model"]: r["clips_per_s"]
+        for r in report["results"]
+        if r["mode"] == mode and r["clip_seconds"] == seconds and variant(r) == label
+    }
+    return speed["tft"] / speed["ast"] if {"tft", "ast"} <= speed.keys() else None
+
+
+def render_report(report: dict[str, Any], heading_level: int = 3, with_provenance: bool = True) -> str:
+    """Markdown of one speed or scaling report (also what speed.py prints at the end)."""
+    level = heading_level + 1
+    parts = [provenance(report)] if with_provenance else []
+    if report["kind"] == "speed":
+        seconds = report["meta"]["settings"]["clip_seconds"]
+        parts += [
+            heading(level, f"Models ({seconds:g}-s clip)"),
+            models_table(report["models"]),
+            heading(level, "Inference"),
+            inference_table(report),
+            heading(level, "Training step (forward + backward + AdamW)"),
+            training_table(report),
+            heading(level, "TFT vs AST"),
+            ratio_table(report),
+            heading(level, f"Feature extraction ({seconds:g}-s clips, CPU)"),
+            fe_table(report),
+        ]
+        if "profile" in report:
+            parts += [heading(level, "Profile"), profile_tables(report["profile"])]
+    else:
+        parts += [heading(level, "Cost vs clip length"), scaling_table(report)]
+    return "\n\n".join(parts)
+
+
+# ---------------------------------------------------------------- plot
+def plot_scaling(report: dict[str, Any], path: Path) -> Path:
+    """Forward GFLOP/clip, inference latency and training throughput vs clip length, both models (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    label = variant(report["results"][0])
+    for name in NAMES:
+        rows = [r for r in report["results"] if r["model"] == name and variant(r) == label]
+        infer = sorted((r["clip_seconds"], r["latency_ms"]) for r in rows if r["mode"] == "inference")
+        train = sorted((r["clip_seconds"], r["clips_per_s"]) for r in rows if r["mode"] == "training")
+        flops = sorted((float(s), m[name]["forward_flops_per_clip"] / 1e9) for s, m in report["models"].items())
+        for axis, points in zip(axes, (flops, infer, train), strict=True):
+            axis.plot(*zip(*points, strict=True), marker="o", label=NAMES[name])
+    batch = report["results"][0]["batch_size"]
+    device = report["meta"]["hardware"]["device"]
+    titles = ("forward GFLOP / clip", f"inference ms / batch of {batch}", f"training clips/s (batch {batch})")
+    for axis, title in zip(axes, titles, strict=True):
+        axis.set(xscale="log", yscale="log", xlabel="clip length (s)", title=title)
+        axis.set_xticks([float(s) for s in report["models"]], [f"{float(s):g}" for s in report["models"]])
+        axis.grid(True, which="both", alpha=0.3)
+        axis.legend()
+    fig.suptitle(f"TFT vs equal-size AST, cost vs clip length ({device}, {label})")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- docs/RESULTS.md section
+def load(results_dir: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """`{device: report}` from `<kind>_<device>.json`."""
+    return {p.stem.split("_", 1)[1]: json.loads(p.read_text()) for p in sorted(results_dir.glob(f"{kind}_*.json"))}
+
+
+def targets_table(speed: dict[str, dict[str, Any]]) -> str:
+    """Where we stand against the issue's two targets; unmeasured ones say so."""
+    found: dict[str, dict[str, Any]] = {}
+    for report in speed.values():
+        for target in report.get("targets", []):
+            if target["value"] is not None or target["target"] not in found:
+                found[target["target"]] = target
+    rows = []
+    for text, target in found.items():
+        if target["value"] is None:
+            rows.append([text, "not measured yet (needs " + ("a GPU" if "GPU" in text else "a CPU run") + ")", "–"])
+        else:
+            rows.append([text, fmt(target["value"]), "**met**" if target["met"] else "**missed**"])
+    return md_table(["target", "measured", "status"], rows)
+
+
+def render_section(results_dir: Path, md_path: Path) -> str:
+    """The whole generated speed section (between the markers), plots written next to the JSON."""
+    speed, scaling = load(results_dir, "speed"), load(results_dir, "scaling")
+    rel = os.path.relpath(results_dir, md_path.parent)
+    parts = [
+        f"_Generated by `python benchmarks/make_tables.py` from `{os.path.relpath(results_dir, REPO_ROOT)}/*.json`; "
+        "edit the benchmark, not this text. Method: `benchmarks/README.md`._",
+        "TFT (default `TFTConfig`) vs an equal-size `transformers` AST "
+        "(`ASTConfig(hidden_size=192, num_hidden_layers=6, num_attention_heads=4, intermediate_size=768, "
+        "num_mel_bins=64, max_length=frames)`), random init, same `(batch, frames, 64)` log-mel input. "
+        "RTF = compute seconds / audio seconds (lower is better). FLOPs: `torch.utils.flop_counter.FlopCounterMode` "
+        "over one forward pass (matmuls and convolutions, eager attention); a training step is taken as 3× forward.",
+        heading(3, "Targets"),
+        targets_table(speed),
+    ]
+    if "cuda" not in speed:
+        parts.append(
+            "**GPU figures are still to be measured**: no GPU was available in the session that produced these "
+            "results, so the GPU training-throughput target (bf16, with and without `torch.compile`) is open. "
+            "Commands for a GPU machine:\n\n```bash\n"
+            + "\n".join(GPU_COMMANDS)
+            + "\npython benchmarks/make_tables.py\n```"
+        )
+    for device, report in speed.items():
+        parts += [
+            heading(3, f"{device.upper()}: {report['meta']['settings']['clip_seconds']:g}-s clips"),
+            render_report(report, heading_level=3),
+        ]
+    for device, report in scaling.items():
+        plot = plot_scaling(report, results_dir / f"scaling_{device}.png")
+        parts += [
+            heading(3, f"{device.upper()}: cost vs clip length"),
+            render_report(report, heading_level=3),
+            f"![cost vs clip length, {device}]({rel}/{plot.name})",
+        ]
+    return "\n\n".join(parts)
+
+
+def write_section(md_path: Path, body: str) -> None:
+    """Replace the text between the speed markers (create the file / section if missing)."""
+    block = f"{START}\n{body}\n{END}"
+    text = md_path.read_text() if md_path.exists() else "# Results\n"
+    if START in text and END in text:
+        before, rest = text.split(START, 1)
+        text = before + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Speed\n\n{block}\n"
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results_dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--results_md", type=Path, default=RESULTS_MD)
+    parser.add_argument("--print", action="store_true", help="print the section instead of writing it")
+    args = parser.parse_args(argv)
+    body = render_section(args.results_dir, args.results_md)
+    if args.print:
+        print(body)
+    else:
+        write_section(args.results_md, body)
+        print(f"updated {args.results_md}")
+    return body
+
+
+if __name__ == "__main__":
+    main()
