@@ -4,7 +4,8 @@ Markdown tables and plots from the speed benchmark's JSON (`benchmarks/results/{
     python benchmarks/make_tables.py                       # rewrites the speed section of docs/RESULTS.md
     python benchmarks/make_tables.py --print               # prints it instead
 
-Only the text between `<!-- speed:start -->` and `<!-- speed:end -->` in docs/RESULTS.md is replaced.
+Only the text between `<!-- speed:start -->` and `<!-- speed:end -->` (and, from `accuracy_<corpus>.json`,
+between `<!-- accuracy:start -->` and `<!-- accuracy:end -->`) in docs/RESULTS.md is replaced.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = REPO_ROOT / "docs" / "RESULTS.md"
 START, END = "<!-- speed:start -->", "<!-- speed:end -->"
+ACCURACY_START, ACCURACY_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
 NAMES = {"tft": "TFT", "ast": "AST"}
+SYSTEM_NAMES = {
+    "tft": "TFT (full)",
+    "time_only": "TFT: time branch only",
+    "frequency_only": "TFT: frequency branch only",
+    "no_fusion": "TFT: both branches, no fusion",
+    "ast": "AST (equal size)",
+}
 GPU_COMMANDS = (
     "python benchmarks/speed.py --device cuda --batch_sizes 1 16 64 --train_batch_sizes 16 64 --repeats 20 "
     "--output benchmarks/results/speed_cuda.json",
@@ -368,17 +377,89 @@ def render_section(results_dir: Path, md_path: Path) -> str:
     return "\n\n".join(parts)
 
 
-def write_section(md_path: Path, body: str) -> None:
-    """Replace the text between the speed markers (create the file / section if missing)."""
-    block = f"{START}\n{body}\n{END}"
+def write_section(md_path: Path, body: str, markers: tuple[str, str] = (START, END), title: str = "Speed") -> None:
+    """Replace the text between `markers` (create the file / section if missing)."""
+    start, end = markers
+    block = f"{start}\n{body}\n{end}"
     text = md_path.read_text() if md_path.exists() else "# Results\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        text = before + block + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + f"\n\n## Speed\n\n{block}\n"
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n{block}\n"
     md_path.parent.mkdir(parents=True, exist_ok=True)
     md_path.write_text(text)
+
+
+# ---------------------------------------------------------------- accuracy
+def percent(mean: float, std: float | None) -> str:
+    return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
+
+
+def accuracy_report(corpus: str, report: dict[str, Any]) -> str:
+    """Summary, per-fold and target tables of one corpus's accuracy benchmark."""
+    env = report["environment"]
+    systems = report["systems"]
+    lines = [
+        heading(3, f"{corpus.upper()} — {report['protocol']}"),
+        f"- command: `{report['command']}` (recipe `{report['recipe']}`; each system's exact `run_train.py` "
+        "command is in the JSON)",
+        f"- hardware: {env['device']}, {env['cpu_cores']} cores, {env['torch_threads']} torch threads; "
+        f"python {env['python']}, torch {env['torch']}, transformers {env['transformers']}; {env['date']}",
+        "",
+        md_table(
+            ["system", "parameters", "seeds × folds", "WA % (mean ± std over folds)", "UA %", "wall time s"],
+            [
+                [
+                    SYSTEM_NAMES.get(name, name),
+                    summary["num_parameters"],
+                    f"{summary['num_seeds']} × {summary['num_folds']}",
+                    percent(summary["mean_wa"], summary["std_wa_over_folds"]),
+                    percent(summary["mean_ua"], summary["std_ua_over_folds"]),
+                    sum(run["wall_time_s"] for run in summary["runs"]),
+                ]
+                for name, summary in systems.items()
+            ],
+        ),
+        "",
+        md_table(
+            ["system", "seed", "fold", "test speakers", "WA %", "UA %"],
+            [
+                [SYSTEM_NAMES.get(name, name), run["seed"], fold["fold"], ", ".join(fold["test_speakers"]),
+                 f"{100 * fold['wa']:.2f}", f"{100 * fold['ua']:.2f}"]
+                for name, summary in systems.items()
+                for run in summary["runs"]
+                for fold in run["folds"]
+            ],
+        ),
+    ]  # fmt: skip
+    targets = []
+    if "tft" in systems and "ast" in systems:
+        gain = 100 * (systems["tft"]["mean_ua"] - systems["ast"]["mean_ua"])
+        targets.append(
+            ["TFT ≥ equal-size AST + 3 points UA", f"{gain:+.2f} points", "**met**" if gain >= 3 else "**missed**"]
+        )
+    if corpus == "casia" and "tft" in systems:
+        wa = 100 * systems["tft"]["mean_wa"]
+        targets.append(["CASIA LOSO WA ≥ 56 %", f"{wa:.2f} %", "**met**" if wa >= 56 else "**missed**"])
+    if targets:
+        lines += ["", md_table(["target", "measured", "status"], targets)]
+    return "\n".join(lines)
+
+
+def render_accuracy_section(results_dir: Path) -> str:
+    reports = load(results_dir, "accuracy")
+    reports.pop("demo", None)  # the smoke corpus is not a result
+    parts = [
+        f"_Generated by `python benchmarks/make_tables.py` from `{os.path.relpath(results_dir, REPO_ROOT)}/"
+        "accuracy_*.json`; method and commands: `benchmarks/README.md`. Every system was trained by `run_train.py` "
+        "with the same recipe; the epoch was selected on the validation speaker(s) by UA and each test split was "
+        "scored once. WA = overall accuracy, UA = mean per-class recall._"
+    ]
+    if not reports:
+        parts.append("No accuracy benchmark has been run yet.")
+    parts += [accuracy_report(corpus, report) for corpus, report in reports.items()]
+    return "\n\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -388,10 +469,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--print", action="store_true", help="print the section instead of writing it")
     args = parser.parse_args(argv)
     body = render_section(args.results_dir, args.results_md)
+    accuracy = render_accuracy_section(args.results_dir)
     if args.print:
-        print(body)
+        print(body + "\n\n" + accuracy)
     else:
         write_section(args.results_md, body)
+        write_section(args.results_md, accuracy, (ACCURACY_START, ACCURACY_END), "Accuracy")
         print(f"updated {args.results_md}")
     return body
 
