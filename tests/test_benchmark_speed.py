@@ -87,10 +87,14 @@ def test_scaling_smoke_and_tables(tmp_path: Path, speed: ModuleType) -> None:
     speed.main(["--smoke", "--output", str(results / "speed_cpu.json")])
     tables = load_module("make_tables")
     md = tmp_path / "RESULTS.md"
-    md.write_text("# Results\n\n## Speed\n\n<!-- speed:start -->\nold\n<!-- speed:end -->\n\n## Accuracy\nkept\n")
+    md.write_text(
+        "# Results\n\n## Speed\n\n<!-- speed:start -->\nold\n<!-- speed:end -->\n\n## Notes\nkept\n\n"
+        "## Accuracy\n\n<!-- accuracy:start -->\nstale\n<!-- accuracy:end -->\n"
+    )
     tables.main(["--results_dir", str(results), "--results_md", str(md)])
     text = md.read_text()
-    assert "old" not in text and text.endswith("## Accuracy\nkept\n")
+    assert "old" not in text and "stale" not in text and "## Notes\nkept\n" in text
+    assert "No accuracy benchmark has been run yet." in text  # no accuracy_*.json in this results folder
     assert "Cost vs clip length" in text and "GPU figures are still to be measured" in text
     assert (results / "scaling_cpu.png").stat().st_size > 0
 
