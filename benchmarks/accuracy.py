@@ -13,10 +13,8 @@ seeds); only the model differs. Results (per fold, per seed, mean ± std) go to
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -29,8 +27,6 @@ if str(REPO_ROOT) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
 from transformers import AutoModelForAudioClassification  # noqa: E402
 
 import run_train  # noqa: E402
@@ -74,6 +70,7 @@ def run_system(corpus: str, system: str, seed: int, output_root: Path, extra: li
         ],
         "mean": _scores(results["mean"]),
         "protocol": results["protocol"],
+        "environment": results["environment"],
     }
 
 
@@ -96,19 +93,6 @@ def _scores(metrics: dict) -> dict:
     return {"wa": float(metrics["wa"]), "ua": float(metrics["ua"])}
 
 
-def _environment() -> dict:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if "model name" in ln), platform.machine())
-    return {
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {cpu}",
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "date": datetime.date.today().isoformat(),
-    }
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=sorted(RECIPES), default="casia")
@@ -127,13 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
         "corpus": corpus,
         "recipe": RECIPES[corpus],
         "command": shlex.join(["python", "benchmarks/accuracy.py", *(sys.argv[1:] if argv is None else argv)]),
-        "environment": _environment(),
         "systems": {},
     }
     for system in systems:
         runs = [run_system(corpus, system, seed, args.output_root, extra, args.smoke) for seed in args.seeds]
         report["systems"][system] = summarise(runs)
         report["protocol"] = runs[0]["protocol"]
+        report.setdefault("environment", runs[0]["environment"])
     output = args.output or BENCH_DIR / "results" / f"accuracy_{corpus}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import time
 from dataclasses import asdict
@@ -76,7 +77,7 @@ def run_cross_validation(
         seed=args.seed,
         command=command,
         wall_time_s=round(time.time() - started, 1),
-        environment=_environment(),
+        environment=environment(),
         arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
         dataset_description=dataset.info.description,
     )
@@ -252,7 +253,8 @@ def results_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _environment() -> dict:
+def environment() -> dict:
+    """Hardware and versions a result was produced with."""
     cpu = next(
         (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if "model name" in line), ""
     )
@@ -262,7 +264,8 @@ def _environment() -> dict:
         "transformers": transformers.__version__,
         "datasets": datasets.__version__,
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {cpu}",
-        "cpu_threads": torch.get_num_threads(),
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%d"),
     }
 
