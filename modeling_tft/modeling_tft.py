@@ -407,17 +407,23 @@ class TFTForAudioClassification(TFTPreTrainedModel):
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy with the configured class weights and label smoothing."""
-        weight = None
-        if self.config.class_weights is not None:
-            if len(self.config.class_weights) != self.num_labels:
-                raise ValueError(
-                    f"config.class_weights has {len(self.config.class_weights)} entries for {self.num_labels} labels; "
-                    "set new class weights when changing the label set."
-                )
-            weight = torch.tensor(self.config.class_weights, dtype=logits.dtype, device=logits.device)
-        return nn.functional.cross_entropy(
-            logits.float(), labels.view(-1), weight=weight, label_smoothing=self.config.label_smoothing
-        )
+        return classification_loss(logits, labels, self.config)
 
 
-__all__ = ["TFTForAudioClassification", "TFTModel", "TFTModelOutput", "TFTPreTrainedModel"]
+def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
+    """Cross-entropy in float32 with `config.class_weights` and `config.label_smoothing` (when the config has them)."""
+    class_weights = getattr(config, "class_weights", None)
+    weight = None
+    if class_weights is not None:
+        if len(class_weights) != config.num_labels:
+            raise ValueError(
+                f"config.class_weights has {len(class_weights)} entries for {config.num_labels} labels; "
+                "set new class weights when changing the label set."
+            )
+        weight = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
+    return nn.functional.cross_entropy(
+        logits.float(), labels.view(-1), weight=weight, label_smoothing=getattr(config, "label_smoothing", 0.0)
+    )
+
+
+__all__ = ["TFTForAudioClassification", "TFTModel", "TFTModelOutput", "TFTPreTrainedModel", "classification_loss"]

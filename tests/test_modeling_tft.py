@@ -138,6 +138,7 @@ def test_bf16_autocast_runs_and_stays_close():
     tester = TFTModelTester()
     model = TFTForAudioClassification(tester.config).eval()
     inputs = tester.inputs()
+    model.config.class_weights = [1.0, 2.0, 3.0]  # weighted loss under autocast too
     with torch.autocast("cpu", dtype=torch.bfloat16):
         low = model(**inputs, labels=torch.tensor([0, 1, 2]))
     assert low.logits.dtype == torch.bfloat16 and low.loss.dtype == torch.float32

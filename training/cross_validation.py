@@ -20,6 +20,7 @@ from transformers import AutoConfig, AutoModelForAudioClassification, set_seed
 from dataset_scripts import Fold
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
 from modeling_tft.feature_extraction_tft import NORMALIZATIONS
+from modeling_tft.modeling_tft import classification_loss
 
 from .accelerate_loop import train_fold_with_accelerate
 from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
@@ -124,23 +125,14 @@ def build_model_and_extractor(
         model = AutoModelForAudioClassification.from_config(config, **attention)
     model.config.class_weights = class_weights
     if model_args.model_type == "ast":
-        model.loss_function = _weighted_loss(class_weights)
+        # the same loss as TFT's (the AST config carries `class_weights` too)
+        model.loss_function = lambda labels, logits, config, **kwargs: classification_loss(logits, labels, config)
     feature_extractor = TFTFeatureExtractor(
         feature_size=model.config.num_mel_bins,
         max_length=getattr(model.config, "max_frames", None) or model.config.max_length,
         normalization="none" if model_args.normalization == "global" else model_args.normalization,
     )
     return model, feature_extractor
-
-
-def _weighted_loss(class_weights: list[float] | None):
-    """Cross-entropy with optional class weights, for the AST baseline (TFT has it in its config)."""
-
-    def loss(labels, logits, config, **kwargs):
-        weight = torch.tensor(class_weights, device=logits.device) if class_weights else None
-        return torch.nn.functional.cross_entropy(logits.float(), labels.view(-1), weight=weight)
-
-    return loss
 
 
 def _run_fold(
