@@ -49,14 +49,36 @@ SMOKE_ARGS = ["--demo_speakers", "6", "--demo_utterances_per_class", "3", "--num
               "--num_train_epochs", "1", "--report_to", "none"]  # fmt: skip
 
 
-def run_system(corpus: str, system: str, seed: int, output_root: Path, extra: list[str], smoke: bool) -> dict:
-    """Train one system with one seed through run_train.py; return its per-fold and mean WA/UA."""
+def finished_run(output_dir: Path, arguments: list[str]) -> dict | None:
+    """The results of a completed `run_train.py` run in `output_dir`, if it was run with exactly `arguments`."""
+    path = output_dir / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    if shlex.split(results["command"])[2:] != arguments:
+        raise ValueError(
+            f"--reuse: {path} comes from `{results['command']}`, not from the same arguments {arguments}; "
+            "choose another --output_root or delete that run."
+        )
+    return results
+
+
+def run_system(
+    corpus: str, system: str, seed: int, output_root: Path, extra: list[str], smoke: bool, reuse: bool = False
+) -> dict:
+    """Train one system with one seed through run_train.py (or reuse its finished run); return WA/UA per fold."""
     output_dir = output_root / corpus / f"{system}_seed{seed}"
     arguments = [RECIPES[corpus], "--output_dir", str(output_dir), "--seed", str(seed), "--report_to", "none"]
     arguments += (SMOKE[system] + SMOKE_ARGS) if smoke else SYSTEMS[system]
     arguments += extra
     started = time.time()
-    results = run_train.main(arguments)
+    results = finished_run(output_dir, arguments) if reuse else None
+    if results is None:
+        results = run_train.main(arguments)
+        wall_time_s = round(time.time() - started, 1)
+    else:
+        print(f"reusing the finished run in {output_dir} (--reuse)")
+        wall_time_s = results["wall_time_s"]
     model = AutoModelForAudioClassification.from_pretrained(
         output_dir / f"fold_{results['folds'][0]['fold']}" / "model"
     )
@@ -64,9 +86,18 @@ def run_system(corpus: str, system: str, seed: int, output_root: Path, extra: li
         "seed": seed,
         "command": shlex.join(["python", "run_train.py", *arguments]),
         "num_parameters": model.num_parameters(),
-        "wall_time_s": round(time.time() - started, 1),
+        "wall_time_s": wall_time_s,
+        "validation_speakers": results["arguments"]["data"]["validation_speakers"],
+        "normalization": results["arguments"]["model"]["normalization"],
         "folds": [
-            {"fold": f["fold"], "test_speakers": f["test_speakers"], **_scores(f["test"])} for f in results["folds"]
+            {
+                "fold": f["fold"],
+                "test_speakers": f["test_speakers"],
+                "validation_speakers": f["validation_speakers"],
+                "best_epoch": f["best_epoch"],
+                **_scores(f["test"]),
+            }
+            for f in results["folds"]
         ],
         "mean": _scores(results["mean"]),
         "protocol": results["protocol"],
@@ -101,6 +132,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output_root", type=Path, default=REPO_ROOT / "outputs" / "benchmarks")
     parser.add_argument("--output", type=Path, help="JSON report (default benchmarks/results/accuracy_<corpus>.json)")
     parser.add_argument("--smoke", action="store_true", help="tiny models, demo corpus, 1 fold, 1 epoch")
+    parser.add_argument(
+        "--reuse", action="store_true", help="summarise runs that already finished with the same arguments"
+    )
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
     args = parser.parse_args(argv)
     corpus = "demo" if args.smoke else args.corpus
@@ -113,14 +147,16 @@ def main(argv: list[str] | None = None) -> dict:
         "command": shlex.join(["python", "benchmarks/accuracy.py", *(sys.argv[1:] if argv is None else argv)]),
         "systems": {},
     }
+    output = args.output or BENCH_DIR / "results" / f"accuracy_{corpus}.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
     for system in systems:
-        runs = [run_system(corpus, system, seed, args.output_root, extra, args.smoke) for seed in args.seeds]
+        runs = [
+            run_system(corpus, system, seed, args.output_root, extra, args.smoke, args.reuse) for seed in args.seeds
+        ]
         report["systems"][system] = summarise(runs)
         report["protocol"] = runs[0]["protocol"]
         report.setdefault("environment", runs[0]["environment"])
-    output = args.output or BENCH_DIR / "results" / f"accuracy_{corpus}.json"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1))
+        output.write_text(json.dumps(report, indent=1))  # after every system, so a long run keeps what it finished
     for name, summary in report["systems"].items():
         print(
             f"{name:<15} WA {100 * summary['mean_wa']:.2f} ± {100 * summary['std_wa_over_folds']:.2f}  "

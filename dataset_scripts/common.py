@@ -199,7 +199,7 @@ def run_preparation(
     Idempotent: when `output_dir` holds a dataset prepared with the same `options`, it is loaded
     and returned (`overwrite=True` forces a fresh preparation).
     """
-    source = str(data_dir) if data_dir is not None else None
+    source = str(data_dir.resolve()) if data_dir is not None else None  # one corpus, however it is reached
     options = {"corpus": corpus, "data_dir": source, "strict": strict, **options}
     if not overwrite and (cached := load_if_prepared(output_dir, options)) is not None:
         log_counts(cached)

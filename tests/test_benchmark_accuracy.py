@@ -1,9 +1,11 @@
 """The accuracy benchmark runs end to end (tiny TFT and AST, demo corpus, one fold, one epoch)."""
 
+import importlib
 import json
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
@@ -20,3 +22,23 @@ def test_accuracy_smoke(tmp_path: Path):
         assert 0 <= summary["mean_wa"] <= 1 and 0 <= summary["mean_ua"] <= 1
         run = summary["runs"][0]
         assert run["mean"]["wa"] == run["folds"][0]["wa"]
+
+
+def test_accuracy_tables(tmp_path: Path):
+    """make_tables renders a report's per-fold rows, model selection and the model card's TFT-vs-AST row."""
+    results = tmp_path / "results"
+    arguments = ["--smoke", "--output", str(results / "accuracy_smoke.json"), "--output_root", str(tmp_path / "o")]
+    first = accuracy.main(arguments)
+    again = accuracy.main([*arguments, "--reuse"])  # summarises the finished runs instead of training again
+    for system, summary in first["systems"].items():
+        assert again["systems"][system]["runs"][0]["folds"] == summary["runs"][0]["folds"]
+    with pytest.raises(ValueError, match="not from the same arguments"):
+        accuracy.main([*arguments, "--reuse", "--", "--learning_rate", "0.1"])
+    tables = importlib.import_module("make_tables")
+    section = tables.render_accuracy_section(results)
+    assert "### DEMO — k_fold_by_speaker (smoke)" in section
+    assert "model selection: 1 training speaker(s) held out per fold; best validation UA epoch" in section
+    assert section.count("| TFT (full) | 42 | 0 |") == 1 and section.count("| AST (equal size) | 42 | 0 |") == 1
+    assert "DEMO k_fold_by_speaker (validation speaker(s) held out; 1 seed(s) × 1 folds)" in tables.render_headline(
+        results
+    )

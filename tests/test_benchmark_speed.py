@@ -88,12 +88,18 @@ def test_scaling_smoke_and_tables(tmp_path: Path, speed: ModuleType) -> None:
     tables = load_module("make_tables")
     md = tmp_path / "RESULTS.md"
     md.write_text(
-        "# Results\n\n## Speed\n\n<!-- speed:start -->\nold\n<!-- speed:end -->\n\n## Notes\nkept\n\n"
+        "# Results\n\n## Speed\n\n<!-- speed:start -->\nOLD-SPEED-TEXT\n<!-- speed:end -->\n\n## Notes\nkept\n\n"
         "## Accuracy\n\n<!-- accuracy:start -->\nstale\n<!-- accuracy:end -->\n"
     )
-    tables.main(["--results_dir", str(results), "--results_md", str(md)])
+    card = tmp_path / "model_card.md"
+    card.write_text("# {{ model_id }}\n\n## Benchmarks\n\n<!-- headline:start -->\nstale\n<!-- headline:end -->\n")
+    tables.main(["--results_dir", str(results), "--results_md", str(md), "--model_card", str(card)])
+    headline = card.read_text()
+    assert "stale" not in headline and headline.startswith("# {{ model_id }}")
+    for row in ("| Inference real-time factor, ", "| Training clips/s, ", "| GPU speed | not measured yet"):
+        assert row in headline
     text = md.read_text()
-    assert "old" not in text and "stale" not in text and "## Notes\nkept\n" in text
+    assert "OLD-SPEED-TEXT" not in text and "stale" not in text and "## Notes\nkept\n" in text
     assert "No accuracy benchmark has been run yet." in text  # no accuracy_*.json in this results folder
     assert "Cost vs clip length" in text and "GPU figures are still to be measured" in text
     assert (results / "scaling_cpu.png").stat().st_size > 0

@@ -31,7 +31,8 @@ class ModelArguments:
     normalization: str = field(
         default="utterance",
         metadata={
-            "help": "Feature normalisation: 'utterance', 'global' (fitted on each fold's training split), 'none'."
+            "help": "Feature normalisation: 'utterance', 'global' (fitted on each fold's training split), "
+            "'speaker' (each speaker's own statistics, test speakers' unlabelled audio included), 'none'."
         },
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -25,7 +26,15 @@ from modeling_tft.modeling_tft import classification_loss
 from .accelerate_loop import train_fold_with_accelerate
 from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
 from .baselines import ast_config
-from .data import SpeechEmotionCollator, decode_all, examples, inverse_frequency_weights, load_corpus, select_folds
+from .data import (
+    SpeechEmotionCollator,
+    decode_all,
+    examples,
+    inverse_frequency_weights,
+    load_corpus,
+    select_folds,
+    speaker_statistics,
+)
 from .fold_job import FoldJob, FoldOutcome
 from .hf_trainer import train_fold_with_trainer
 from .plots import plot_confusion_matrix, plot_training_curves
@@ -45,8 +54,10 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: 
         raise ValueError("--model_type ast trains the baseline from scratch; --model_name_or_path is for TFT.")
     if args.trainer not in TRAINERS:
         raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
-    if model_args.normalization not in NORMALIZATIONS:
-        raise ValueError(f"--normalization must be one of {NORMALIZATIONS}, got {model_args.normalization!r}.")
+    if model_args.normalization not in (*NORMALIZATIONS, "speaker"):
+        raise ValueError(
+            f"--normalization must be one of {(*NORMALIZATIONS, 'speaker')}, got {model_args.normalization!r}."
+        )
     if model_args.model_name_or_path and model_args.config_overrides:
         raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
 
@@ -130,7 +141,7 @@ def build_model_and_extractor(
     feature_extractor = TFTFeatureExtractor(
         feature_size=model.config.num_mel_bins,
         max_length=getattr(model.config, "max_frames", None) or model.config.max_length,
-        normalization="none" if model_args.normalization == "global" else model_args.normalization,
+        normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
     )
     return model, feature_extractor
 
@@ -154,16 +165,22 @@ def _run_fold(
     if data_args.class_balanced_loss:
         weights = inverse_frequency_weights([e["label"] for e in train], len(label_names))
     model, feature_extractor = build_model_and_extractor(model_args, label_names, weights)
-    if model_args.normalization == "global":
+    collator_extractor, statistics = feature_extractor, None
+    if model_args.normalization == "speaker":
+        collator_extractor = copy.deepcopy(feature_extractor)  # stays "none": the collator normalises per speaker
+        statistics = speaker_statistics(train + validation + test, collator_extractor)
+    if model_args.normalization in ("global", "speaker"):
+        # "speaker": the export ships the pooled training-speaker statistics (re-fit it on a new speaker's clips)
         feature_extractor.fit([e["audio"] for e in train], sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
+    collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
     job = FoldJob(
         model=model,
         train=train,
         validation=validation,
         test=test,
-        train_collator=SpeechEmotionCollator(feature_extractor, train=True, model_type=model_args.model_type, **masks),
-        eval_collator=SpeechEmotionCollator(feature_extractor, train=False, model_type=model_args.model_type),
+        train_collator=SpeechEmotionCollator(collator_extractor, train=True, **collator, **masks),
+        eval_collator=SpeechEmotionCollator(collator_extractor, train=False, **collator),
         args=args,
         fold_dir=fold_dir,
         resume=bool(args.resume_from_checkpoint),

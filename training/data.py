@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections import Counter
 from pathlib import Path
@@ -83,8 +84,31 @@ def decode_all(dataset: datasets.Dataset) -> list[np.ndarray]:
 
 
 def examples(split: datasets.Dataset, audio: list[np.ndarray]) -> list[dict]:
-    """In-memory training examples of one split (`audio` indexed by the dataset's `row` column)."""
-    return [{"audio": audio[row], "label": label} for row, label in zip(split["row"], split["label"], strict=True)]
+    """In-memory examples of one split (`audio` indexed by the dataset's `row` column)."""
+    return [
+        {"audio": audio[row], "label": label, "speaker": speaker}
+        for row, label, speaker in zip(split["row"], split["label"], split["speaker"], strict=True)
+    ]
+
+
+def speaker_statistics(
+    examples: list[dict], feature_extractor: TFTFeatureExtractor
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per-speaker mean and std of every log-mel band over that speaker's clips (no labels used).
+
+    The usual speaker normalisation of speaker-independent SER: each clip is later standardised with its own
+    speaker's statistics, including the (unlabelled) audio of the test speakers. It is
+    `TFTFeatureExtractor.fit` run on one speaker's clips, so an exported extractor can be adapted to a new
+    speaker the same way.
+    """
+    clips: dict[str, list[np.ndarray]] = {}
+    for example in examples:
+        clips.setdefault(example["speaker"], []).append(example["audio"])
+    statistics = {}
+    for speaker, speaker_clips in clips.items():
+        fitted = copy.deepcopy(feature_extractor).fit(speaker_clips, sampling_rate=feature_extractor.sampling_rate)
+        statistics[speaker] = (torch.tensor(fitted.mean).float(), torch.tensor(fitted.std).float())
+    return statistics
 
 
 def inverse_frequency_weights(labels: list[int], num_labels: int) -> list[float]:
@@ -97,6 +121,8 @@ class SpeechEmotionCollator:
     """Featurises a list of `{"audio", "label"}` examples into a padded batch.
 
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
+    With `speaker_statistics` (from `speaker_statistics`; the extractor must then use `normalization="none"`)
+    every clip is standardised with the mean/std of its example's `"speaker"`.
     For training it first takes a random crop of at most `max_frames` frames of each clip and afterwards applies
     SpecAugment masks (torchaudio); all randomness comes from torch's global generator, which both trainers
     seed and checkpoint. Evaluation clips are cut to their first `max_frames` frames by the feature extractor.
@@ -110,7 +136,14 @@ class SpeechEmotionCollator:
         frequency_mask_bins: int = 0,
         num_masks: int = 2,
         model_type: str = "tft",
+        speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> None:
+        if speaker_statistics is not None and feature_extractor.normalization != "none":
+            raise ValueError(
+                "Speaker normalisation needs a feature extractor with normalization='none', "
+                f"got {feature_extractor.normalization!r} (the clips would be normalised twice)."
+            )
+        self.speaker_statistics = speaker_statistics
         self.feature_extractor = feature_extractor
         self.train = train
         self.model_type = model_type
@@ -129,6 +162,8 @@ class SpeechEmotionCollator:
         features = self.feature_extractor(
             clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
         )
+        if self.speaker_statistics is not None:
+            features["input_features"] = self._speaker_normalised(features, batch)
         if len(self.masks):
             spectrogram = features["input_features"].transpose(1, 2)  # (batch, mel, frames)
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
@@ -138,6 +173,14 @@ class SpeechEmotionCollator:
             features["input_values"] = features.pop("input_features")
             del features["attention_mask"]
         return dict(features)
+
+    def _speaker_normalised(self, features: dict[str, torch.Tensor], batch: list[dict]) -> torch.Tensor:
+        missing = sorted({e["speaker"] for e in batch} - set(self.speaker_statistics))
+        if missing:
+            raise KeyError(f"No speaker statistics for speaker(s) {missing}; compute them over every split.")
+        mean = torch.stack([self.speaker_statistics[e["speaker"]][0] for e in batch])[:, None]  # (batch, 1, mel)
+        std = torch.stack([self.speaker_statistics[e["speaker"]][1] for e in batch])[:, None]
+        return (features["input_features"] - mean) / std * features["attention_mask"][..., None]
 
     def _crop(self, clip: np.ndarray) -> np.ndarray:
         excess = len(clip) - self.crop_samples

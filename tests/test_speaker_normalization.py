@@ -1,0 +1,45 @@
+"""Per-speaker normalisation (`--normalization speaker`): statistics, collator, and a run end to end."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from test_run_train import run
+
+from modeling_tft import TFTFeatureExtractor
+from training.data import SpeechEmotionCollator, speaker_statistics
+
+
+def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(speaker_gain * rng.standard_normal(16000)).astype(np.float32) for _ in range(count)]
+
+
+def test_each_speaker_is_standardised_with_its_own_statistics():
+    extractor = TFTFeatureExtractor(feature_size=16, max_length=120, normalization="none")
+    examples = [{"audio": a, "label": 0, "speaker": "loud"} for a in clips_of(1.0, 0)]
+    examples += [{"audio": a, "label": 1, "speaker": "quiet"} for a in clips_of(0.01, 1)]
+    statistics = speaker_statistics(examples, extractor)
+    assert set(statistics) == {"loud", "quiet"}
+    assert (statistics["loud"][0] - statistics["quiet"][0]).min() > 5  # 40 dB apart in every band
+    batch = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)(examples)
+    for speaker in ("loud", "quiet"):
+        rows = [i for i, e in enumerate(examples) if e["speaker"] == speaker]
+        frames = batch["input_features"][rows][batch["attention_mask"][rows].bool()]  # (valid frames, mel)
+        torch.testing.assert_close(frames.mean(0), torch.zeros(16), atol=1e-4, rtol=0)
+        torch.testing.assert_close(frames.std(0, unbiased=False), torch.ones(16), atol=1e-3, rtol=0)
+    collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
+    with pytest.raises(KeyError, match=r"No speaker statistics for speaker\(s\) \['new'\]"):
+        collator([{**examples[0], "speaker": "new"}])
+    with pytest.raises(ValueError, match="normalised twice"):
+        SpeechEmotionCollator(TFTFeatureExtractor(), train=True, speaker_statistics=statistics)
+
+
+def test_run_with_speaker_normalisation_exports_pooled_statistics(tmp_path):
+    results = run(tmp_path, "--normalization", "speaker", "--folds", "0", "--num_train_epochs", "1")
+    assert results["arguments"]["model"]["normalization"] == "speaker"
+    config = json.loads((tmp_path / "export" / "preprocessor_config.json").read_text())
+    assert config["normalization"] == "global" and len(config["mean"]) == len(config["std"]) == 64
+    assert "per-speaker normalisation" in ModelCard.load(tmp_path / "export" / "README.md").text
