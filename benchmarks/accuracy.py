@@ -87,6 +87,7 @@ def run_system(
         "command": shlex.join(["python", "run_train.py", *arguments]),
         "num_parameters": model.num_parameters(),
         "wall_time_s": wall_time_s,
+        "reused_folds": results.get("reused_folds", []),
         "validation_speakers": results["arguments"]["data"]["validation_speakers"],
         "normalization": results["arguments"]["model"]["normalization"],
         "folds": [
@@ -95,6 +96,7 @@ def run_system(
                 "test_speakers": f["test_speakers"],
                 "validation_speakers": f["validation_speakers"],
                 "best_epoch": f["best_epoch"],
+                "validation_ua": f["validation_ua"],
                 **_scores(f["test"]),
             }
             for f in results["folds"]

@@ -398,6 +398,14 @@ def percent(mean: float, std: float | None) -> str:
     return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
 
 
+def wall_time(runs: list[dict]) -> str:
+    """Summed wall time of a system's runs, saying which folds an earlier (interrupted) process finished."""
+    total = f"{sum(run['wall_time_s'] for run in runs):.0f}"
+    reused = [f"seed {run['seed']} folds {', '.join(map(str, run['reused_folds']))}"
+              for run in runs if run.get("reused_folds")]  # fmt: skip
+    return total + (f" (without {'; '.join(reused)}: finished by an earlier process, not timed)" if reused else "")
+
+
 def model_selection(report: dict[str, Any]) -> str:
     """How each fold's model was chosen, from the validation speakers the runs used."""
     counts = {run.get("validation_speakers", 1) for s in report["systems"].values() for run in s["runs"]}
@@ -440,17 +448,19 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
                     f"{summary['num_seeds']} × {summary['num_folds']}",
                     percent(summary["mean_wa"], summary["std_wa_over_folds"]),
                     percent(summary["mean_ua"], summary["std_ua_over_folds"]),
-                    sum(run["wall_time_s"] for run in summary["runs"]),
+                    wall_time(summary["runs"]),
                 ]
                 for name, summary in systems.items()
             ],
         ),
         "",
         md_table(
-            ["system", "seed", "fold", "test speakers", "validation speakers", "epoch kept", "WA %", "UA %"],
+            ["system", "seed", "fold", "test speakers", "validation speakers", "epoch kept", "validation UA %",
+             "WA %", "UA %"],
             [
                 [SYSTEM_NAMES.get(name, name), run["seed"], fold["fold"], ", ".join(fold["test_speakers"]),
                  ", ".join(fold.get("validation_speakers", [])) or "–", fold.get("best_epoch") or "last",
+                 "–" if fold.get("validation_ua") is None else f"{100 * fold['validation_ua']:.2f}",
                  f"{100 * fold['wa']:.2f}", f"{100 * fold['ua']:.2f}"]
                 for name, summary in systems.items()
                 for run in summary["runs"]
@@ -523,6 +533,8 @@ def render_headline(results_dir: Path) -> str:
         tft, ast = systems["tft"], systems["ast"]
         counts = {run.get("validation_speakers", 1) for run in tft["runs"]}
         split = "all non-test speakers train" if counts == {0} else "validation speaker(s) held out"
+        normalizations = sorted({run.get("normalization", "utterance") for s in (tft, ast) for run in s["runs"]})
+        split += "".join(f"; {n} feature normalisation" for n in normalizations if n != "utterance")
         label = f"{report['corpus'].upper()} {report['protocol']} ({split}; {tft['num_seeds']} seed(s) × "
         label += f"{tft['num_folds']} folds): WA / UA %"
         rows.append([label] + [f"{100 * s['mean_wa']:.2f} / {100 * s['mean_ua']:.2f}" for s in (tft, ast)])

@@ -38,7 +38,24 @@ def test_accuracy_tables(tmp_path: Path):
     section = tables.render_accuracy_section(results)
     assert "### DEMO — k_fold_by_speaker (smoke)" in section
     assert "model selection: 1 training speaker(s) held out per fold; best validation UA epoch" in section
-    assert section.count("| TFT (full) | 42 | 0 |") == 1 and section.count("| AST (equal size) | 42 | 0 |") == 1
+    assert (
+        section.count("| TFT (full) | 42 | 0 |") == 1
+        and "| validation UA % |" in section
+        and section.count("| AST (equal size) | 42 | 0 |") == 1
+    )
     assert "DEMO k_fold_by_speaker (validation speaker(s) held out; 1 seed(s) × 1 folds)" in tables.render_headline(
         results
     )
+    for summary in first["systems"].values():  # a variant of the recipe is labelled as such in the model card
+        summary["runs"][0]["normalization"] = "speaker"
+    (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
+    assert "held out; speaker feature normalisation; 1 seed(s)" in tables.render_headline(results)
+
+
+def test_wall_time_names_folds_it_does_not_cover():
+    tables = importlib.import_module("make_tables")
+    assert tables.wall_time([{"seed": 42, "wall_time_s": 10.2, "reused_folds": []}]) == "10"
+    resumed = tables.wall_time(
+        [{"seed": 1, "wall_time_s": 5.0}, {"seed": 42, "wall_time_s": 7.0, "reused_folds": [0, 2]}]
+    )
+    assert resumed == "12 (without seed 42 folds 0, 2: finished by an earlier process, not timed)"

@@ -93,6 +93,8 @@ def test_kill_and_resume_gives_same_metrics(tmp_path, trainer):
     arguments = [*BASE, "--trainer", trainer, "--folds", "0", "--num_train_epochs", "4", "--save_total_limit", "4"]
     run(tmp_path / "straight", *arguments)
     expected = json.loads((tmp_path / "straight" / "results.json").read_text())["folds"][0]
+    again = run(tmp_path / "straight", *arguments)  # a finished fold is reused, and the run says so
+    assert again["reused_folds"] == [0] and again["folds"][0]["test"] == expected["test"]
 
     killed = tmp_path / "killed"
     marker = "epoch_2/loop_state.json" if trainer == "accelerate" else "checkpoint-*/trainer_state.json"
@@ -107,7 +109,9 @@ def test_kill_and_resume_gives_same_metrics(tmp_path, trainer):
     assert not (killed / "fold_0" / "fold_results.json").exists(), "killed too late: the fold had finished"
 
     run(killed, *arguments, "--resume_from_checkpoint", "true")
-    resumed = json.loads((killed / "results.json").read_text())["folds"][0]
+    resumed_run = json.loads((killed / "results.json").read_text())
+    assert resumed_run["reused_folds"] == []  # fold 0 was resumed from a checkpoint, not reused
+    resumed = resumed_run["folds"][0]
     assert resumed["test"] == expected["test"]
     assert [round(r["eval_ua"], 6) for r in resumed["history"]] == [round(r["eval_ua"], 6) for r in expected["history"]]
 

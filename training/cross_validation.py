@@ -78,6 +78,7 @@ def run_cross_validation(
     logger.info(
         f"{corpus}: {len(dataset)} clips, {len(label_names)} classes, {len(folds)} fold(s) of {data_args.protocol}"
     )
+    reused_folds = [f.index for f in folds if (output_dir / f"fold_{f.index}" / FOLD_RESULTS).is_file()]
     fold_results = [_run_fold(fold, audio, label_names, model_args, data_args, args, output_dir) for fold in folds]
     results = _aggregate(fold_results, label_names, output_dir)
     results.update(
@@ -89,6 +90,7 @@ def run_cross_validation(
         seed=args.seed,
         command=command,
         wall_time_s=round(time.time() - started, 1),
+        reused_folds=reused_folds,  # finished by an earlier process: wall_time_s does not include them
         environment=environment(),
         arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
         dataset_description=dataset.info.description,
