@@ -429,6 +429,8 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
     """Summary, per-fold and target tables of one accuracy benchmark (`accuracy_<name>.json`)."""
     env = report["environment"]
     systems = report["systems"]
+    runs = [run for summary in systems.values() for run in summary["runs"]]
+    threads = " or ".join(str(t) for t in sorted({run.get("environment", env)["torch_threads"] for run in runs}))
     corpus = report["corpus"]
     lines = [
         heading(3, f"{corpus.upper()} — {report['protocol']}" + ("" if name == corpus else f" ({name})")),
@@ -436,11 +438,12 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
         "command is in the JSON)",
         f"- model selection: {model_selection(report)}; each test split scored once",
         f"- feature normalisation: {normalisation(report)}",
-        f"- hardware: {env['device']}, {env['cpu_cores']} cores, {env['torch_threads']} torch threads; "
+        f"- hardware: {env['device']}, {env['cpu_cores']} cores, torch threads per run: {threads}; "
         f"python {env['python']}, torch {env['torch']}, transformers {env['transformers']}; {env['date']}",
         "",
         md_table(
-            ["system", "parameters", "seeds × folds", "WA % (mean ± std over folds)", "UA %", "wall time s"],
+            ["system", "parameters", "seeds × folds", "WA % (mean ± std over all folds)", "UA %",
+             "UA % std over seed means", "wall time s"],
             [
                 [
                     SYSTEM_NAMES.get(name, name),
@@ -448,6 +451,7 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
                     f"{summary['num_seeds']} × {summary['num_folds']}",
                     percent(summary["mean_wa"], summary["std_wa_over_folds"]),
                     percent(summary["mean_ua"], summary["std_ua_over_folds"]),
+                    "–" if summary["std_ua_over_seeds"] is None else f"{100 * summary['std_ua_over_seeds']:.2f}",
                     wall_time(summary["runs"]),
                 ]
                 for name, summary in systems.items()
