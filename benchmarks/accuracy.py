@@ -103,7 +103,7 @@ def run_system(
         ],
         "mean": _scores(results["mean"]),
         "protocol": results["protocol"],
-        "environment": results["environment"],
+        "environment": _environment(results["environment"]),
     }
 
 
@@ -120,6 +120,14 @@ def summarise(runs: list[dict]) -> dict:
         **{f"std_{m}_over_seeds": float(np.std(v, ddof=1)) if len(v) > 1 else None for m, v in seed_means.items()},
         "runs": runs,
     }
+
+
+def _environment(environment: dict) -> dict:
+    """A run's environment, with the thread count under its current key (runs before f7903eb: `cpu_threads`)."""
+    environment = dict(environment)
+    if "cpu_threads" in environment:
+        environment["torch_threads"] = environment.pop("cpu_threads")
+    return environment
 
 
 def _scores(metrics: dict) -> dict:

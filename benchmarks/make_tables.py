@@ -429,8 +429,9 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
     """Summary, per-fold and target tables of one accuracy benchmark (`accuracy_<name>.json`)."""
     env = report["environment"]
     systems = report["systems"]
-    runs = [run for summary in systems.values() for run in summary["runs"]]
-    threads = " or ".join(str(t) for t in sorted({run.get("environment", env)["torch_threads"] for run in runs}))
+    environments = [run.get("environment", env) for summary in systems.values() for run in summary["runs"]]
+    threads = " or ".join(sorted({str(e["torch_threads"]) for e in environments}))
+    cores = " or ".join(sorted({str(e["cpu_cores"]) for e in [env, *environments] if "cpu_cores" in e})) or "?"
     corpus = report["corpus"]
     lines = [
         heading(3, f"{corpus.upper()} — {report['protocol']}" + ("" if name == corpus else f" ({name})")),
@@ -438,7 +439,7 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
         "command is in the JSON)",
         f"- model selection: {model_selection(report)}; each test split scored once",
         f"- feature normalisation: {normalisation(report)}",
-        f"- hardware: {env['device']}, {env['cpu_cores']} cores, torch threads per run: {threads}; "
+        f"- hardware: {env['device']}, {cores} cores, torch threads per run: {threads}; "
         f"python {env['python']}, torch {env['torch']}, transformers {env['transformers']}; {env['date']}",
         "",
         md_table(

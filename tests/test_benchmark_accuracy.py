@@ -59,3 +59,7 @@ def test_wall_time_names_folds_it_does_not_cover():
         [{"seed": 1, "wall_time_s": 5.0}, {"seed": 42, "wall_time_s": 7.0, "reused_folds": [0, 2]}]
     )
     assert resumed == "12 (without seed 42 folds 0, 2: finished by an earlier process, not timed)"
+
+
+def test_older_run_environment_keeps_its_thread_count():
+    assert accuracy._environment({"cpu_threads": 2, "python": "3.11"}) == {"torch_threads": 2, "python": "3.11"}
