@@ -431,7 +431,7 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
     systems = report["systems"]
     environments = [run.get("environment", env) for summary in systems.values() for run in summary["runs"]]
     threads = " or ".join(sorted({str(e["torch_threads"]) for e in environments}))
-    cores = " or ".join(sorted({str(e["cpu_cores"]) for e in [env, *environments] if "cpu_cores" in e})) or "?"
+    cores = " or ".join(sorted({str(e["cpu_cores"]) for e in environments if "cpu_cores" in e})) or "?"
     corpus = report["corpus"]
     lines = [
         heading(3, f"{corpus.upper()} — {report['protocol']}" + ("" if name == corpus else f" ({name})")),

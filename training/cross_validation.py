@@ -41,6 +41,7 @@ from .plots import plot_confusion_matrix, plot_training_curves
 from .scoring import score
 
 logger = logging.getLogger(__name__)
+TRAINING_NORMALIZATIONS = (*NORMALIZATIONS, "speaker")  # "speaker": done by the collator, not the extractor
 TRAIN_FUNCTIONS = {"hf": train_fold_with_trainer, "accelerate": train_fold_with_accelerate}
 FOLD_RESULTS = "fold_results.json"
 METRICS = ("wa", "ua", "macro_f1")
@@ -54,10 +55,8 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: 
         raise ValueError("--model_type ast trains the baseline from scratch; --model_name_or_path is for TFT.")
     if args.trainer not in TRAINERS:
         raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
-    if model_args.normalization not in (*NORMALIZATIONS, "speaker"):
-        raise ValueError(
-            f"--normalization must be one of {(*NORMALIZATIONS, 'speaker')}, got {model_args.normalization!r}."
-        )
+    if model_args.normalization not in TRAINING_NORMALIZATIONS:
+        raise ValueError(f"--normalization must be one of {TRAINING_NORMALIZATIONS}, got {model_args.normalization!r}.")
     if model_args.model_name_or_path and model_args.config_overrides:
         raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
 
