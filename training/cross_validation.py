@@ -26,6 +26,7 @@ from modeling_tft.modeling_tft import classification_loss
 from .accelerate_loop import train_fold_with_accelerate
 from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
 from .baselines import ast_config
+from .checkpoints import load_pretrained_strict
 from .data import (
     SpeechEmotionCollator,
     decode_all,
@@ -119,8 +120,10 @@ def build_model_and_extractor(
     labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
     attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
     if model_args.model_name_or_path:
-        model = TFTForAudioClassification.from_pretrained(
+        model = load_pretrained_strict(
+            TFTForAudioClassification,
             model_args.model_name_or_path,
+            allow_new_head=model_args.ignore_mismatched_sizes,
             num_labels=len(label_names),
             ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
             **labels,

@@ -11,6 +11,7 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
 
+from .checkpoints import load_pretrained_strict
 from .cross_validation import results_table
 
 logger = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str)
     source = output_dir / f"fold_{results['exported_fold']}" / "model"
     if export_dir.exists():
         shutil.rmtree(export_dir)
-    TFTForAudioClassification.from_pretrained(source).save_pretrained(export_dir)
+    load_pretrained_strict(TFTForAudioClassification, source).save_pretrained(export_dir)
     TFTFeatureExtractor.from_pretrained(source).save_pretrained(export_dir)
     (export_dir / "results.json").write_text(json.dumps(results, indent=1))
     model_card(results, model_id).save(export_dir / "README.md")

@@ -10,12 +10,14 @@ import numpy as np
 from transformers import EarlyStoppingCallback, EvalPrediction, Trainer
 from transformers.trainer_utils import get_last_checkpoint
 
+from .checkpoints import load_weights_strict
 from .fold_job import FoldJob, FoldOutcome
 from .scoring import scalar_metrics
 
 
 class TFTTrainer(Trainer):
-    """Trainer whose evaluation and test batches use a collator without crops or masks."""
+    """Trainer whose evaluation and test batches use a collator without crops or masks, and whose checkpoint
+    loads (best model at the end, resume) are strict: a missing or unexpected weight is an error."""
 
     def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -28,6 +30,16 @@ class TFTTrainer(Trainer):
             yield
         finally:
             self.data_collator = train_collator
+
+    def _load_best_model(self) -> None:
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # pragma: no cover - sharded formats
+            return super()._load_best_model()
+        load_weights_strict(self.model, self.state.best_model_checkpoint)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # pragma: no cover - sharded formats
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_weights_strict(model if model is not None else self.model, resume_from_checkpoint)
 
     def get_eval_dataloader(self, eval_dataset=None):
         with self._eval_collator():

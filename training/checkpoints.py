@@ -1,0 +1,44 @@
+"""Strict weight loading: the model that is scored is exactly the checkpoint that was selected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import PreTrainedModel
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint's weights do not match the model they are loaded into."""
+
+
+def load_pretrained_strict(
+    model_class: type[PreTrainedModel], folder: str | Path, allow_new_head: bool = False, **kwargs
+) -> PreTrainedModel:
+    """`model_class.from_pretrained(folder)`, raising on any missing, unexpected or mismatched weight.
+
+    With `allow_new_head=True` (fine-tuning with `ignore_mismatched_sizes`), weights whose shape changed with the
+    label set are re-initialised as `from_pretrained` reports; every other problem still raises.
+    """
+    model, info = model_class.from_pretrained(folder, output_loading_info=True, **kwargs)
+    checked = ("missing_keys", "unexpected_keys") + (() if allow_new_head else ("mismatched_keys",))
+    problems = {key: sorted(str(k) for k in info.get(key) or []) for key in checked}
+    problems = {key: value for key, value in problems.items() if value}
+    if info.get("error_msgs"):
+        problems["error_msgs"] = list(info["error_msgs"])
+    if problems:
+        details = "; ".join(f"{key}: {value[:5]}{' ...' if len(value) > 5 else ''}" for key, value in problems.items())
+        raise CheckpointMismatchError(f"{folder} does not match {model_class.__name__}: {details}")
+    return model
+
+
+def load_weights_strict(model: PreTrainedModel, folder: str | Path) -> None:
+    """Copy the weights saved in `folder` (by `save_pretrained`) into `model`, in place and strictly.
+
+    The checkpoint is read with `from_pretrained`, which maps the legacy parameter names that some
+    `transformers` models still write (e.g. AST's `attention.attention.query` for `attention.q_proj`);
+    `Trainer`'s own loader skips those silently (`load_state_dict(..., strict=False)`).
+    """
+    loaded = load_pretrained_strict(type(model), folder, config=model.config)
+    with torch.no_grad():
+        model.load_state_dict(loaded.state_dict(), strict=True)
