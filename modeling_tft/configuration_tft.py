@@ -6,6 +6,8 @@ from transformers import PretrainedConfig
 
 FUSION_TYPES = ("joint", "cross")
 POOLING_TYPES = ("mean", "attention")
+TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
+FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics")
 
 
 class TFTConfig(PretrainedConfig):
@@ -18,12 +20,28 @@ class TFTConfig(PretrainedConfig):
         num_mel_bins (`int`, *optional*, defaults to 64):
             Mel bands per frame of the input log-mel spectrogram (must match the feature extractor).
         max_frames (`int`, *optional*, defaults to 300):
-            Longest input in frames (10 ms hop: 300 frames = 3 s). Sets the time position table and the
-            length of the band trajectories that frequency tokens embed; longer inputs raise.
+            Frames of the training crop (10 ms hop: 300 frames = 3 s). Only the fixed-length components
+            (`time_position_embedding="absolute"`, `frequency_embedding="trajectory"`) are tied to it: with one of
+            them, longer inputs raise; without, the model takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
             Consecutive frames grouped into one time token (4 frames = 40 ms).
         bins_per_frequency_token (`int`, *optional*, defaults to 2):
             Adjacent mel bands grouped into one frequency token; must divide `num_mel_bins`.
+        time_position_embedding (`str`, *optional*, defaults to `"absolute"`):
+            `"absolute"`: a learned table of `max_frames / frames_per_time_token` positions. `"convolutional"`: a
+            depthwise convolution over neighbouring time tokens (`position_kernel_size`), added as in wav2vec 2.0:
+            relative, so inputs of any length work.
+        position_kernel_size (`int`, *optional*, defaults to 15):
+            Time tokens seen by the convolutional position embedding (odd; 15 tokens = 0.6 s).
+        frequency_embedding (`str`, *optional*, defaults to `"trajectory"`):
+            How a frequency token is made from its `bins_per_frequency_token` mel bands. `"trajectory"`: one
+            `Linear` over the bands' whole `max_frames`-frame trajectory (tied to absolute time, fixed length).
+            `"conv_statistics"`: a small convolution along time shared by all bands, then the mean and standard
+            deviation of its channels over the clip's frames (shift-invariant, any length).
+        frequency_conv_channels (`int`, *optional*, defaults to 32):
+            Channels of the `"conv_statistics"` band convolution.
+        frequency_conv_kernel_size (`int`, *optional*, defaults to 5):
+            Frames seen by each of the two `"conv_statistics"` convolution layers (odd).
         hidden_size (`int`, *optional*, defaults to 192):
             Width of every token and Transformer layer.
         num_attention_heads (`int`, *optional*, defaults to 4):
@@ -83,6 +101,11 @@ class TFTConfig(PretrainedConfig):
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 2,
+        time_position_embedding: str = "absolute",
+        position_kernel_size: int = 15,
+        frequency_embedding: str = "trajectory",
+        frequency_conv_channels: int = 32,
+        frequency_conv_kernel_size: int = 5,
         hidden_size: int = 192,
         num_attention_heads: int = 4,
         intermediate_size: int = 768,
@@ -108,6 +131,11 @@ class TFTConfig(PretrainedConfig):
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
+        self.time_position_embedding = time_position_embedding
+        self.position_kernel_size = position_kernel_size
+        self.frequency_embedding = frequency_embedding
+        self.frequency_conv_channels = frequency_conv_channels
+        self.frequency_conv_kernel_size = frequency_conv_kernel_size
         self.hidden_size = hidden_size
         self.num_attention_heads = num_attention_heads
         self.intermediate_size = intermediate_size
@@ -136,6 +164,12 @@ class TFTConfig(PretrainedConfig):
         return -(-self.max_frames // self.frames_per_time_token)
 
     @property
+    def fixed_length(self) -> bool:
+        """Whether a component in use is tied to `max_frames` (then inputs longer than that raise)."""
+        absolute = self.use_time_branch and self.time_position_embedding == "absolute"
+        return absolute or (self.use_frequency_branch and self.frequency_embedding == "trajectory")
+
+    @property
     def num_frequency_tokens(self) -> int:
         """Frequency tokens per input (one per group of `bins_per_frequency_token` mel bands)."""
         return self.num_mel_bins // self.bins_per_frequency_token
@@ -149,6 +183,9 @@ class TFTConfig(PretrainedConfig):
             "hidden_size",
             "num_attention_heads",
             "intermediate_size",
+            "position_kernel_size",
+            "frequency_conv_channels",
+            "frequency_conv_kernel_size",
         )
         for name in positive:
             if int(getattr(self, name)) < 1:
@@ -166,10 +203,18 @@ class TFTConfig(PretrainedConfig):
                 f"`bins_per_frequency_token` ({self.bins_per_frequency_token}) must divide "
                 f"`num_mel_bins` ({self.num_mel_bins})."
             )
-        if self.fusion_type not in FUSION_TYPES:
-            raise ValueError(f"`fusion_type` must be one of {FUSION_TYPES}, got {self.fusion_type!r}.")
-        if self.pooling not in POOLING_TYPES:
-            raise ValueError(f"`pooling` must be one of {POOLING_TYPES}, got {self.pooling!r}.")
+        choices = {
+            "fusion_type": FUSION_TYPES,
+            "pooling": POOLING_TYPES,
+            "time_position_embedding": TIME_POSITION_EMBEDDINGS,
+            "frequency_embedding": FREQUENCY_EMBEDDINGS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"`{name}` must be one of {allowed}, got {getattr(self, name)!r}.")
+        for name in ("position_kernel_size", "frequency_conv_kernel_size"):
+            if int(getattr(self, name)) % 2 == 0:
+                raise ValueError(f"`{name}` must be odd (centred convolution), got {getattr(self, name)}.")
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
         if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):

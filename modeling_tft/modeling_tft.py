@@ -160,14 +160,36 @@ class TFTCollector:
             self.attentions.extend(w for w in weights if w is not None)
 
 
+def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Mean and standard deviation over the last axis of `values` where `mask` is set, concatenated."""
+    mask = mask.to(values.dtype)
+    count = mask.sum(-1).clamp(min=1.0)
+    mean = (values * mask).sum(-1) / count
+    var = (((values - mean[..., None]) * mask) ** 2).sum(-1) / count
+    return torch.cat([mean, torch.sqrt(var + eps)], dim=-1)
+
+
 class TFTTimeEmbeddings(nn.Module):
-    """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token."""
+    """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token.
+
+    Position information is a learned absolute table (`"absolute"`, fixed length) or a depthwise convolution
+    over neighbouring tokens added to them (`"convolutional"`, any length; padded tokens are zeroed first, so a
+    clip's tokens do not depend on padding).
+    """
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.frames_per_token = config.frames_per_time_token
         self.projection = nn.Linear(config.frames_per_time_token * config.num_mel_bins, config.hidden_size)
-        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_time_tokens, config.hidden_size))
+        if config.time_position_embedding == "absolute":
+            self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_time_tokens, config.hidden_size))
+            self.position_conv = None
+        else:
+            self.position_embeddings = None
+            kernel = config.position_kernel_size
+            self.position_conv = nn.Conv1d(
+                config.hidden_size, config.hidden_size, kernel, padding=kernel // 2, groups=config.hidden_size
+            )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,8 +197,14 @@ class TFTTimeEmbeddings(nn.Module):
         pad = -frames % self.frames_per_token
         features = nn.functional.pad(features, (0, 0, 0, pad))  # (batch, tokens * frames_per_token, mel)
         tokens = features.reshape(batch, -1, self.frames_per_token * mel)  # (batch, tokens, frames_per_token * mel)
-        embeddings = self.projection(tokens) + self.position_embeddings[:, : tokens.shape[1]]
         token_mask = frame_mask[:, :: self.frames_per_token]  # a token holds audio if its first frame does
+        embeddings = self.projection(tokens)
+        if self.position_conv is None:
+            embeddings = embeddings + self.position_embeddings[:, : tokens.shape[1]]
+        else:
+            embeddings = embeddings * token_mask[..., None].to(embeddings.dtype)
+            positions = self.position_conv(embeddings.transpose(1, 2)).transpose(1, 2)  # (batch, tokens, hidden)
+            embeddings = embeddings + nn.functional.gelu(positions)
         return self.dropout(embeddings), token_mask
 
 
@@ -191,12 +219,50 @@ class TFTFrequencyEmbeddings(nn.Module):
         self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         batch, frames, mel = features.shape
         features = nn.functional.pad(features, (0, 0, 0, self.max_frames - frames))  # (batch, max_frames, mel)
         bands = features.view(batch, self.max_frames, mel // self.bins_per_token, self.bins_per_token)
         bands = bands.permute(0, 2, 3, 1).reshape(batch, mel // self.bins_per_token, -1)  # (batch, tokens, bins*T)
         return self.dropout(self.projection(bands) + self.position_embeddings)
+
+
+class TFTConvStatisticsFrequencyEmbeddings(nn.Module):
+    """Band tokens from local patterns inside each band: two convolutions along time (the first with stride 2,
+    20 ms), shared by all bands, then the mean and standard deviation of their channels over the clip's real
+    frames (statistics pooling).
+
+    Shift-invariant and length-free; padded frames are zeroed after every convolution, so they never leak in.
+    """
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.bins_per_token = config.bins_per_frequency_token
+        channels, kernel = config.frequency_conv_channels, config.frequency_conv_kernel_size
+        self.conv1 = nn.Conv1d(config.bins_per_frequency_token, channels, kernel, stride=2, padding=kernel // 2)
+        self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+        self.act = ACT2FN[config.hidden_act]
+        self.projection = nn.Linear(2 * channels, config.hidden_size)
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        batch, frames, mel = features.shape
+        num_bands = mel // self.bins_per_token
+        bands = features.view(batch, frames, num_bands, self.bins_per_token).permute(0, 2, 3, 1)
+        bands = bands.reshape(batch * num_bands, self.bins_per_token, frames)  # (batch * bands, bins, frames)
+        mask = frame_mask[:, None, None, ::2].expand(batch, num_bands, 1, -1).reshape(batch * num_bands, 1, -1)
+        mask = mask.to(features.dtype)  # output step i of the strided convolution is centred on frame 2i
+        hidden = self.act(self.conv1(bands)) * mask
+        hidden = self.act(self.conv2(hidden)) * mask  # (batch * bands, channels, frames)
+        statistics = masked_statistics(hidden, mask).view(batch, num_bands, -1)  # (batch, bands, 2 * channels)
+        return self.dropout(self.projection(statistics) + self.position_embeddings)
+
+
+FREQUENCY_EMBEDDING_CLASSES = {
+    "trajectory": TFTFrequencyEmbeddings,
+    "conv_statistics": TFTConvStatisticsFrequencyEmbeddings,
+}
 
 
 class TFTCrossFusionLayer(nn.Module):
@@ -271,7 +337,8 @@ class TFTPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
-        if isinstance(module, (TFTTimeEmbeddings, TFTFrequencyEmbeddings)):
+        embeddings = (TFTTimeEmbeddings, TFTFrequencyEmbeddings, TFTConvStatisticsFrequencyEmbeddings)
+        if isinstance(module, embeddings) and module.position_embeddings is not None:
             init.trunc_normal_(module.position_embeddings, std=self.config.initializer_range)
         elif isinstance(module, TFTFusion) and module.fusion_type == "joint":
             init.trunc_normal_(module.type_embeddings, std=self.config.initializer_range)
@@ -286,7 +353,7 @@ class TFTModel(TFTPreTrainedModel):
             self.time_embeddings = TFTTimeEmbeddings(config)
             self.time_encoder = TFTEncoder(config, config.num_time_layers)
         if config.use_frequency_branch:
-            self.frequency_embeddings = TFTFrequencyEmbeddings(config)
+            self.frequency_embeddings = FREQUENCY_EMBEDDING_CLASSES[config.frequency_embedding](config)
             self.frequency_encoder = TFTEncoder(config, config.num_frequency_layers)
         self.fusion = TFTFusion(config) if config.use_fusion else None
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
@@ -303,7 +370,8 @@ class TFTModel(TFTPreTrainedModel):
     ) -> TFTModelOutput | tuple[torch.Tensor, ...]:
         r"""
         input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
-            Log-mel features from [`TFTFeatureExtractor`]; at most `config.max_frames` frames.
+            Log-mel features from [`TFTFeatureExtractor`]; any length, or at most `config.max_frames` frames
+            with a fixed-length component (`config.fixed_length`).
         attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*):
             1 for real frames, 0 for padding. Padded frames never influence the output.
         """
@@ -323,7 +391,7 @@ class TFTModel(TFTPreTrainedModel):
             streams.append(self.time_encoder(time, time_mask, collector))
             masks.append(time_mask)
         if self.config.use_frequency_branch:
-            frequency = self.frequency_embeddings(features)  # (batch, frequency_tokens, hidden)
+            frequency = self.frequency_embeddings(features, frame_mask)  # (batch, frequency_tokens, hidden)
             collector.add(frequency)
             streams.append(self.frequency_encoder(frequency, None, collector))
             masks.append(frame_mask.new_ones(frequency.shape[:2]))
@@ -348,7 +416,7 @@ class TFTModel(TFTPreTrainedModel):
                 f"`input_features` must have shape (batch, frames, {self.config.num_mel_bins}), got "
                 f"{tuple(input_features.shape)}."
             )
-        if input_features.shape[1] > self.config.max_frames:
+        if self.config.fixed_length and input_features.shape[1] > self.config.max_frames:
             raise ValueError(
                 f"`input_features` has {input_features.shape[1]} frames, more than config.max_frames="
                 f"{self.config.max_frames}; truncate the audio (the feature extractor does with truncation=True)."
@@ -386,9 +454,9 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         return_dict: bool | None = None,
     ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
         r"""
-        labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
-            Class indices in `[0, num_labels)`; the loss is cross-entropy with `config.class_weights` and
-            `config.label_smoothing`.
+        labels (`torch.LongTensor` of shape `(batch,)`, or `torch.FloatTensor` `(batch, num_labels)`, *optional*):
+            Class indices in `[0, num_labels)`, or class probabilities (e.g. from mixup); the loss is cross-entropy
+            with `config.class_weights` and `config.label_smoothing`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.tft(
@@ -421,8 +489,9 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> t
                 "set new class weights when changing the label set."
             )
         weight = torch.tensor(class_weights, dtype=torch.float32, device=logits.device)
+    target = labels.float() if labels.is_floating_point() else labels.view(-1)  # probabilities or class indices
     return nn.functional.cross_entropy(
-        logits.float(), labels.view(-1), weight=weight, label_smoothing=getattr(config, "label_smoothing", 0.0)
+        logits.float(), target, weight=weight, label_smoothing=getattr(config, "label_smoothing", 0.0)
     )
 
 

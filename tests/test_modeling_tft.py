@@ -14,7 +14,16 @@ ABLATIONS = {
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
     "no_fusion": {"use_fusion": False},
+    "length_free": {"time_position_embedding": "convolutional", "frequency_embedding": "conv_statistics"},
+    "length_free_cross": {
+        "time_position_embedding": "convolutional",
+        "frequency_embedding": "conv_statistics",
+        "fusion_type": "cross",
+    },
+    "conv_frequency_only": {"frequency_embedding": "conv_statistics", "use_time_branch": False, "use_fusion": False},
+    "conv_time_only": {"time_position_embedding": "convolutional", "use_frequency_branch": False, "use_fusion": False},
 }
+LENGTH_FREE = ABLATIONS["length_free"]
 
 
 class TFTModelTester:
@@ -92,6 +101,20 @@ def test_eager_and_sdpa_agree_and_attentions_are_returned(fusion_type):
     assert torch.all(padded_keys == 0)
 
 
+def test_loss_takes_class_probabilities():
+    tester = TFTModelTester()
+    model = TFTForAudioClassification(tester.config).eval()
+    inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    one_hot = torch.nn.functional.one_hot(labels, 3).float()
+    torch.testing.assert_close(model(**inputs, labels=one_hot).loss, model(**inputs, labels=labels).loss)
+    mixed = 0.7 * one_hot + 0.3 * one_hot[[1, 2, 0]]
+    logits = model(**inputs).logits
+    expected = 0.7 * torch.nn.functional.cross_entropy(logits, labels) + 0.3 * torch.nn.functional.cross_entropy(
+        logits, labels[[1, 2, 0]]
+    )
+    torch.testing.assert_close(model(**inputs, labels=mixed).loss, expected)
+
+
 def test_loss_class_weights_and_label_smoothing():
     tester = TFTModelTester()
     inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
@@ -106,6 +129,27 @@ def test_loss_class_weights_and_label_smoothing():
     model.config.class_weights = [1.0, 2.0]
     with pytest.raises(ValueError, match="class_weights has 2 entries for 3 labels"):
         model(**inputs, labels=labels)
+
+
+@pytest.mark.parametrize("name", ["length_free", "conv_frequency_only", "conv_time_only"])
+def test_length_free_models_take_any_length(name):
+    tester = TFTModelTester(**ABLATIONS[name])
+    assert not tester.config.fixed_length
+    model = TFTForAudioClassification(tester.config).eval()
+    long = torch.randn(2, 10 * tester.config.max_frames + 3, tester.config.num_mel_bins)
+    assert model(long).logits.shape == (2, 3)
+    # band tokens are statistics over time: a clip repeated 4 times gives almost the logits of the clip once
+    # (only the convolutions' edges differ)
+    if tester.config.use_frequency_branch and not tester.config.use_time_branch:
+        clip = torch.randn(1, 40, tester.config.num_mel_bins)
+        once, twice = model(clip).logits, model(clip.repeat(1, 4, 1)).logits
+        torch.testing.assert_close(once, twice, atol=0.05, rtol=0.05)
+
+
+def test_fixed_length_components_are_named():
+    assert TFTConfig(**tiny_config_kwargs()).fixed_length
+    assert TFTConfig(**tiny_config_kwargs(frequency_embedding="conv_statistics")).fixed_length  # absolute time
+    assert not TFTConfig(**tiny_config_kwargs(**LENGTH_FREE)).fixed_length
 
 
 def test_bad_shapes_raise():

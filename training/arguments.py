@@ -60,6 +60,9 @@ class DataArguments:
     time_mask_frames: int = field(default=0, metadata={"help": "SpecAugment time-mask width in frames (0: off)."})
     frequency_mask_bins: int = field(default=0, metadata={"help": "SpecAugment frequency-mask width in bins (0: off)."})
     num_masks: int = field(default=2, metadata={"help": "Time masks and frequency masks per training clip."})
+    mixup_alpha: float = field(
+        default=0.0, metadata={"help": "Mixup of training batches with weight ~ Beta(alpha, alpha) (0: off)."}
+    )
     class_balanced_loss: bool = field(
         default=False, metadata={"help": "Weight the loss by inverse class frequency of each fold's training split."}
     )

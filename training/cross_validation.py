@@ -178,13 +178,15 @@ def _run_fold(
         feature_extractor.fit([e["audio"] for e in train], sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
+    whole_clips = model_args.model_type == "tft" and not model.config.fixed_length  # else the first max_frames
+    mixup = {"mixup_alpha": data_args.mixup_alpha, "num_labels": len(label_names)}
     job = FoldJob(
         model=model,
         train=train,
         validation=validation,
         test=test,
-        train_collator=SpeechEmotionCollator(collator_extractor, train=True, **collator, **masks),
-        eval_collator=SpeechEmotionCollator(collator_extractor, train=False, **collator),
+        train_collator=SpeechEmotionCollator(collator_extractor, train=True, **collator, **masks, **mixup),
+        eval_collator=SpeechEmotionCollator(collator_extractor, train=False, whole_clips=whole_clips, **collator),
         args=args,
         fold_dir=fold_dir,
         resume=bool(args.resume_from_checkpoint),

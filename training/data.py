@@ -124,8 +124,10 @@ class SpeechEmotionCollator:
     With `speaker_statistics` (from `speaker_statistics`; the extractor must then use `normalization="none"`)
     every clip is standardised with the mean/std of its example's `"speaker"`.
     For training it first takes a random crop of at most `max_frames` frames of each clip and afterwards applies
-    SpecAugment masks (torchaudio); all randomness comes from torch's global generator, which both trainers
-    seed and checkpoint. Evaluation clips are cut to their first `max_frames` frames by the feature extractor.
+    SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
+    itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
+    from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are whole with
+    `whole_clips=True` (a model that takes any length), else cut to the feature extractor's `max_length`.
     """
 
     def __init__(
@@ -137,7 +139,12 @@ class SpeechEmotionCollator:
         num_masks: int = 2,
         model_type: str = "tft",
         speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+        whole_clips: bool = False,
+        mixup_alpha: float = 0.0,
+        num_labels: int | None = None,
     ) -> None:
+        if mixup_alpha and not num_labels:
+            raise ValueError("mixup needs `num_labels` (labels become mixed one-hot distributions).")
         if speaker_statistics is not None and feature_extractor.normalization != "none":
             raise ValueError(
                 "Speaker normalisation needs a feature extractor with normalization='none', "
@@ -147,6 +154,9 @@ class SpeechEmotionCollator:
         self.feature_extractor = feature_extractor
         self.train = train
         self.model_type = model_type
+        self.whole_clips = whole_clips and not train
+        self.mixup_alpha = mixup_alpha if train else 0.0
+        self.num_labels = num_labels
         fe = feature_extractor
         self.crop_samples = fe.n_fft + (fe.max_length - 1) * fe.hop_length
         masks = []
@@ -159,8 +169,10 @@ class SpeechEmotionCollator:
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         clips = [self._crop(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
         padding = "max_length" if self.model_type == "ast" else "longest"  # AST takes fixed-length input
-        features = self.feature_extractor(
-            clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
+        fe = self.feature_extractor
+        max_length = max(fe.num_frames(len(clip)) for clip in clips) if self.whole_clips else None
+        features = fe(
+            clips, sampling_rate=fe.sampling_rate, padding=padding, max_length=max_length, return_tensors="pt"
         )
         if self.speaker_statistics is not None:
             features["input_features"] = self._speaker_normalised(features, batch)
@@ -169,10 +181,23 @@ class SpeechEmotionCollator:
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
             features["input_features"] = masked * features["attention_mask"][..., None]
         features["labels"] = torch.tensor([example["label"] for example in batch])
+        if self.mixup_alpha:
+            self._mixup(features)
         if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
             features["input_values"] = features.pop("input_features")
             del features["attention_mask"]
         return dict(features)
+
+    def _mixup(self, features: dict[str, torch.Tensor]) -> None:
+        """Mix the batch with a shuffled copy of itself (features, frame masks and one-hot labels), in place."""
+        alpha = torch.tensor(float(self.mixup_alpha))
+        weight = float(torch.distributions.Beta(alpha, alpha).sample())
+        order = torch.randperm(len(features["labels"]))
+        values, mask = features["input_features"], features["attention_mask"]
+        features["input_features"] = weight * values + (1 - weight) * values[order]
+        features["attention_mask"] = torch.maximum(mask, mask[order])  # both masks are prefixes: the longer one
+        one_hot = torch.nn.functional.one_hot(features["labels"], self.num_labels).float()
+        features["labels"] = weight * one_hot + (1 - weight) * one_hot[order]
 
     def _speaker_normalised(self, features: dict[str, torch.Tensor], batch: list[dict]) -> torch.Tensor:
         missing = sorted({e["speaker"] for e in batch} - set(self.speaker_statistics))
