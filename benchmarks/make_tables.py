@@ -487,6 +487,34 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def search_report(name: str, search: dict[str, Any], results_dir: Path) -> str:
+    """The search record `search_<corpus>.json`: every variant tried, its mean validation UA, and the decision.
+
+    Each entry points at the accuracy report of its run (`report`, relative to `results_dir`) and a system in it;
+    validation UA is read from there, so the record cannot disagree with the runs.
+    """
+    rows = []
+    for entry in search["entries"]:
+        report = json.loads((results_dir / entry["report"]).read_text())
+        run = next(r for r in report["systems"][entry["system"]]["runs"] if r["seed"] == entry.get("seed", 42))
+        validation = [f["validation_ua"] for f in run["folds"]]
+        rows.append([
+            entry["id"], SYSTEM_NAMES.get(entry["system"], entry["system"]), entry["change"],
+            run.get("normalization", "utterance"), run["seed"],
+            " / ".join(f"{100 * v:.1f}" for v in validation), f"**{100 * sum(validation) / len(validation):.2f}**",
+            entry["decision"], entry.get("reason", ""),
+        ])  # fmt: skip
+    return "\n".join([
+        heading(3, f"Search record: {search['corpus'].upper()} ({name})"),
+        f"- {search['rule']}",
+        f"- reports: `{os.path.relpath(results_dir, REPO_ROOT)}/` (each entry's `report`; the exact `run_train.py` "
+        "commands and test scores are there, test scores were not used to decide)",
+        "",
+        md_table(["id", "system", "change (against the entry it builds on)", "normalisation", "seed",
+                  "validation UA % per fold", "mean validation UA %", "decision", "why"], rows),
+    ])  # fmt: skip
+
+
 def render_accuracy_section(results_dir: Path) -> str:
     reports = load(results_dir, "accuracy")
     reports.pop("demo", None)  # the smoke corpus is not a result
@@ -502,6 +530,7 @@ def render_accuracy_section(results_dir: Path) -> str:
     baselines = load(results_dir, "baseline")
     if baselines:
         parts.append(baseline_report(baselines))
+    parts += [search_report(name, search, results_dir) for name, search in load(results_dir, "search").items()]
     return "\n\n".join(parts)
 
 

@@ -48,7 +48,9 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         f_max (`float`, *optional*):
             Highest mel filter edge, in Hz (defaults to half the sampling rate).
         max_length (`int`, *optional*, defaults to 300):
-            Frames kept per clip (300 = 3 s); longer clips are truncated from the end.
+            Frames kept per clip (300 = 3 s); longer clips are truncated from the end. `None` keeps every clip
+            whole (for a model that takes any length: `TFTConfig.fixed_length` is `False`); `padding="max_length"`
+            then pads to the longest clip of the batch.
         normalization (`str`, *optional*, defaults to `"utterance"`):
             `"utterance"`: each clip's bands are standardised over its own frames (works for one clip in a
             `pipeline`, removes channel and speaker level). `"global"`: standardised with `mean`/`std`
@@ -74,7 +76,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         hop_length: int = 160,
         f_min: float = 20.0,
         f_max: float | None = None,
-        max_length: int = 300,
+        max_length: int | None = 300,
         normalization: str = "utterance",
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
@@ -144,7 +146,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             sampling_rate: sampling rate of `raw_speech`. A different rate raises, unless `resample=True`.
             padding: `"max_length"` (default: every clip padded to `max_length` frames), `"longest"`/`True`
                 (to the longest clip in the batch) or `False`/`"do_not_pad"` (single clip only).
-            max_length: frames kept per clip (defaults to `self.max_length`).
+            max_length: frames kept per clip (defaults to `self.max_length`; if both are `None`, whole clips).
             truncation: truncate longer clips to `max_length` frames; if `False`, longer clips raise.
             return_tensors: `"pt"`, `"np"` or `None` (lists of arrays).
             return_attention_mask: return the `(batch, frames)` mask (default: `self.return_attention_mask`).
@@ -154,7 +156,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             raise TypeError(f"Unexpected arguments to {type(self).__name__}: {sorted(kwargs)}.")
         clips = self._to_mono_clips(raw_speech)
         clips = self._check_sampling_rate(clips, sampling_rate, resample)
-        max_length = max_length or self.max_length
+        max_length = max_length or self.max_length or self._longest(clips)
         self._check_lengths(clips, max_length, truncation)
 
         features, num_frames = self._log_mel(clips, max_length)
@@ -185,8 +187,9 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             batch = self._check_sampling_rate(
                 self._to_mono_clips(clips[start : start + batch_size]), sampling_rate, False
             )
-            self._check_lengths(batch, self.max_length, truncation=True)
-            features, num_frames = self._log_mel(batch, self.max_length)
+            max_length = self.max_length or self._longest(batch)
+            self._check_lengths(batch, max_length, truncation=True)
+            features, num_frames = self._log_mel(batch, max_length)
             mask = torch.arange(features.shape[1])[None, :] < num_frames[:, None]  # (batch, frames)
             valid = features[mask].double()  # (valid frames, mel)
             total += valid.sum(0).numpy()
@@ -278,6 +281,10 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             torchaudio.functional.resample(torch.from_numpy(clip), sampling_rate, self.sampling_rate).numpy()
             for clip in clips
         ]
+
+    def _longest(self, clips: list[np.ndarray]) -> int:
+        """Frames of the longest clip (at least one: shorter clips are rejected by `_check_lengths`)."""
+        return max(1, *(self.num_frames(len(clip)) for clip in clips))
 
     def _check_lengths(self, clips: list[np.ndarray], max_length: int, truncation: bool) -> None:
         for index, clip in enumerate(clips):

@@ -133,3 +133,17 @@ def test_missing_sampling_rate_warns(fe, rng, caplog):
 def test_truncation_false_rejects_long_clip(fe, rng):
     with pytest.raises(ValueError, match="more than max_length=60"):
         fe(speech_like(rng, 2.0), sampling_rate=SR, truncation=False)
+
+
+def test_max_length_none_keeps_whole_clips(rng, tmp_path):
+    whole = TFTFeatureExtractor(feature_size=16, max_length=None)
+    clips = [speech_like(rng, 0.5), speech_like(rng, 12.0)]  # 12 s: far beyond the 3-s default window
+    batch = whole(clips, sampling_rate=SR, return_tensors="pt")
+    frames = [whole.num_frames(len(c)) for c in clips]
+    assert batch["input_features"].shape == (2, frames[1], 16)
+    assert batch["attention_mask"].sum(1).tolist() == frames
+    cut = TFTFeatureExtractor(feature_size=16, max_length=frames[1])(clips, sampling_rate=SR, return_tensors="pt")
+    torch.testing.assert_close(batch["input_features"], cut["input_features"])
+    whole.fit(clips, sampling_rate=SR)  # statistics over every frame of every clip
+    whole.save_pretrained(tmp_path)
+    assert TFTFeatureExtractor.from_pretrained(tmp_path).max_length is None

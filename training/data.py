@@ -123,7 +123,8 @@ class SpeechEmotionCollator:
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     With `speaker_statistics` (from `speaker_statistics`; the extractor must then use `normalization="none"`)
     every clip is standardised with the mean/std of its example's `"speaker"`.
-    For training it first takes a random crop of at most `max_frames` frames of each clip and afterwards applies
+    For training it first takes a random crop of at most `crop_frames` frames (default: the extractor's
+    `max_length`) of each clip and afterwards applies
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
     itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
     from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are whole with
@@ -142,6 +143,7 @@ class SpeechEmotionCollator:
         whole_clips: bool = False,
         mixup_alpha: float = 0.0,
         num_labels: int | None = None,
+        crop_frames: int | None = None,
     ) -> None:
         if mixup_alpha and not num_labels:
             raise ValueError("mixup needs `num_labels` (labels become mixed one-hot distributions).")
@@ -158,7 +160,10 @@ class SpeechEmotionCollator:
         self.mixup_alpha = mixup_alpha if train else 0.0
         self.num_labels = num_labels
         fe = feature_extractor
-        self.crop_samples = fe.n_fft + (fe.max_length - 1) * fe.hop_length
+        crop_frames = crop_frames or fe.max_length
+        if train and not crop_frames:
+            raise ValueError("Training crops need `crop_frames` (the feature extractor keeps whole clips).")
+        self.crop_samples = fe.n_fft + (crop_frames - 1) * fe.hop_length if crop_frames else None
         masks = []
         if train and time_mask_frames:
             masks += [torchaudio.transforms.TimeMasking(time_mask_frames, iid_masks=True)] * num_masks
