@@ -1,0 +1,87 @@
+"""run_train.py under `torchrun --nproc_per_node 2` on the CPU (gloo DDP), both training paths."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+import torch
+from conftest import REPO_ROOT
+from test_run_train import TINY
+
+from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
+from training.arguments import DataArguments
+from training.data import SpeechEmotionCollator, decode_all, examples, select_folds
+from training.scoring import score
+
+EVAL_BATCH = 5  # 24 test clips: not a multiple of 2 processes x 5, so the sampler pads the last batch
+DEMO = {"demo_speakers": 6, "demo_utterances_per_class": 3, "num_folds": 3}
+ARGUMENTS = [
+    *(item for key, value in DEMO.items() for item in (f"--{key}", str(value))),
+    "--config_overrides", TINY, "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", str(EVAL_BATCH),
+    "--report_to", "none", "--learning_rate", "1e-3", "--warmup_steps", "0", "--folds", "0", "--num_train_epochs", "1",
+]  # fmt: skip
+
+
+def torchrun(tmp_path: Path, *arguments: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Two CPU processes; returns the launcher's result and each rank's own stdout + stderr."""
+    logs = tmp_path / "rank_logs"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--log-dir", str(logs),
+               "--redirects", "3", "run_train.py", *arguments]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    ranks = []
+    for rank in range(2):
+        files = sorted(logs.glob(f"*/attempt_0/{rank}/std*.log"))
+        ranks.append("".join(path.read_text() for path in files))
+    return done, ranks
+
+
+def evaluate_in_one_process(output: Path, fold_index: int) -> dict:
+    """The saved fold model scored on the fold's test split in this (single) process, in the run's batches."""
+    dataset = datasets.load_from_disk(str(output / "prepared"))
+    fold = select_folds(dataset, DataArguments(**DEMO, folds=str(fold_index)), seed=42)[0]
+    test = examples(fold.splits["test"], decode_all(dataset))
+    model_dir = output / f"fold_{fold_index}" / "model"
+    model = TFTForAudioClassification.from_pretrained(model_dir).eval()
+    collator = SpeechEmotionCollator(TFTFeatureExtractor.from_pretrained(model_dir), train=False)
+    predictions = []
+    with torch.no_grad():
+        for start in range(0, len(test), EVAL_BATCH):
+            batch = collator(test[start : start + EVAL_BATCH])
+            batch.pop("labels")
+            predictions.append(model(**batch).logits.argmax(-1))
+    return score(torch.cat(predictions).numpy(), [e["label"] for e in test], model.config.num_labels)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trainer", ["hf", "accelerate"])
+def test_two_processes_count_every_test_clip_once(tmp_path, trainer):
+    output = tmp_path / "run"
+    done, (main_log, other_log) = torchrun(tmp_path, "--output_dir", str(output), "--trainer", trainer, *ARGUMENTS)
+    assert done.returncode == 0, done.stderr[-3000:] + main_log[-3000:] + other_log[-3000:]
+
+    fold = json.loads((output / "results.json").read_text())["folds"][0]
+    assert fold["num_test"] == 24 and sum(map(sum, fold["test"]["confusion_matrix"])) == 24
+    assert fold["test"] == evaluate_in_one_process(output, 0)
+
+    # the main process prepared, exported and ran the example; the other one only trained and evaluated
+    for line in ("Saved 72 rows", "Fold 0 (", "Export (Hub-ready repository) written", "pipeline("):
+        assert main_log.count(line) == 1, line
+        assert line not in other_log, line
+    assert "Traceback" not in main_log + other_log
+    assert (output / "export" / "model.safetensors").is_file()
+
+
+def test_a_failing_main_process_ends_the_run_with_its_error(tmp_path):
+    """The main process fails while preparing the corpus; the other, waiting for it, is stopped: no hang."""
+    missing = tmp_path / "no_such_corpus"
+    done, (main_log, _) = torchrun(
+        tmp_path, "--output_dir", str(tmp_path / "run"), "--corpus", "casia", "--data_dir", str(missing), timeout=120
+    )
+    assert done.returncode != 0
+    assert str(missing) in main_log
+    assert "ChildFailedError" in done.stderr and str(missing) in done.stderr  # the launcher's report names it
