@@ -5,7 +5,8 @@
     python run_train.py --corpus casia --data_dir ../shared/corpora/casia --protocol leave_one_speaker_out \
         --output_dir outputs/casia
 
-Multi-GPU / multi-node: `accelerate launch run_train.py ...` (or torchrun) runs each fold with DDP.
+Several processes run each fold with DDP: `torchrun --nproc_per_node 2 run_train.py ...` (CPU or GPU),
+`accelerate launch --multi_gpu --num_processes 8 run_train.py ...` (GPUs); see docs/TRAINING.md.
 """
 
 from __future__ import annotations
