@@ -21,7 +21,7 @@ import datasets
 import transformers
 import yaml
 from accelerate import PartialState
-from torch.distributed.elastic.multiprocessing.errors import record
+from torch.distributed.elastic.multiprocessing.errors import get_error_handler, record
 from transformers import HfArgumentParser, pipeline
 
 from training.arguments import DataArguments, ModelArguments, TFTTrainingArguments, no_accelerator
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             push_export(export_dir, model_id, token=args.hub_token, private=args.hub_private_repo)
         except RuntimeError as error:
+            get_error_handler().record_exception(error)  # under torchrun, its failure report shows this message
             sys.exit(f"error: {error}")
     return results
 
