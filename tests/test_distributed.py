@@ -10,6 +10,8 @@ import datasets
 import pytest
 import torch
 from conftest import REPO_ROOT
+from hub_stand_in import HubStandIn
+from test_hub_push import REPO_ID, check_pushed_model, hub_env
 from test_run_train import TINY
 
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
@@ -26,12 +28,14 @@ ARGUMENTS = [
 ]  # fmt: skip
 
 
-def torchrun(tmp_path: Path, *arguments: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, list[str]]:
+def torchrun(
+    tmp_path: Path, *arguments: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, list[str]]:
     """Two CPU processes; returns the launcher's result and each rank's own stdout + stderr."""
     logs = tmp_path / "rank_logs"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--log-dir", str(logs),
                "--redirects", "3", "run_train.py", *arguments]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    env = env or {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     ranks = []
     for rank in range(2):
@@ -57,23 +61,38 @@ def evaluate_in_one_process(output: Path, fold_index: int) -> dict:
     return score(torch.cat(predictions).numpy(), [e["label"] for e in test], model.config.num_labels)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("trainer", ["hf", "accelerate"])
-def test_two_processes_count_every_test_clip_once(tmp_path, trainer):
-    output = tmp_path / "run"
-    done, (main_log, other_log) = torchrun(tmp_path, "--output_dir", str(output), "--trainer", trainer, *ARGUMENTS)
+def check_two_process_run(output: Path, done: subprocess.CompletedProcess, main_log: str, other_log: str) -> None:
+    """Exit 0; every test clip scored once, as in one process; the main process alone prepared and exported."""
     assert done.returncode == 0, done.stderr[-3000:] + main_log[-3000:] + other_log[-3000:]
-
     fold = json.loads((output / "results.json").read_text())["folds"][0]
     assert fold["num_test"] == 24 and sum(map(sum, fold["test"]["confusion_matrix"])) == 24
     assert fold["test"] == evaluate_in_one_process(output, 0)
-
-    # the main process prepared, exported and ran the example; the other one only trained and evaluated
     for line in ("Saved 72 rows", "Fold 0 (", "Export (Hub-ready repository) written", "pipeline("):
         assert main_log.count(line) == 1, line
         assert line not in other_log, line
     assert "Traceback" not in main_log + other_log
     assert (output / "export" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_trainer_path_with_two_processes(tmp_path):
+    output = tmp_path / "run"
+    done, (main_log, other_log) = torchrun(tmp_path, "--output_dir", str(output), "--trainer", "hf", *ARGUMENTS)
+    check_two_process_run(output, done, main_log, other_log)
+
+
+@pytest.mark.slow
+def test_accelerate_path_with_two_processes_pushes_once(tmp_path):
+    """Also `--push_to_hub` to the Hub stand-in: one push, from the main process, that loads back."""
+    output = tmp_path / "run"
+    push = ["--push_to_hub", "--hub_model_id", REPO_ID, "--hub_token", "hf_stand_in"]
+    with HubStandIn() as hub:
+        env = hub_env(hub.url, tmp_path / "hf_train")
+        arguments = ("--output_dir", str(output), "--trainer", "accelerate", *ARGUMENTS, *push)
+        done, (main_log, other_log) = torchrun(tmp_path, *arguments, env=env)
+        check_two_process_run(output, done, main_log, other_log)
+        assert hub.requests.count(f"POST /api/models/{REPO_ID}/commit/main") == 1
+        check_pushed_model(hub, output / "export", tmp_path)
 
 
 def test_a_failing_main_process_ends_the_run_with_its_error(tmp_path):
