@@ -29,8 +29,8 @@ CLIP = "0.1 * np.sin(np.arange(32000) / 10).astype(np.float32)"  # the same clip
 def hub_env(endpoint: str, home: Path) -> dict[str, str]:
     """A process that talks to `endpoint` as its Hub, with its own empty cache (not offline, no Xet)."""
     env = {key: value for key, value in os.environ.items() if key not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
-    hub = {"HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(home), "HF_MODULES_CACHE": str(home)}
-    return {**env, **hub, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    env.update(HF_ENDPOINT=endpoint, HF_HUB_DISABLE_XET="1", HF_HOME=str(home), HF_MODULES_CACHE=str(home / "modules"))
+    return {**env, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
