@@ -19,7 +19,7 @@ from training.arguments import DataArguments
 from training.data import SpeechEmotionCollator, decode_all, examples, select_folds
 from training.scoring import score
 
-EVAL_BATCH = 5  # 24 test clips: not a multiple of 2 processes x 5, so the sampler pads the last batch
+EVAL_BATCH = 5  # 24 test, 12 validation clips: not multiples of 2 processes x 5, so the sampler pads
 DEMO = {"demo_speakers": 6, "demo_utterances_per_class": 3, "num_folds": 3}
 ARGUMENTS = [
     *(item for key, value in DEMO.items() for item in (f"--{key}", str(value))),
@@ -44,11 +44,11 @@ def torchrun(
     return done, ranks
 
 
-def evaluate_in_one_process(output: Path, fold_index: int) -> dict:
-    """The saved fold model scored on the fold's test split in this (single) process, in the run's batches."""
+def evaluate_in_one_process(output: Path, fold_index: int, split: str) -> dict:
+    """The saved fold model scored on one split of the fold in this (single) process, in the run's batches."""
     dataset = datasets.load_from_disk(str(output / "prepared"))
     fold = select_folds(dataset, DataArguments(**DEMO, folds=str(fold_index)), seed=42)[0]
-    test = examples(fold.splits["test"], decode_all(dataset))
+    test = examples(fold.splits[split], decode_all(dataset))
     model_dir = output / f"fold_{fold_index}" / "model"
     model = TFTForAudioClassification.from_pretrained(model_dir).eval()
     collator = SpeechEmotionCollator(TFTFeatureExtractor.from_pretrained(model_dir), train=False)
@@ -66,7 +66,8 @@ def check_two_process_run(output: Path, done: subprocess.CompletedProcess, main_
     assert done.returncode == 0, done.stderr[-3000:] + main_log[-3000:] + other_log[-3000:]
     fold = json.loads((output / "results.json").read_text())["folds"][0]
     assert fold["num_test"] == 24 and sum(map(sum, fold["test"]["confusion_matrix"])) == 24
-    assert fold["test"] == evaluate_in_one_process(output, 0)
+    assert fold["test"] == evaluate_in_one_process(output, 0, "test")
+    assert fold["validation_ua"] == evaluate_in_one_process(output, 0, "validation")["ua"]  # one epoch: that model
     for line in ("Saved 72 rows", "Fold 0 (", "Export (Hub-ready repository) written", "pipeline("):
         assert main_log.count(line) == 1, line
         assert line not in other_log, line
