@@ -48,17 +48,17 @@ def evaluate_in_one_process(output: Path, fold_index: int, split: str) -> dict:
     """The saved fold model scored on one split of the fold in this (single) process, in the run's batches."""
     dataset = datasets.load_from_disk(str(output / "prepared"))
     fold = select_folds(dataset, DataArguments(**DEMO, folds=str(fold_index)), seed=42)[0]
-    test = examples(fold.splits[split], decode_all(dataset))
+    clips = examples(fold.splits[split], decode_all(dataset))
     model_dir = output / f"fold_{fold_index}" / "model"
     model = TFTForAudioClassification.from_pretrained(model_dir).eval()
     collator = SpeechEmotionCollator(TFTFeatureExtractor.from_pretrained(model_dir), train=False)
     predictions = []
     with torch.no_grad():
-        for start in range(0, len(test), EVAL_BATCH):
-            batch = collator(test[start : start + EVAL_BATCH])
+        for start in range(0, len(clips), EVAL_BATCH):
+            batch = collator(clips[start : start + EVAL_BATCH])
             batch.pop("labels")
             predictions.append(model(**batch).logits.argmax(-1))
-    return score(torch.cat(predictions).numpy(), [e["label"] for e in test], model.config.num_labels)
+    return score(torch.cat(predictions).numpy(), [e["label"] for e in clips], model.config.num_labels)
 
 
 def check_two_process_run(output: Path, done: subprocess.CompletedProcess, main_log: str, other_log: str) -> None:
