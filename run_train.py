@@ -5,7 +5,8 @@
     python run_train.py --corpus casia --data_dir ../shared/corpora/casia --protocol leave_one_speaker_out \
         --output_dir outputs/casia
 
-Multi-GPU / multi-node: `accelerate launch run_train.py ...` (or torchrun) runs each fold with DDP.
+Several processes run each fold with DDP: `torchrun --nproc_per_node 2 run_train.py ...` (CPU or GPU),
+`accelerate launch --multi_gpu --num_processes 8 run_train.py ...` (GPUs); see docs/TRAINING.md.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import datasets
 import transformers
 import yaml
 from accelerate import PartialState
+from torch.distributed.elastic.multiprocessing.errors import get_error_handler, record
 from transformers import HfArgumentParser, pipeline
 
-from training.arguments import DataArguments, ModelArguments, TFTTrainingArguments
+from training.arguments import DataArguments, ModelArguments, TFTTrainingArguments, no_accelerator
 from training.cross_validation import run_cross_validation
 from training.data import decode_all, load_corpus
 from training.export import export_run, push_export
@@ -33,6 +35,7 @@ logger = logging.getLogger("run_train")
 def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, TFTTrainingArguments]:
     """Command-line options, optionally after a JSON/YAML config file whose values they override."""
     parser = HfArgumentParser((ModelArguments, DataArguments, TFTTrainingArguments))
+    parser.set_defaults(use_cpu=no_accelerator())  # HfArgumentParser ignores a bool field's default_factory
     if argv and argv[0].endswith((".json", ".yaml", ".yml")):
         text = Path(argv[0]).read_text()
         values = json.loads(text) if argv[0].endswith(".json") else yaml.safe_load(text)
@@ -45,7 +48,8 @@ def parse_arguments(argv: list[str]) -> tuple[ModelArguments, DataArguments, TFT
 
 
 def setup_logging(args: TFTTrainingArguments) -> None:
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    own_level = logging.INFO if args.should_log else logging.WARNING  # other processes: warnings and errors only
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=own_level)
     level = args.get_process_log_level()
     for library in (transformers.utils.logging, datasets.utils.logging):
         library.set_verbosity(level)
@@ -71,9 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging(args)
     push, args.push_to_hub = args.push_to_hub, False  # the export is pushed once at the end, not per checkpoint
     command = shlex.join(["python", "run_train.py", *argv])
-    results = run_cross_validation(model_args, data_args, args, command)
+    results = run_cross_validation(model_args, data_args, args, command)  # ends with every process in step
     if not PartialState().is_main_process:
-        return results
+        return results  # export, example and push: the main process only
     if model_args.model_type != "tft":
         logger.info("Baseline run: results written; no Hub export (the export and its pipeline are for TFT).")
         return results
@@ -86,9 +90,10 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             push_export(export_dir, model_id, token=args.hub_token, private=args.hub_private_repo)
         except RuntimeError as error:
+            get_error_handler().record_exception(error)  # under torchrun, its failure report shows this message
             sys.exit(f"error: {error}")
     return results
 
 
 if __name__ == "__main__":
-    main()
+    record(main)()  # under torchrun / accelerate launch, the failing rank's error heads the launcher's report

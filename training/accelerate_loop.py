@@ -84,7 +84,8 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
     if eval_loader is not None and args.load_best_model_at_end:
         accelerator.unwrap_model(model).load_state_dict(torch.load(job.fold_dir / "best_weights" / "model.pt"))
     predictions, references, _ = _predict(model, _eval_loader(job, job.test, accelerator), accelerator)
-    accelerator.end_training()
+    for tracker in accelerator.trackers:  # not `end_training()`: it destroys the process group the next fold needs
+        tracker.finish()
     return FoldOutcome(
         model=accelerator.unwrap_model(model),
         test_predictions=predictions,
@@ -117,11 +118,13 @@ def _predict(model, loader, accelerator: Accelerator) -> tuple[np.ndarray, np.nd
     predictions, references, losses = [], [], []
     for batch in loader:
         output = model(**batch)
-        logits, labels = accelerator.gather_for_metrics((output.logits, batch["labels"]))
+        batch_loss = output.loss.detach().expand(len(batch["labels"]))  # one value per clip, like the Trainer's
+        # without the clips that the distributed sampler repeats to even out the last batch
+        logits, labels, loss = accelerator.gather_for_metrics((output.logits, batch["labels"], batch_loss))
         predictions.append(logits.argmax(-1).cpu())
         references.append(labels.cpu())
-        losses.append(output.loss.item())
-    return torch.cat(predictions).numpy(), torch.cat(references).numpy(), float(np.mean(losses))
+        losses.append(loss.float().cpu())
+    return torch.cat(predictions).numpy(), torch.cat(references).numpy(), torch.cat(losses).mean().item()
 
 
 def _eval_loader(job: FoldJob, data: list[dict], accelerator: Accelerator):

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
 
 TRAINERS = ("hf", "accelerate")
 MODEL_TYPES = ("tft", "ast")
+
+
+def no_accelerator() -> bool:
+    """True on a CPU-only machine (torch >= 2.6 knows every accelerator type; older ones check CUDA)."""
+    accelerator = getattr(torch, "accelerator", None)
+    return not (accelerator.is_available() if accelerator else torch.cuda.is_available())
 
 
 @dataclass
@@ -95,5 +102,13 @@ class TFTTrainingArguments(TrainingArguments):
     report_to: None | str | list[str] = field(  # noqa: RUF036
         default="tensorboard", metadata={"help": "Loggers ('none' for none)."}
     )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False, metadata={"help": "DDP: every parameter takes part in each step, so no search for unused ones."}
+    )
     remove_unused_columns: bool = field(default=False, metadata={"help": "Keep the audio column for the collator."})
     seed: int = field(default=42, metadata={"help": "Seed of model init, shuffling, crops and masks."})
+    # accelerate treats torchrun's processes on a CPU-only machine as one-process runs unless told `cpu`
+    use_cpu: bool = field(
+        default_factory=no_accelerator,
+        metadata={"help": "Train on the CPU; the default where no GPU is found (torchrun then gives DDP over gloo)."},
+    )

@@ -70,7 +70,9 @@ def run_cross_validation(
     started = time.time()
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    dataset, corpus = load_corpus(data_args, output_dir)
+    state = PartialState()
+    with state.main_process_first():  # the main process prepares OUTPUT/prepared; the others then read it
+        dataset, corpus = load_corpus(data_args, output_dir)
     label_names = dataset.features["label"].names
     check_checkpoint_labels(model_args, label_names)
     folds = select_folds(dataset, data_args, args.seed)
@@ -95,9 +97,10 @@ def run_cross_validation(
         arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
         dataset_description=dataset.info.description,
     )
-    if PartialState().is_main_process:
+    if state.is_main_process:
         (output_dir / "results.json").write_text(json.dumps(results, indent=1))
         (output_dir / "results.md").write_text(results_table(results))
+    state.wait_for_everyone()
     return results
 
 
@@ -160,6 +163,8 @@ def _run_fold(
     output_dir: Path,
 ) -> dict:
     fold_dir = output_dir / f"fold_{fold.index}"
+    state = PartialState()
+    state.wait_for_everyone()  # every process sees the same finished folds
     if (fold_dir / FOLD_RESULTS).is_file():
         logger.info(f"Fold {fold.index} ({fold.name}) is complete: reusing {fold_dir / FOLD_RESULTS}")
         return json.loads((fold_dir / FOLD_RESULTS).read_text())
@@ -195,8 +200,9 @@ def _run_fold(
     logger.info(f"Fold {fold.index} ({fold.name}): train {len(train)}, validation {len(validation)}, test {len(test)}")
     outcome = TRAIN_FUNCTIONS[args.trainer](job)
     result = _fold_result(fold, outcome, len(label_names))
-    if PartialState().is_main_process:
+    if state.is_main_process:
         _save_fold(fold_dir, outcome, feature_extractor, result, label_names)
+    state.wait_for_everyone()
     return result
 
 
