@@ -1,0 +1,83 @@
+"""Voice-activity detection with Silero VAD (its model ships inside the `silero-vad` wheel: offline, torch only).
+
+Silero scores 32 ms chunks (512 samples at 16 kHz) with a recurrent state, one chunk at a time. To go faster
+on long recordings the audio is cut into up to `max_batch` pieces (at least `min_piece_seconds` long) that run
+side by side as one batch; each piece first replays `warmup_seconds` of the audio before it (probabilities
+discarded) so that its state has settled. Silero's state has a long memory, so segment boundaries can differ
+from one uninterrupted pass by a few chunks (see docs/APPLICATIONS.md).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+VAD_SAMPLING_RATE = 16000
+CHUNK = 512  # samples per Silero decision at 16 kHz (32 ms)
+
+
+@dataclass
+class VADOptions:
+    """Silero VAD settings (its own defaults, except a longer `min_silence_ms` so utterances are not cut)."""
+
+    threshold: float = 0.5  # speech probability that starts a segment (ends below threshold - 0.15)
+    min_speech_ms: int = 250  # shorter speech bursts are dropped
+    min_silence_ms: int = 300  # a pause must last this long to end a segment
+    speech_pad_ms: int = 30  # added to both sides of every segment
+    max_segment_s: float = 15.0  # longer speech is split, preferably at its longest pause
+    min_piece_seconds: float = 10.0  # batched processing: shortest audio per batch row
+    max_batch: int = 128  # batched processing: most pieces run side by side
+    warmup_seconds: float = 2.0  # batched processing: audio replayed before each piece
+
+
+@functools.cache
+def _silero() -> torch.nn.Module:
+    threads = torch.get_num_threads()
+    from silero_vad import load_silero_vad  # importing it calls torch.set_num_threads(1)
+
+    model = load_silero_vad()
+    torch.set_num_threads(threads)
+    return model
+
+
+def speech_probabilities(audio: np.ndarray, options: VADOptions | None = None) -> np.ndarray:
+    """Silero speech probability of every 32 ms chunk of a 16 kHz mono waveform (the last chunk zero-padded)."""
+    options = options or VADOptions()
+    model = _silero()
+    num_chunks = -(-len(audio) // CHUNK)
+    min_chunks = max(1, int(options.min_piece_seconds * VAD_SAMPLING_RATE) // CHUNK)
+    per_piece = max(min_chunks, -(-num_chunks // options.max_batch))
+    warmup = int(options.warmup_seconds * VAD_SAMPLING_RATE) // CHUNK
+    num_pieces = -(-num_chunks // per_piece)
+    padded = np.zeros((warmup + num_pieces * per_piece) * CHUNK, dtype=np.float32)
+    padded[warmup * CHUNK : warmup * CHUNK + len(audio)] = audio  # leading zeros: the first piece's warm-up
+    chunks = torch.from_numpy(padded).view(-1, CHUNK)  # (warmup + pieces * per_piece, CHUNK)
+    starts = torch.arange(num_pieces) * per_piece  # chunk index where each row's warm-up begins
+    model.reset_states()
+    with torch.inference_mode():  # one step feeds every piece its next chunk: (pieces, CHUNK)
+        steps = [model(chunks[starts + step], VAD_SAMPLING_RATE)[:, 0] for step in range(warmup + per_piece)]
+    probs = torch.stack(steps, 1)  # (pieces, warmup + per_piece)
+    return probs[:, warmup:].reshape(-1)[:num_chunks].numpy()  # (chunks,)
+
+
+def speech_segments(audio: np.ndarray, options: VADOptions | None = None) -> list[tuple[int, int]]:
+    """Speech segments of a 16 kHz mono waveform as `(start, end)` sample indices, in order, non-overlapping."""
+    from silero_vad import get_speech_timestamps_from_probs
+
+    options = options or VADOptions()
+    if len(audio) == 0:
+        return []
+    stamps = get_speech_timestamps_from_probs(
+        speech_probabilities(audio, options).tolist(),
+        sampling_rate=VAD_SAMPLING_RATE,
+        threshold=options.threshold,
+        min_speech_duration_ms=options.min_speech_ms,
+        max_speech_duration_s=options.max_segment_s,
+        min_silence_duration_ms=options.min_silence_ms,
+        speech_pad_ms=options.speech_pad_ms,
+        audio_length_samples=len(audio),
+    )
+    return [(int(s["start"]), int(s["end"])) for s in stamps]
