@@ -10,6 +10,7 @@ from one uninterrupted pass by a few chunks (see docs/APPLICATIONS.md).
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +39,9 @@ def _silero() -> torch.nn.Module:
     threads = torch.get_num_threads()
     from silero_vad import load_silero_vad  # importing it calls torch.set_num_threads(1)
 
-    model = load_silero_vad()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=FutureWarning)
+        model = load_silero_vad()
     torch.set_num_threads(threads)
     return model
 
