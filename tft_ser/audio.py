@@ -52,12 +52,17 @@ def _decode(source: sf.SoundFile, sampling_rate: int, path: Path) -> np.ndarray:
         logger.info("%s: resampling %d Hz to %d Hz", path, source.samplerate, sampling_rate)
         resampler = soxr.ResampleStream(source.samplerate, sampling_rate, 1, dtype="float32")
     block = max(1, int(BLOCK_SECONDS * source.samplerate))
-    pieces = []
+    expected = int(np.ceil(source.frames * sampling_rate / source.samplerate)) + 16 if source.frames > 0 else 0
+    audio, filled = np.zeros(expected, dtype=np.float32), 0  # filled in place: no second copy of a long file
     while True:
         data = source.read(block, dtype="float32", always_2d=True)  # (samples, channels)
         last = len(data) < block
         mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-        pieces.append(resampler.resample_chunk(mono, last=last) if resampler is not None else mono.copy())
+        out = resampler.resample_chunk(mono, last=last) if resampler is not None else mono
+        if filled + len(out) > len(audio):  # length unknown or underestimated: grow
+            audio = np.concatenate([audio[:filled], np.zeros(max(len(out), len(audio) // 2), dtype=np.float32)])
+        audio[filled : filled + len(out)] = out
+        filled += len(out)
         if last:
             break
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return audio[:filled]

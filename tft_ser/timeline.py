@@ -52,6 +52,7 @@ def emotion_timeline(
     vad_options: VADOptions | None = None,
     window_s: float | None = None,
     hop_s: float | None = None,
+    segments: list[tuple[int, int]] | None = None,
 ) -> list[TimelineRow]:
     """
     Rows covering the whole 16 kHz mono `audio` in order: speech segments (Silero VAD) labelled with the
@@ -59,11 +60,14 @@ def emotion_timeline(
 
     A segment longer than the window is cut into windows (`window_s`, default the model's; `hop_s`, default half
     of it; the last window ends at the segment's end) and its scores are the mean of the window probabilities
-    weighted by each window's length in samples (all of it speech, by construction).
+    weighted by each window's length in samples (all of it speech, by construction). `segments` (sample indices)
+    skips the VAD when already computed.
     """
     rate = classifier.sampling_rate
     window, hop = window_and_hop(classifier, window_s, hop_s)
-    segments = [(s, e) for s, e in speech_segments(audio, vad_options) if e - s >= classifier.min_samples]
+    if segments is None:
+        segments = speech_segments(audio, vad_options)
+    segments = [(s, e) for s, e in segments if e - s >= classifier.min_samples]
     spans = [window_spans(s, e, window, hop) for s, e in segments]
     flat = [span for segment_spans in spans for span in segment_spans]
     probabilities = classifier.probabilities([audio[a:b] for a, b in flat])  # (windows, labels)

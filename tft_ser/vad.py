@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -35,15 +36,20 @@ class VADOptions:
 
 
 @functools.cache
-def _silero() -> torch.nn.Module:
+def _silero_package() -> ModuleType:
+    """`silero_vad`, imported without its side effect on the process: it calls `torch.set_num_threads(1)`."""
     threads = torch.get_num_threads()
-    from silero_vad import load_silero_vad  # importing it calls torch.set_num_threads(1)
+    import silero_vad
 
+    torch.set_num_threads(threads)
+    return silero_vad
+
+
+@functools.cache
+def _silero() -> torch.nn.Module:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=FutureWarning)
-        model = load_silero_vad()
-    torch.set_num_threads(threads)
-    return model
+        return _silero_package().load_silero_vad()
 
 
 def speech_probabilities(audio: np.ndarray, options: VADOptions | None = None) -> np.ndarray:
@@ -55,25 +61,31 @@ def speech_probabilities(audio: np.ndarray, options: VADOptions | None = None) -
     per_piece = max(min_chunks, -(-num_chunks // options.max_batch))
     warmup = int(options.warmup_seconds * VAD_SAMPLING_RATE) // CHUNK
     num_pieces = -(-num_chunks // per_piece)
-    padded = np.zeros((warmup + num_pieces * per_piece) * CHUNK, dtype=np.float32)
-    padded[warmup * CHUNK : warmup * CHUNK + len(audio)] = audio  # leading zeros: the first piece's warm-up
-    chunks = torch.from_numpy(padded).view(-1, CHUNK)  # (warmup + pieces * per_piece, CHUNK)
-    starts = torch.arange(num_pieces) * per_piece  # chunk index where each row's warm-up begins
+    whole = len(audio) // CHUNK
+    chunks = torch.from_numpy(np.ascontiguousarray(audio[: whole * CHUNK], dtype=np.float32)).view(whole, CHUNK)
+    tail = torch.zeros(1, CHUNK)
+    tail[0, : len(audio) - whole * CHUNK] = torch.from_numpy(np.asarray(audio[whole * CHUNK :], dtype=np.float32))
+    starts = torch.arange(num_pieces) * per_piece - warmup  # chunk index where each row's warm-up begins
     model.reset_states()
-    with torch.inference_mode():  # one step feeds every piece its next chunk: (pieces, CHUNK)
-        steps = [model(chunks[starts + step], VAD_SAMPLING_RATE)[:, 0] for step in range(warmup + per_piece)]
+    steps = []
+    with torch.inference_mode():  # one step feeds every piece its next chunk (zeros outside the audio)
+        for step in range(warmup + per_piece):
+            index = starts + step
+            batch = torch.zeros(num_pieces, CHUNK)  # (pieces, CHUNK)
+            inside = (index >= 0) & (index < whole)
+            batch[inside] = chunks[index[inside]]
+            batch[index == whole] = tail
+            steps.append(model(batch, VAD_SAMPLING_RATE)[:, 0])
     probs = torch.stack(steps, 1)  # (pieces, warmup + per_piece)
     return probs[:, warmup:].reshape(-1)[:num_chunks].numpy()  # (chunks,)
 
 
 def speech_segments(audio: np.ndarray, options: VADOptions | None = None) -> list[tuple[int, int]]:
     """Speech segments of a 16 kHz mono waveform as `(start, end)` sample indices, in order, non-overlapping."""
-    from silero_vad import get_speech_timestamps_from_probs
-
     options = options or VADOptions()
     if len(audio) == 0:
         return []
-    stamps = get_speech_timestamps_from_probs(
+    stamps = _silero_package().get_speech_timestamps_from_probs(
         speech_probabilities(audio, options).tolist(),
         sampling_rate=VAD_SAMPLING_RATE,
         threshold=options.threshold,
