@@ -1,11 +1,12 @@
 """
 Speed and memory of the emotion timeline on long recordings (real CASIA clips + pauses), CPU.
 
-    python benchmarks/timeline_speed.py --minutes 10 60 --output benchmarks/results/timeline_cpu.json
+    python benchmarks/timeline_speed.py --minutes 10 60 --threads 1 2 --output benchmarks/results/timeline_cpu.json
 
-Each length runs in a fresh process (so that peak RSS is its own): decode the 16-bit WAV in blocks, Silero VAD,
-the TFT over the speech windows. Real-time factor = wall seconds / audio seconds. The model is a randomly
-initialised default `TFTConfig()` (6 labels; speed does not depend on the weights) unless `--model` is given.
+Each length and thread count runs in a fresh process (so that peak RSS is its own): decode the 16-bit WAV in
+blocks, Silero VAD (one thread), the TFT over the speech windows (`--threads`). Real-time factor = wall seconds /
+audio seconds. The model is a randomly initialised default `TFTConfig()` (6 labels; speed does not depend on the
+weights) unless `--model` is given.
 """
 
 from __future__ import annotations
@@ -107,12 +108,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0], help="recording lengths")
     parser.add_argument("--model", help="export folder (default: random-init default TFTConfig, 6 labels)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch threads (one case per value)")
     parser.add_argument("--output", type=Path, help="JSON report path")
     parser.add_argument("--case", type=Path, help=argparse.SUPPRESS)  # internal: run one case on this WAV
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case, args.model, args.threads)))
+        print(json.dumps(run_case(args.case, args.model, args.threads[0])))
         return
     report = {
         "command": "python " + " ".join(sys.argv),
@@ -125,12 +126,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             wav = Path(folder) / "recording.wav"
             recording = write_recording(wav, minutes)
-            command = [sys.executable, __file__, "--case", str(wav), "--threads", str(args.threads)]
-            command += ["--model", args.model] if args.model else []
-            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            case = {"minutes": minutes, **recording, **json.loads(output.strip().splitlines()[-1])}
-        report["cases"].append(case)
-        print(json.dumps(case, indent=1), flush=True)
+            for threads in args.threads:
+                command = [sys.executable, __file__, "--case", str(wav), "--threads", str(threads)]
+                command += ["--model", args.model] if args.model else []
+                env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+                load_before = os.getloadavg()
+                output = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+                case = {"minutes": minutes, **recording, **json.loads(output.strip().splitlines()[-1])}
+                case["load_average_before"], case["load_average_after"] = load_before, os.getloadavg()
+                report["cases"].append(case)
+                print(json.dumps(case), flush=True)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2) + "\n")

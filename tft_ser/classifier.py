@@ -62,10 +62,15 @@ class EmotionClassifier:
         return {key: value.to(self.device) for key, value in inputs.items()}
 
     def probabilities(self, clips: Sequence[np.ndarray]) -> np.ndarray:
-        """Softmax scores `(clips, labels)` of clips of at most `window_samples` samples, in batches."""
-        rows = []
+        """
+        Softmax scores `(clips, labels)` of clips of at most `window_samples` samples, in batches of similar
+        lengths (less padding; the model gives the same scores padded or not).
+        """
+        order = np.argsort([len(clip) for clip in clips], kind="stable")
+        scores = np.zeros((len(clips), len(self.labels)), dtype=np.float32)
         for start in range(0, len(clips), self.batch_size):
+            batch = order[start : start + self.batch_size]
             with torch.inference_mode():
-                logits = self.model(**self.features(clips[start : start + self.batch_size])).logits
-            rows.append(logits.float().softmax(-1).cpu().numpy())
-        return np.concatenate(rows) if rows else np.zeros((0, len(self.labels)), dtype=np.float32)
+                logits = self.model(**self.features([clips[i] for i in batch])).logits
+            scores[batch] = logits.float().softmax(-1).cpu().numpy()
+        return scores

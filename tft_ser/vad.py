@@ -33,6 +33,7 @@ class VADOptions:
     min_piece_seconds: float = 10.0  # batched processing: shortest audio per batch row
     max_batch: int = 128  # batched processing: most pieces run side by side
     warmup_seconds: float = 2.0  # batched processing: audio replayed before each piece
+    num_threads: int = 1  # torch threads while Silero runs (its small steps only lose from more; restored after)
 
 
 @functools.cache
@@ -67,17 +68,27 @@ def speech_probabilities(audio: np.ndarray, options: VADOptions | None = None) -
     tail[0, : len(audio) - whole * CHUNK] = torch.from_numpy(np.asarray(audio[whole * CHUNK :], dtype=np.float32))
     starts = torch.arange(num_pieces) * per_piece - warmup  # chunk index where each row's warm-up begins
     model.reset_states()
-    steps = []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.num_threads)
+    try:
+        probs = _run(model, chunks, tail, starts, warmup + per_piece)
+    finally:
+        torch.set_num_threads(threads)
+    return probs[:, warmup:].reshape(-1)[:num_chunks].numpy()  # (chunks,)
+
+
+def _run(model: torch.nn.Module, chunks: torch.Tensor, tail: torch.Tensor, starts: torch.Tensor, num_steps: int):
+    """Silero over all pieces at once; returns `(pieces, num_steps)` probabilities."""
+    whole, steps = len(chunks), []
     with torch.inference_mode():  # one step feeds every piece its next chunk (zeros outside the audio)
-        for step in range(warmup + per_piece):
+        for step in range(num_steps):
             index = starts + step
-            batch = torch.zeros(num_pieces, CHUNK)  # (pieces, CHUNK)
+            batch = torch.zeros(len(starts), CHUNK)  # (pieces, CHUNK)
             inside = (index >= 0) & (index < whole)
             batch[inside] = chunks[index[inside]]
             batch[index == whole] = tail
             steps.append(model(batch, VAD_SAMPLING_RATE)[:, 0])
-    probs = torch.stack(steps, 1)  # (pieces, warmup + per_piece)
-    return probs[:, warmup:].reshape(-1)[:num_chunks].numpy()  # (chunks,)
+    return torch.stack(steps, 1)
 
 
 def speech_segments(audio: np.ndarray, options: VADOptions | None = None) -> list[tuple[int, int]]:
