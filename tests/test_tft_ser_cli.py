@@ -95,3 +95,13 @@ def test_console_script_is_declared():
     assert 'tft-ser = "tft_ser.cli:main"' in scripts
     packages = next(line for line in text.splitlines() if line.startswith("packages = "))
     assert '"tft_ser"' in packages
+
+
+def test_figure_names_for_several_files_do_not_collide(tmp_path):
+    from tft_ser.cli import plot_path
+
+    taken: set[Path] = set()
+    first = plot_path(str(tmp_path / "t.png"), Path("a/x.wav"), True, taken)
+    second = plot_path(str(tmp_path / "t.png"), Path("b/x.flac"), True, taken)
+    assert (first.name, second.name) == ("t_x.png", "t_x_2.png")
+    assert plot_path("t.png", Path("a/x.wav"), False) == Path("t.png")

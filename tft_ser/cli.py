@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .vad import VADOptions
+from .options import VADOptions
 
 logger = logging.getLogger("tft_ser")
 
@@ -56,12 +56,24 @@ def main(argv: list[str] | None = None) -> int:
     return runner.run(args.audio)
 
 
-def plot_path(template: str | None, audio: Path, many: bool) -> Path | None:
-    """The figure path for one audio file: the template itself, or `<stem>_<audio stem>.png` for several files."""
+def plot_path(template: str | None, audio: Path, many: bool, taken: set[Path] | None = None) -> Path | None:
+    """
+    The figure path for one audio file: the template itself, or `<stem>_<audio stem>.png` for several files
+    (`_2`, `_3`, ... appended when two inputs share a stem; `taken` collects the paths handed out).
+    """
     if template is None:
         return None
     template = Path(template)
-    return template.with_name(f"{template.stem}_{audio.stem}{template.suffix or '.png'}") if many else template
+    if not many:
+        return template
+    suffix, name, count = template.suffix or ".png", f"{template.stem}_{audio.stem}", 1
+    path = template.with_name(name + suffix)
+    while taken is not None and path in taken:
+        count += 1
+        path = template.with_name(f"{name}_{count}{suffix}")
+    if taken is not None:
+        taken.add(path)
+    return path
 
 
 def failure_summary(failed: list[dict], total: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -26,6 +26,7 @@ class Runner:
     classifier: EmotionClassifier
     args: argparse.Namespace
     vad: VADOptions
+    figures: set[Path] = field(default_factory=set)  # figure paths written so far (no overwriting)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Runner:
@@ -66,10 +67,11 @@ class Runner:
             result["timeline"] = [row.to_dict() for row in rows]
             result["summary"] = summarize_timeline(rows, classifier.labels)
             if args.plot:
-                figure = plot_path(args.plot, path, many)
+                figure = plot_path(args.plot, path, many, self.figures)
                 result["plot"] = str(plot_timeline(rows, classifier.labels, figure, path.name))
         if args.explain:
             explanation = explain_clip(classifier, audio)
-            result["explain"] = str(plot_explanation(explanation, plot_path(args.explain, path, many), path.name))
+            figure = plot_path(args.explain, path, many, self.figures)
+            result["explain"] = str(plot_explanation(explanation, figure, path.name))
             result["explain_notes"] = explanation.notes
         return result
