@@ -105,3 +105,10 @@ def test_figure_names_for_several_files_do_not_collide(tmp_path):
     second = plot_path(str(tmp_path / "t.png"), Path("b/x.flac"), True, taken)
     assert (first.name, second.name) == ("t_x.png", "t_x_2.png")
     assert plot_path("t.png", Path("a/x.wav"), False) == Path("t.png")
+
+
+def test_timeline_table_ends_with_a_summary_per_file(model_dir, audio_dir, capsys):
+    assert main(["predict", model_dir, str(audio_dir / "call.wav"), "--timeline"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:5] == ["file", "start_s", "end_s", "label", "score"]
+    assert "non-speech" in "\n".join(out) and out[-1].startswith(str(audio_dir / "call.wav") + ": speech ")

@@ -8,6 +8,7 @@ import json
 
 
 def render(results: list[dict], failed: list[dict], labels: list[str], fmt: str, timeline: bool) -> str:
+    """Table (predictions, or timeline rows then one summary line per file), CSV (all scores) or JSON (all)."""
     if fmt == "json":
         return json.dumps({"results": results, "failed": failed}, indent=2)
     rows = _timeline_rows(results, labels) if timeline else _prediction_rows(results, labels)
@@ -16,7 +17,17 @@ def render(results: list[dict], failed: list[dict], labels: list[str], fmt: str,
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")
-    return _table(rows if timeline else [row[:5] for row in rows])
+    if not timeline:
+        return _table([row[:5] for row in rows])
+    return "\n".join([_table(rows), "", *(_summary_line(r) for r in results)])
+
+
+def _summary_line(result: dict) -> str:
+    """`FILE: speech S of D s; share of speech time: label P%, ...` (labels by decreasing share)."""
+    s = result["summary"]
+    shares = sorted(s["emotion_share"].items(), key=lambda item: -item[1])
+    share_text = ", ".join(f"{label} {100 * share:.0f}%" for label, share in shares if share > 0) or "no speech"
+    return f"{result['file']}: speech {s['speech_s']:.1f} s of {s['duration_s']:.1f} s; {share_text}"
 
 
 def _fmt(value) -> str:
