@@ -23,6 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
 from tft_ser import EmotionClassifier, emotion_timeline, explain_clip  # noqa: E402
@@ -82,6 +83,9 @@ def main() -> None:
     explanation = explain_clip(classifier, clip)
     title = f"CASIA {args.speaker}/angry/230.wav: predicted {explanation.label} ({explanation.score:.2f})"
     print(plot_explanation(explanation, args.output_dir / "explain.png", title))
+    for name in ("timeline.png", "explain.png"):  # 256-colour palette: a fraction of the bytes in the repository
+        path = args.output_dir / name
+        Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
 
 
 if __name__ == "__main__":

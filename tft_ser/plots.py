@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .explain import Explanation
 from .timeline import TimelineRow
@@ -63,11 +64,12 @@ def plot_explanation(explanation: Explanation, path: str | Path, title: str = ""
     bands = fig.add_subplot(grid[0, 1], sharey=image)
     _curve(bands, np.arange(mel) + 0.5, e.band_attention, e.band_gradient, vertical=True)
     bands.tick_params(labelleft=False)
-    bands.set_xlabel("share")
+    bands.xaxis.set_major_locator(MaxNLocator(2))
+    bands.set_title("share per band", fontsize=8)
     notes = fig.add_subplot(grid[1, 1])
     notes.axis("off")
-    text = [f"{e.label} ({e.score:.2f})", "— attention", "-- input×grad", *e.notes]
-    notes.text(0, 1, "\n".join(text), va="top", fontsize=7, wrap=True)
+    text = [f"predicted: {e.label} ({e.score:.2f})", "solid: attention", "dashed: input×gradient", *e.notes]
+    notes.text(0.05, 0.95, "\n".join(text), va="top", fontsize=7, wrap=True, transform=notes.transAxes)
     image.set_title(title or "model input (normalised log-mel)", fontsize=9)
     return _save(fig, path)
 
