@@ -112,3 +112,10 @@ def test_timeline_table_ends_with_a_summary_per_file(model_dir, audio_dir, capsy
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:5] == ["file", "start_s", "end_s", "label", "score"]
     assert "non-speech" in "\n".join(out) and out[-1].startswith(str(audio_dir / "call.wav") + ": speech ")
+
+
+def test_no_vad_weights_windows_by_length(model_dir, tmp_path, capsys):
+    sf.write(tmp_path / "hum.wav", (0.01 * np.sin(np.arange(8 * SR) * 0.05)).astype(np.float32), SR)
+    assert main(["predict", model_dir, str(tmp_path / "hum.wav"), "--no-vad", "--json"]) == 0
+    prediction = json.loads(capsys.readouterr().out)["results"][0]["prediction"]
+    assert prediction["label"] in EMOTIONS and prediction["speech_s"] == 8.0 and prediction["num_windows"] == 5

@@ -44,18 +44,20 @@ def predict_recording(
     vad_options: VADOptions | None = None,
     window_s: float | None = None,
     hop_s: float | None = None,
+    segments: list[tuple[int, int]] | None = None,
 ) -> RecordingPrediction:
     """
     Score a 16 kHz mono recording of any length. Windows (`window_s`, default the model's; `hop_s`, default half)
     cover it, the last ending at its end; a recording of one window or less is scored whole, like `pipeline`.
     Scores are the mean of window probabilities weighted by the speech samples (Silero VAD) in each window;
-    with `use_vad=False`, by window length. No speech at all gives `NON_SPEECH` and no scores.
+    with `use_vad=False`, by window length. No speech at all gives `NON_SPEECH` and no scores. `segments`
+    (sample indices) skips the VAD when already computed.
     """
     rate = classifier.sampling_rate
     window, hop = window_and_hop(classifier, window_s, hop_s)
     spans = window_spans(0, len(audio), window, hop)
     if use_vad:
-        segments = speech_segments(audio, vad_options)
+        segments = speech_segments(audio, vad_options) if segments is None else segments
         weights = speech_overlap(spans, segments)
         speech_s = sum(e - s for s, e in segments) / rate
     else:

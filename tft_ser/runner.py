@@ -18,7 +18,7 @@ from .output import render
 from .plots import plot_explanation, plot_timeline
 from .predict import predict_recording
 from .timeline import emotion_timeline, summarize_timeline
-from .vad import VADOptions
+from .vad import VADOptions, speech_segments
 
 
 @dataclass
@@ -59,11 +59,12 @@ class Runner:
         args, classifier = self.args, self.classifier
         audio = load_audio(path, classifier.sampling_rate, min_samples=classifier.min_samples)
         result: dict = {"file": str(path)}
+        segments = speech_segments(audio, self.vad) if args.timeline or not args.no_vad else None
         result["prediction"] = predict_recording(
-            classifier, audio, not args.no_vad, self.vad, args.window_s, args.hop_s
+            classifier, audio, not args.no_vad, self.vad, args.window_s, args.hop_s, segments
         ).to_dict()
         if args.timeline:
-            rows = emotion_timeline(classifier, audio, self.vad, args.window_s, args.hop_s)
+            rows = emotion_timeline(classifier, audio, self.vad, args.window_s, args.hop_s, segments)
             result["timeline"] = [row.to_dict() for row in rows]
             result["summary"] = summarize_timeline(rows, classifier.labels)
             if args.plot:
