@@ -48,7 +48,8 @@ class Runner:
             try:
                 results.append(self.process(path, many=len(paths) > 1))
             except (AudioError, ValueError, RuntimeError) as error:
-                failed.append({"file": str(path), "error": str(error)})
+                message = str(error).removeprefix(f"{path}: ")  # AudioError messages start with the path
+                failed.append({"file": str(path), "error": message})
         print(render(results, failed, self.classifier.labels, self.args.format, self.args.timeline))
         if failed:
             print(failure_summary(failed, len(paths)), file=sys.stderr)
