@@ -47,7 +47,7 @@ class Runner:
         for path in tqdm(paths, desc="files", unit="file", disable=True if len(paths) < 2 else None, file=sys.stderr):
             try:
                 results.append(self.process(path, many=len(paths) > 1))
-            except (AudioError, ValueError, RuntimeError) as error:
+            except (AudioError, OSError, ValueError, RuntimeError) as error:  # this file fails, the rest go on
                 message = str(error).removeprefix(f"{path}: ")  # AudioError messages start with the path
                 failed.append({"file": str(path), "error": message})
         print(render(results, failed, self.classifier.labels, self.args.format, self.args.timeline))
