@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -59,7 +61,7 @@ def trained_export() -> Path:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    path = Path(tempfile.mkdtemp(prefix="tft-ser-model-"))
+    path = _temporary_folder("tft-ser-model-")
     model.eval().save_pretrained(path)
     extractor.save_pretrained(path)
     return path
@@ -76,9 +78,16 @@ def random_export(**overrides) -> Path:
     """An untrained tiny TFT (64 mel bins, 300 frames) with `overrides` (e.g. ablation switches), saved."""
     torch.manual_seed(0)
     config = TFTConfig(**tiny_config_kwargs(num_mel_bins=64, max_frames=300, **overrides))
-    path = Path(tempfile.mkdtemp(prefix="tft-ser-random-"))
+    path = _temporary_folder("tft-ser-random-")
     TFTForAudioClassification(config).eval().save_pretrained(path)
     TFTFeatureExtractor().save_pretrained(path)
+    return path
+
+
+def _temporary_folder(prefix: str) -> Path:
+    """A folder removed when the test process exits (models are shared across test modules, not per test)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
     return path
 
 
