@@ -1,0 +1,121 @@
+"""`tft-ser predict`: end to end in a subprocess (`python -m tft_ser`), other cases in-process through `main`."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from tft_ser_models import EMOTIONS, SR, casia_clip, long_recording, trained_export
+
+from tft_ser.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "tft_ser", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def model_dir(corpora) -> str:
+    return str(trained_export())
+
+
+@pytest.fixture(scope="module")
+def audio_dir(tmp_path_factory, corpora) -> Path:
+    folder = tmp_path_factory.mktemp("audio")
+    sf.write(folder / "angry.wav", casia_clip("angry", 202), SR)
+    sf.write(folder / "sad.flac", casia_clip("sad", 202), SR)
+    recording, _ = long_recording([casia_clip(e, 201) for e in EMOTIONS], [1.0, 1.5, 1.0, 2.0])
+    sf.write(folder / "call.wav", recording, SR)
+    return folder
+
+
+def test_predict_json_timeline_plot_and_explain(model_dir, audio_dir, tmp_path):
+    result = run_cli(
+        "predict", model_dir, str(audio_dir / "call.wav"), str(audio_dir / "angry.wav"), "--json", "--timeline",
+        "--plot", str(tmp_path / "timeline.png"), "--explain", str(tmp_path / "explain.png"), cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["failed"] == [] and [Path(r["file"]).name for r in report["results"]] == ["call.wav", "angry.wav"]
+    call = report["results"][0]
+    assert call["prediction"]["label"] in EMOTIONS
+    speech = [row for row in call["timeline"] if row["label"] != "non-speech"]
+    assert len(speech) == 4 and call["summary"]["num_segments"] == 4
+    assert all(row["score"] is None and row["scores"] == {} for row in call["timeline"] if row not in speech)
+    for name in ("timeline_call.png", "timeline_angry.png", "explain_call.png", "explain_angry.png"):
+        assert (tmp_path / name).stat().st_size > 1000, name
+
+
+def test_table_and_csv_on_a_glob(model_dir, audio_dir, capsys):
+    assert main(["predict", model_dir, str(audio_dir / "*.wav")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["file", "label", "score"] and len(lines) == 3  # angry.wav, call.wav
+    assert main(["predict", model_dir, str(audio_dir / "sad.flac"), "--csv"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split(",") == ["file", "label", "score", "duration_s", "speech_s", *EMOTIONS]
+    assert row.split(",")[1] in EMOTIONS
+
+
+def test_folder_with_a_broken_file_processes_the_rest(model_dir, audio_dir, tmp_path, capsys):
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for name in ("angry.wav", "sad.flac"):
+        (folder / name).write_bytes((audio_dir / name).read_bytes())
+    (folder / "broken.wav").write_bytes(b"RIFF....WAVE garbage")
+    sf.write(folder / "silence.wav", np.zeros(5 * SR, np.float32), SR)
+    assert main(["predict", model_dir, str(folder), str(tmp_path / "missing.wav"), "--json"]) == 1
+    result = capsys.readouterr()
+    report = json.loads(result.out)
+    assert sorted(Path(r["file"]).name for r in report["results"]) == ["angry.wav", "sad.flac", "silence.wav"]
+    assert sorted(Path(f["file"]).name for f in report["failed"]) == ["broken.wav", "missing.wav"]
+    silence = next(r for r in report["results"] if r["file"].endswith("silence.wav"))
+    assert silence["prediction"]["label"] == "non-speech" and silence["prediction"]["scores"] == {}
+    assert "2 of 5 file(s) failed" in result.err and "broken.wav" in result.err
+
+
+def test_usage_errors_exit_2(model_dir, tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "no-model"), "x.wav"]) == 2
+    assert "cannot load model" in capsys.readouterr().err
+    assert main(["predict", model_dir, "x.wav", "--plot", "t.png"]) == 2
+    assert main(["predict", model_dir, str(tmp_path / "nothing-*.wav"), "--json"]) == 1  # a glob matching nothing
+
+
+def test_console_script_is_declared():
+    text = (REPO_ROOT / "pyproject.toml").read_text()  # tomllib is Python >= 3.11; the project supports 3.10
+    scripts = text.split("[project.scripts]")[1].split("\n[")[0]
+    assert 'tft-ser = "tft_ser.cli:main"' in scripts
+    packages = next(line for line in text.splitlines() if line.startswith("packages = "))
+    assert '"tft_ser"' in packages
+
+
+def test_figure_names_for_several_files_do_not_collide(tmp_path):
+    from tft_ser.cli import plot_path
+
+    taken: set[Path] = set()
+    first = plot_path(str(tmp_path / "t.png"), Path("a/x.wav"), True, taken)
+    second = plot_path(str(tmp_path / "t.png"), Path("b/x.flac"), True, taken)
+    assert (first.name, second.name) == ("t_x.png", "t_x_2.png")
+    assert plot_path("t.png", Path("a/x.wav"), False) == Path("t.png")
+
+
+def test_timeline_table_ends_with_a_summary_per_file(model_dir, audio_dir, capsys):
+    assert main(["predict", model_dir, str(audio_dir / "call.wav"), "--timeline"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:5] == ["file", "start_s", "end_s", "label", "score"]
+    assert "non-speech" in "\n".join(out) and out[-1].startswith(str(audio_dir / "call.wav") + ": speech ")
+
+
+def test_no_vad_weights_windows_by_length(model_dir, tmp_path, capsys):
+    sf.write(tmp_path / "hum.wav", (0.01 * np.sin(np.arange(8 * SR) * 0.05)).astype(np.float32), SR)
+    assert main(["predict", model_dir, str(tmp_path / "hum.wav"), "--no-vad", "--json"]) == 0
+    prediction = json.loads(capsys.readouterr().out)["results"][0]["prediction"]
+    assert prediction["label"] in EMOTIONS and prediction["speech_s"] == 8.0 and prediction["num_windows"] == 5

@@ -1,0 +1,38 @@
+"""Applications of the TFT emotion model: long-recording timelines, explanation maps and the `tft-ser` command.
+
+This package imports `modeling_tft` (the model a Hub export ships) and never the other way round. Names are
+imported on first use (PEP 562), so `tft-ser --help` and usage errors do not wait for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AudioError": "audio",
+    "load_audio": "audio",
+    "EmotionClassifier": "classifier",
+    "Explanation": "explain",
+    "explain_clip": "explain",
+    "RecordingPrediction": "predict",
+    "predict_recording": "predict",
+    "NON_SPEECH": "timeline",
+    "TimelineRow": "timeline",
+    "emotion_timeline": "timeline",
+    "summarize_timeline": "timeline",
+    "VADOptions": "options",
+    "speech_segments": "vad",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,0 +1,76 @@
+"""Load an exported TFT (folder or Hub id) and score batches of 16 kHz windows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+import modeling_tft  # noqa: F401  (registers the "tft" model type with the Auto classes)
+
+DEFAULT_MAX_FRAMES = 300
+
+
+class EmotionClassifier:
+    """A TFT audio-classification model with its feature extractor; `window_samples` is the model's window."""
+
+    def __init__(self, model: torch.nn.Module, feature_extractor, batch_size: int = 16) -> None:
+        self.model = model.eval()
+        self.feature_extractor = feature_extractor
+        self.batch_size = batch_size
+        self.sampling_rate: int = feature_extractor.sampling_rate
+        self.labels: list[str] = [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str, device: str = "cpu", trust_remote_code: bool = False, batch_size: int = 16
+    ) -> EmotionClassifier:
+        """Load from an export folder or a Hub id (the Hub needs network; `trust_remote_code` runs its code)."""
+        model = AutoModelForAudioClassification.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        extractor = AutoFeatureExtractor.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+        return cls(model.to(device), extractor, batch_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def window_frames(self) -> int:
+        """Frames the model takes at once: the feature extractor's `max_length`, capped by the config."""
+        frames = [getattr(self.feature_extractor, "max_length", None), getattr(self.model.config, "max_frames", None)]
+        frames = [int(f) for f in frames if f]
+        return min(frames) if frames else DEFAULT_MAX_FRAMES
+
+    @property
+    def window_samples(self) -> int:
+        """Samples that make exactly `window_frames` frames."""
+        extractor = self.feature_extractor
+        return extractor.n_fft + (self.window_frames - 1) * extractor.hop_length
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input: one analysis frame."""
+        return int(self.feature_extractor.n_fft)
+
+    def features(self, clips: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+        """Model inputs for clips of at most `window_samples` samples (padded to the longest)."""
+        inputs = self.feature_extractor(
+            list(clips), sampling_rate=self.sampling_rate, padding="longest", return_tensors="pt"
+        )
+        return {key: value.to(self.device) for key, value in inputs.items()}
+
+    def probabilities(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """
+        Softmax scores `(clips, labels)` of clips of at most `window_samples` samples, in batches of similar
+        lengths (less padding; the model gives the same scores padded or not).
+        """
+        order = np.argsort([len(clip) for clip in clips], kind="stable")
+        scores = np.zeros((len(clips), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(clips), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            with torch.inference_mode():
+                logits = self.model(**self.features([clips[i] for i in batch])).logits
+            scores[batch] = logits.float().softmax(-1).cpu().numpy()
+        return scores
