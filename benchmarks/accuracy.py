@@ -37,6 +37,11 @@ SYSTEMS = {
     "time_only": ["--config_overrides", "use_frequency_branch=False,use_fusion=False"],
     "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False"],
     "no_fusion": ["--config_overrides", "use_fusion=False"],
+    "tft_first_design": ["--config_overrides", "time_position_embedding=absolute,frequency_embedding=trajectory"],
+    "tft_length_free": [
+        "--config_overrides",
+        "time_position_embedding=convolutional,frequency_embedding=conv_statistics",
+    ],
     "ast": ["--model_type", "ast"],
 }
 SMOKE = {

@@ -31,6 +31,8 @@ SYSTEM_NAMES = {
     "time_only": "TFT: time branch only",
     "frequency_only": "TFT: frequency branch only",
     "no_fusion": "TFT: both branches, no fusion",
+    "tft_first_design": "TFT, first design (absolute positions, trajectory band tokens)",
+    "tft_length_free": "TFT, length-free (convolutional positions, conv-statistics band tokens)",
     "ast": "AST (equal size)",
 }
 GPU_COMMANDS = (
