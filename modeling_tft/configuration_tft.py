@@ -27,13 +27,13 @@ class TFTConfig(PretrainedConfig):
             Consecutive frames grouped into one time token (4 frames = 40 ms).
         bins_per_frequency_token (`int`, *optional*, defaults to 2):
             Adjacent mel bands grouped into one frequency token; must divide `num_mel_bins`.
-        time_position_embedding (`str`, *optional*, defaults to `"absolute"`):
+        time_position_embedding (`str`, *optional*, defaults to `"convolutional"`):
             `"absolute"`: a learned table of `max_frames / frames_per_time_token` positions. `"convolutional"`: a
             depthwise convolution over neighbouring time tokens (`position_kernel_size`), added as in wav2vec 2.0:
             relative, so inputs of any length work.
         position_kernel_size (`int`, *optional*, defaults to 15):
             Time tokens seen by the convolutional position embedding (odd; 15 tokens = 0.6 s).
-        frequency_embedding (`str`, *optional*, defaults to `"trajectory"`):
+        frequency_embedding (`str`, *optional*, defaults to `"conv_statistics"`):
             How a frequency token is made from its `bins_per_frequency_token` mel bands. `"trajectory"`: one
             `Linear` over the bands' whole `max_frames`-frame trajectory (tied to absolute time, fixed length).
             `"conv_statistics"`: a small convolution along time shared by all bands, then the mean and standard
@@ -101,9 +101,9 @@ class TFTConfig(PretrainedConfig):
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 2,
-        time_position_embedding: str = "absolute",
+        time_position_embedding: str = "convolutional",
         position_kernel_size: int = 15,
-        frequency_embedding: str = "trajectory",
+        frequency_embedding: str = "conv_statistics",
         frequency_conv_channels: int = 32,
         frequency_conv_kernel_size: int = 5,
         hidden_size: int = 192,

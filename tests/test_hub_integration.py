@@ -134,3 +134,22 @@ def test_new_head_keeps_backbone(saved_dir):
     for name, param in original.tft.state_dict().items():
         torch.testing.assert_close(resized.tft.state_dict()[name], param, msg=name)
     assert resized.classifier.weight.shape == (5, 32)
+
+
+def test_pipeline_scores_long_audio_whole(tmp_path):
+    """A length-free TFT exported with a whole-clip extractor: a 30-s input is not scored by its first 3 s."""
+    torch.manual_seed(0)
+    model = TFTForAudioClassification(TFTConfig(**tiny_config_kwargs(num_mel_bins=32, max_frames=300))).eval()
+    assert not model.config.fixed_length
+    model.save_pretrained(tmp_path)
+    TFTFeatureExtractor(feature_size=32, max_length=None).save_pretrained(tmp_path)
+    classifier = pipeline("audio-classification", model=str(tmp_path))
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(30 * SR) * np.repeat(rng.uniform(0.1, 3, 30), SR)).astype(np.float32)
+    whole = {r["label"]: r["score"] for r in classifier(audio)}
+    first_3s = {r["label"]: r["score"] for r in classifier(audio[: 3 * SR])}
+    features = TFTFeatureExtractor(feature_size=32, max_length=None)(audio, sampling_rate=SR, return_tensors="pt")
+    assert features["input_features"].shape[1] == 1 + (30 * SR - 512) // 160  # every 10-ms frame of the 30 s
+    expected = model(**features).logits.softmax(-1)[0]
+    np.testing.assert_allclose([whole[model.config.id2label[i]] for i in range(3)], expected.detach(), atol=1e-5)
+    assert max(abs(whole[k] - first_3s[k]) for k in whole) > 1e-3

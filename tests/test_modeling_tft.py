@@ -7,8 +7,11 @@ from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
 
+FIRST_DESIGN = {"time_position_embedding": "absolute", "frequency_embedding": "trajectory"}
 ABLATIONS = {
     "full_joint": {},
+    "first_design": FIRST_DESIGN,
+    "first_design_cross": {**FIRST_DESIGN, "fusion_type": "cross"},
     "full_cross": {"fusion_type": "cross"},
     "attention_pooling": {"pooling": "attention"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
@@ -131,7 +134,7 @@ def test_loss_class_weights_and_label_smoothing():
         model(**inputs, labels=labels)
 
 
-@pytest.mark.parametrize("name", ["length_free", "conv_frequency_only", "conv_time_only"])
+@pytest.mark.parametrize("name", ["full_joint", "full_cross", "frequency_only", "time_only"])
 def test_length_free_models_take_any_length(name):
     tester = TFTModelTester(**ABLATIONS[name])
     assert not tester.config.fixed_length
@@ -147,13 +150,15 @@ def test_length_free_models_take_any_length(name):
 
 
 def test_fixed_length_components_are_named():
-    assert TFTConfig(**tiny_config_kwargs()).fixed_length
-    assert TFTConfig(**tiny_config_kwargs(frequency_embedding="conv_statistics")).fixed_length  # absolute time
-    assert not TFTConfig(**tiny_config_kwargs(**LENGTH_FREE)).fixed_length
+    assert not TFTConfig(**tiny_config_kwargs()).fixed_length
+    assert TFTConfig(**tiny_config_kwargs(**FIRST_DESIGN)).fixed_length
+    assert TFTConfig(**tiny_config_kwargs(time_position_embedding="absolute")).fixed_length
+    frequency_only = {"use_time_branch": False, "use_fusion": False}
+    assert not TFTConfig(**tiny_config_kwargs(time_position_embedding="absolute", **frequency_only)).fixed_length
 
 
 def test_bad_shapes_raise():
-    model = TFTModel(TFTModelTester().config)
+    model = TFTModel(TFTModelTester(**FIRST_DESIGN).config)
     with pytest.raises(ValueError, match=r"shape \(batch, frames, 16\)"):
         model(torch.zeros(1, 10, 8))
     with pytest.raises(ValueError, match=r"more than config.max_frames=60"):
