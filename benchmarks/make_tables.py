@@ -435,8 +435,12 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
     threads = " or ".join(sorted({str(e["torch_threads"]) for e in environments}))
     cores = " or ".join(sorted({str(e["cpu_cores"]) for e in environments if "cpu_cores" in e})) or "?"
     corpus = report["corpus"]
+    invalid = report.get("invalid_systems", {})
+    names = {key: SYSTEM_NAMES.get(key, key) + (" — test scores INVALID" if key in invalid else "") for key in systems}
     lines = [
         heading(3, f"{corpus.upper()} — {report['protocol']}" + ("" if name == corpus else f" ({name})")),
+        *(f"- **{SYSTEM_NAMES.get(key, key)}: test scores invalid.** {why}" for key, why in invalid.items()),
+        *(f"- {note}" for note in report.get("notes", [])),
         f"- command: `{report['command']}` (recipe `{report['recipe']}`; each system's exact `run_train.py` "
         "command is in the JSON)",
         f"- model selection: {model_selection(report)}; each test split scored once",
@@ -449,7 +453,7 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
              "UA % std over seed means", "wall time s"],
             [
                 [
-                    SYSTEM_NAMES.get(name, name),
+                    names[name],
                     summary["num_parameters"],
                     f"{summary['num_seeds']} × {summary['num_folds']}",
                     percent(summary["mean_wa"], summary["std_wa_over_folds"]),
@@ -465,7 +469,7 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
             ["system", "seed", "fold", "test speakers", "validation speakers", "epoch kept", "validation UA %",
              "WA %", "UA %"],
             [
-                [SYSTEM_NAMES.get(name, name), run["seed"], fold["fold"], ", ".join(fold["test_speakers"]),
+                [names[name], run["seed"], fold["fold"], ", ".join(fold["test_speakers"]),
                  ", ".join(fold.get("validation_speakers", [])) or "–", fold.get("best_epoch") or "last",
                  "–" if fold.get("validation_ua") is None else f"{100 * fold['validation_ua']:.2f}",
                  f"{100 * fold['wa']:.2f}", f"{100 * fold['ua']:.2f}"]
@@ -476,7 +480,7 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
         ),
     ]  # fmt: skip
     targets = []
-    if "tft" in systems and "ast" in systems:
+    if "tft" in systems and "ast" in systems and "ast" not in invalid:
         gain = 100 * (systems["tft"]["mean_ua"] - systems["ast"]["mean_ua"])
         targets.append(
             ["TFT ≥ equal-size AST + 3 points UA", f"{gain:+.2f} points", "**met**" if gain >= 3 else "**missed**"]
@@ -564,7 +568,7 @@ def render_headline(results_dir: Path) -> str:
     rows = []
     for name, report in load(results_dir, "accuracy").items():
         systems = report["systems"]
-        if name == "demo" or not {"tft", "ast"} <= set(systems):
+        if name == "demo" or not {"tft", "ast"} <= set(systems) or report.get("invalid_systems"):
             continue
         tft, ast = systems["tft"], systems["ast"]
         counts = {run.get("validation_speakers", 1) for run in tft["runs"]}
