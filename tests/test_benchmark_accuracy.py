@@ -50,6 +50,20 @@ def test_accuracy_tables(tmp_path: Path):
         summary["runs"][0]["normalization"] = "speaker"
     (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
     assert "held out; speaker feature normalisation; 1 seed(s)" in tables.render_headline(results)
+    # a report whose AST scores are known to be wrong: marked in its tables, no target row, not in the model card
+    (results / "accuracy_smoke_speaker.json").unlink()
+    (results / "accuracy_smoke.json").write_text(json.dumps({**first, "invalid_systems": {"ast": "a defect."}}))
+    section = tables.render_accuracy_section(results)
+    assert "- **AST (equal size): test scores invalid.** a defect." in section
+    assert "| AST (equal size) — test scores INVALID | 42 | 0 |" in section and "equal-size AST + 3" not in section
+    assert "DEMO" not in tables.render_headline(results)
+
+    search = {"corpus": "demo", "rule": "validation decides", "entries": [
+        {"id": "S1", "system": "tft", "report": "accuracy_smoke.json", "change": "x", "decision": "kept"}]}  # fmt: skip
+    (results / "search_demo.json").write_text(json.dumps(search))
+    validation = first["systems"]["tft"]["runs"][0]["folds"][0]["validation_ua"]
+    row = f"| S1 | TFT (full) | x | speaker | 42 | {100 * validation:.1f} | **{100 * validation:.2f}** | kept |  |"
+    assert row in tables.render_accuracy_section(results)
 
 
 def test_wall_time_names_folds_it_does_not_cover():
