@@ -36,7 +36,7 @@ class ModelArguments:
     )
     attn_implementation: str | None = field(default=None, metadata={"help": "'sdpa' (default) or 'eager'."})
     normalization: str = field(
-        default="utterance",
+        default="global",
         metadata={
             "help": "Feature normalisation: 'utterance', 'global' (fitted on each fold's training split), "
             "'speaker' (each speaker's own statistics, test speakers' unlabelled audio included), 'none'."
