@@ -574,7 +574,7 @@ def render_headline(results_dir: Path) -> str:
         counts = {run.get("validation_speakers", 1) for run in tft["runs"]}
         split = "all non-test speakers train" if counts == {0} else "validation speaker(s) held out"
         normalizations = sorted({run.get("normalization", "utterance") for s in (tft, ast) for run in s["runs"]})
-        split += "".join(f"; {n} feature normalisation" for n in normalizations if n != "utterance")
+        split += "".join(f"; {n} feature normalisation" for n in normalizations)
         label = f"{report['corpus'].upper()} {report['protocol']} ({split}; {tft['num_seeds']} seed(s) × "
         label += f"{tft['num_folds']} folds): WA / UA %"
         rows.append([label] + [f"{100 * s['mean_wa']:.2f} / {100 * s['mean_ua']:.2f}" for s in (tft, ast)])

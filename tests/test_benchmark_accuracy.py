@@ -43,8 +43,9 @@ def test_accuracy_tables(tmp_path: Path):
         and "| validation UA % |" in section
         and section.count("| AST (equal size) | 42 | 0 |") == 1
     )
-    assert "DEMO k_fold_by_speaker (validation speaker(s) held out; 1 seed(s) × 1 folds)" in tables.render_headline(
-        results
+    assert (
+        "DEMO k_fold_by_speaker (validation speaker(s) held out; global feature normalisation; 1 seed(s) × 1 folds)"
+        in tables.render_headline(results)
     )
     for summary in first["systems"].values():  # a variant of the recipe is labelled as such in the model card
         summary["runs"][0]["normalization"] = "speaker"

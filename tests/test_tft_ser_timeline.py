@@ -53,8 +53,8 @@ def test_timeline_segments_follow_clips_and_carry_their_labels(classifier, recor
         assert end - (len(clip) / SR - offset) - TOLERANCE_S <= row.end_s <= end + TOLERANCE_S
         assert set(row.scores) == set(EMOTIONS) and sum(row.scores.values()) == pytest.approx(1, abs=1e-5)
         assert row.label == max(row.scores, key=row.scores.get) and row.score == row.scores[row.label]
-        # the segment is scored exactly as that stretch of the clip on its own
-        inner = clip[max(0, round((row.start_s - start) * SR)) : round((row.end_s - start) * SR)]
+        # the segment is scored exactly as that stretch of the recording on its own
+        inner = audio[round(row.start_s * SR) : round(row.end_s * SR)]
         assert row.label == classifier.labels[int(classifier.probabilities([inner])[0].argmax())]
         agree += row.label == clip_label
     # whole clips (with their leading/trailing silence) vs VAD-trimmed segments: a model fitted in seconds on 12
