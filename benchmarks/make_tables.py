@@ -577,6 +577,8 @@ def render_headline(results_dir: Path) -> str:
         split += "".join(f"; {n} feature normalisation" for n in normalizations)
         label = f"{report['corpus'].upper()} {report['protocol']} ({split}; {tft['num_seeds']} seed(s) × "
         label += f"{tft['num_folds']} folds): WA / UA %"
+        if report.get("tft_design") == "first":
+            label += " — TFT of the first design (absolute positions, trajectory band tokens)"
         rows.append([label] + [f"{100 * s['mean_wa']:.2f} / {100 * s['mean_ua']:.2f}" for s in (tft, ast)])
     for device, report in load(results_dir, "speed").items():
         hardware = report["meta"]["hardware"]
