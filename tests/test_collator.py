@@ -1,6 +1,7 @@
 """The training/evaluation collator: whole-clip evaluation and mixup."""
 
 import numpy as np
+import pytest
 import torch
 
 from modeling_tft import TFTFeatureExtractor
@@ -15,18 +16,20 @@ def examples(seconds: list[float], seed: int = 0) -> list[dict]:
     ]
 
 
-def test_evaluation_takes_whole_clips_only_when_asked():
-    extractor = TFTFeatureExtractor(feature_size=16, max_length=100)
+def test_evaluation_takes_whole_clips_when_the_extractor_keeps_them():
+    whole_extractor = TFTFeatureExtractor(feature_size=16, max_length=None)
     batch = examples([0.5, 2.5])
-    whole = SpeechEmotionCollator(extractor, train=False, whole_clips=True)(batch)
-    frames = [extractor.num_frames(len(e["audio"])) for e in batch]
+    whole = SpeechEmotionCollator(whole_extractor, train=False)(batch)
+    frames = [whole_extractor.num_frames(len(e["audio"])) for e in batch]
     assert whole["input_features"].shape == (2, max(frames), 16)
     assert whole["attention_mask"].sum(1).tolist() == frames
-    cut = SpeechEmotionCollator(extractor, train=False)(batch)
+    cut = SpeechEmotionCollator(TFTFeatureExtractor(feature_size=16, max_length=100), train=False)(batch)
     assert cut["input_features"].shape == (2, 100, 16)
     torch.testing.assert_close(whole["input_features"][0, : frames[0]], cut["input_features"][0, : frames[0]])
-    train = SpeechEmotionCollator(extractor, train=True, whole_clips=True)(batch)  # training still crops
+    train = SpeechEmotionCollator(whole_extractor, train=True, crop_frames=100)(batch)  # training still crops
     assert train["input_features"].shape[1] == 100
+    with pytest.raises(ValueError, match="Training crops need `crop_frames`"):
+        SpeechEmotionCollator(whole_extractor, train=True)
 
 
 def test_mixup_mixes_features_masks_and_labels():

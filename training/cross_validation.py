@@ -148,10 +148,15 @@ def build_model_and_extractor(
     length_free = not getattr(model.config, "fixed_length", True)  # a TFT that takes any length: whole clips
     feature_extractor = TFTFeatureExtractor(
         feature_size=model.config.num_mel_bins,
-        max_length=None if length_free else getattr(model.config, "max_frames", None) or model.config.max_length,
+        max_length=None if length_free else crop_frames(model.config),
         normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
     )
     return model, feature_extractor
+
+
+def crop_frames(config) -> int:
+    """Frames of a training crop: TFT's `max_frames`, AST's `max_length` (also the fixed models' whole input)."""
+    return getattr(config, "max_frames", None) or config.max_length
 
 
 def _run_fold(
@@ -184,16 +189,18 @@ def _run_fold(
         feature_extractor.fit([e["audio"] for e in train], sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
-    crop_frames = getattr(model.config, "max_frames", None) or model.config.max_length  # training crops
-    whole_clips = feature_extractor.max_length is None  # evaluation: whole clips, else the first `crop_frames`
-    train_options = {"mixup_alpha": data_args.mixup_alpha, "num_labels": len(label_names), "crop_frames": crop_frames}
+    train_options = {
+        "mixup_alpha": data_args.mixup_alpha,
+        "num_labels": len(label_names),
+        "crop_frames": crop_frames(model.config),
+    }
     job = FoldJob(
         model=model,
         train=train,
         validation=validation,
         test=test,
         train_collator=SpeechEmotionCollator(collator_extractor, train=True, **collator, **masks, **train_options),
-        eval_collator=SpeechEmotionCollator(collator_extractor, train=False, whole_clips=whole_clips, **collator),
+        eval_collator=SpeechEmotionCollator(collator_extractor, train=False, **collator),
         args=args,
         fold_dir=fold_dir,
         resume=bool(args.resume_from_checkpoint),

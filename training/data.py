@@ -127,8 +127,8 @@ class SpeechEmotionCollator:
     `max_length`) of each clip and afterwards applies
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
     itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
-    from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are whole with
-    `whole_clips=True` (a model that takes any length), else cut to the feature extractor's `max_length`.
+    from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
+    feature extractor's `max_length`, or kept whole when it is `None` (a model that takes any length).
     """
 
     def __init__(
@@ -140,7 +140,6 @@ class SpeechEmotionCollator:
         num_masks: int = 2,
         model_type: str = "tft",
         speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
-        whole_clips: bool = False,
         mixup_alpha: float = 0.0,
         num_labels: int | None = None,
         crop_frames: int | None = None,
@@ -156,7 +155,6 @@ class SpeechEmotionCollator:
         self.feature_extractor = feature_extractor
         self.train = train
         self.model_type = model_type
-        self.whole_clips = whole_clips and not train
         self.mixup_alpha = mixup_alpha if train else 0.0
         self.num_labels = num_labels
         fe = feature_extractor
@@ -174,10 +172,8 @@ class SpeechEmotionCollator:
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         clips = [self._crop(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
         padding = "max_length" if self.model_type == "ast" else "longest"  # AST takes fixed-length input
-        fe = self.feature_extractor
-        max_length = max(fe.num_frames(len(clip)) for clip in clips) if self.whole_clips else None
-        features = fe(
-            clips, sampling_rate=fe.sampling_rate, padding=padding, max_length=max_length, return_tensors="pt"
+        features = self.feature_extractor(
+            clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
         )
         if self.speaker_statistics is not None:
             features["input_features"] = self._speaker_normalised(features, batch)
