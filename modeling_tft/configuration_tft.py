@@ -5,7 +5,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 FUSION_TYPES = ("joint", "cross")
-POOLING_TYPES = ("mean", "attention")
+POOLING_TYPES = ("mean", "attention", "statistics")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
 FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics")
 
@@ -58,8 +58,9 @@ class TFTConfig(PretrainedConfig):
             `"joint"`: self-attention over the concatenated time and frequency tokens (with learned type
             embeddings). `"cross"`: each stream cross-attends to the other, then its own feed-forward.
         pooling (`str`, *optional*, defaults to `"mean"`):
-            `"mean"` (masked mean) or `"attention"` (learned attentive pooling) over each stream's tokens;
-            the utterance vector is the mean of the pooled streams.
+            `"mean"` (masked mean), `"attention"` (learned attentive pooling) or `"statistics"` (masked mean and
+            standard deviation, concatenated and projected back to `hidden_size`, as in x-vectors) over each
+            stream's tokens; the utterance vector is the mean of the pooled streams.
         use_time_branch (`bool`, *optional*, defaults to `True`):
             Ablation switch: build the time tokens and Time Transformer.
         use_frequency_branch (`bool`, *optional*, defaults to `True`):

@@ -309,13 +309,19 @@ class TFTFusion(nn.Module):
 
 
 class TFTPooler(nn.Module):
-    """Masked mean, or attentive pooling (softmax of a learned score per token), over one token stream."""
+    """Pools one token stream into a vector: masked mean, attentive pooling (softmax of a learned score per
+    token), or statistics pooling (masked mean and standard deviation, projected back to `hidden_size`)."""
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
+        self.pooling = config.pooling
         self.score = nn.Linear(config.hidden_size, 1) if config.pooling == "attention" else None
+        statistics = config.pooling == "statistics"
+        self.projection = nn.Linear(2 * config.hidden_size, config.hidden_size) if statistics else None
 
     def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+        if self.pooling == "statistics":
+            return self.projection(masked_statistics(tokens.transpose(1, 2), token_mask[:, None]))  # (batch, hidden)
         if self.score is None:
             weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
         else:

@@ -14,6 +14,7 @@ ABLATIONS = {
     "first_design_cross": {**FIRST_DESIGN, "fusion_type": "cross"},
     "full_cross": {"fusion_type": "cross"},
     "attention_pooling": {"pooling": "attention"},
+    "statistics_pooling": {"pooling": "statistics"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
     "no_fusion": {"use_fusion": False},
