@@ -84,6 +84,16 @@ class TFTConfig(PretrainedConfig):
             Per-class weights of the cross-entropy loss (one per label), e.g. inverse class frequency.
         label_smoothing (`float`, *optional*, defaults to 0.0):
             Label smoothing of the cross-entropy loss, in [0, 1).
+        inference_window_frames (`int`, *optional*):
+            Frames per window when [`TFTForAudioClassification`] scores an input longer than this (10 ms frames:
+            300 = 3 s). Defaults to `max_frames` for a fixed-length model (`fixed_length`) and to no windowing (the
+            whole clip at once) otherwise; at most `max_frames` for a fixed-length model. A longer clip is cut into
+            windows every `inference_hop_frames` frames, the last one moved back to end at the clip's end, and its
+            logits are the log of the mean of the windows' softmax probabilities (so `pipeline` scores are the mean
+            window probabilities). A clip within one window is scored whole, as without windowing.
+        inference_hop_frames (`int`, *optional*):
+            Frames between the starts of consecutive inference windows, in [1, window]; defaults to half the window
+            (windows overlap by half).
 
     Example:
 
@@ -126,6 +136,8 @@ class TFTConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         class_weights: list[float] | None = None,
         label_smoothing: float = 0.0,
+        inference_window_frames: int | None = None,
+        inference_hop_frames: int | None = None,
         **kwargs,
     ) -> None:
         self.num_mel_bins = num_mel_bins
@@ -156,6 +168,8 @@ class TFTConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.class_weights = list(class_weights) if class_weights is not None else None
         self.label_smoothing = label_smoothing
+        self.inference_window_frames = inference_window_frames
+        self.inference_hop_frames = inference_hop_frames
         super().__init__(**kwargs)
         self._validate()
 
@@ -169,6 +183,21 @@ class TFTConfig(PretrainedConfig):
         """Whether a component in use is tied to `max_frames` (then inputs longer than that raise)."""
         absolute = self.use_time_branch and self.time_position_embedding == "absolute"
         return absolute or (self.use_frequency_branch and self.frequency_embedding == "trajectory")
+
+    @property
+    def window_frames(self) -> int | None:
+        """Frames per inference window (`inference_window_frames` or its default); `None`: whole clips."""
+        if self.inference_window_frames is not None:
+            return int(self.inference_window_frames)
+        return self.max_frames if self.fixed_length else None
+
+    @property
+    def hop_frames(self) -> int | None:
+        """Frames between inference windows (`inference_hop_frames`, default half the window); `None`: no windows."""
+        window = self.window_frames
+        if window is None:
+            return None
+        return int(self.inference_hop_frames) if self.inference_hop_frames is not None else max(1, window // 2)
 
     @property
     def num_frequency_tokens(self) -> int:
@@ -236,6 +265,21 @@ class TFTConfig(PretrainedConfig):
                 )
             if any(w < 0 for w in self.class_weights):
                 raise ValueError(f"`class_weights` must be non-negative, got {self.class_weights}.")
+        self._validate_windows()
+
+    def _validate_windows(self) -> None:
+        window, hop = self.inference_window_frames, self.inference_hop_frames
+        if window is not None and int(window) < 1:
+            raise ValueError(f"`inference_window_frames` must be a positive integer, got {window}.")
+        if window is not None and self.fixed_length and int(window) > self.max_frames:
+            raise ValueError(
+                f"`inference_window_frames` ({window}) must not exceed `max_frames` ({self.max_frames}) in a "
+                "fixed-length model (`time_position_embedding='absolute'` or `frequency_embedding='trajectory'`)."
+            )
+        if hop is not None and not 1 <= int(hop) <= (self.window_frames or int(hop)):
+            raise ValueError(
+                f"`inference_hop_frames` ({hop}) must be in [1, inference window = {self.window_frames} frames]."
+            )
 
 
 __all__ = ["TFTConfig"]

@@ -48,9 +48,10 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         f_max (`float`, *optional*):
             Highest mel filter edge, in Hz (defaults to half the sampling rate).
         max_length (`int`, *optional*, defaults to 300):
-            Frames kept per clip (300 = 3 s); longer clips are truncated from the end. `None` keeps every clip
-            whole (for a model that takes any length: `TFTConfig.fixed_length` is `False`); `padding="max_length"`
-            then pads to the longest clip of the batch.
+            Frames kept per clip (300 = 3 s); longer clips are truncated from the end, with a warning. `None` keeps
+            every clip whole, as exports do: [`TFTForAudioClassification`] scores a clip longer than its inference
+            window (`TFTConfig.window_frames`) in overlapping windows. `padding="max_length"` then pads to the
+            longest clip of the batch.
         normalization (`str`, *optional*, defaults to `"utterance"`):
             `"utterance"`: each clip's bands are standardised over its own frames (works for one clip in a
             `pipeline`, removes channel and speaker level). `"global"`: standardised with `mean`/`std`
@@ -158,6 +159,11 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         clips = self._check_sampling_rate(clips, sampling_rate, resample)
         max_length = max_length or self.max_length or self._longest(clips)
         self._check_lengths(clips, max_length, truncation)
+        if any(self.num_frames(len(clip)) > max_length for clip in clips):
+            logger.warning_once(
+                f"{type(self).__name__}: audio longer than max_length frames is truncated to its start. Set "
+                "`max_length=None` to keep whole clips (TFTForAudioClassification scores long inputs in windows)."
+            )
 
         features, num_frames = self._log_mel(clips, max_length)
         features = self._normalize(features, num_frames)

@@ -169,6 +169,38 @@ def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-
     return torch.cat([mean, torch.sqrt(var + eps)], dim=-1)
 
 
+def window_starts(num_frames: torch.Tensor, window: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    First frame of each inference window of clips of `num_frames` real frames `(batch,)`: one every `hop` frames,
+    the last moved back to end exactly at the clip's end; a clip of at most `window` frames is one window at 0.
+    Returns `starts` and `valid`, both `(batch, max_windows)`; windows past a clip's count are invalid (start 0).
+    """
+    excess = (num_frames - window).clamp(min=0)  # frames past the first window
+    count = torch.where(excess > 0, -(-excess // hop) + 1, torch.ones_like(excess))  # windows per clip
+    index = torch.arange(int(count.max()), device=num_frames.device)[None, :]  # (1, max_windows)
+    valid = index < count[:, None]
+    starts = torch.where(index < count[:, None] - 1, index * hop, excess[:, None])  # the last: aligned to the end
+    return starts * valid, valid
+
+
+def combine_window_logits(window_logits: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """
+    The whole-clip rule: the log of the weighted mean of the windows' softmax probabilities.
+
+    `window_logits` `(batch, windows, labels)` and `weights` `(batch, windows)` (non-negative, e.g. each window's
+    real frames; 0 for an absent window) give `(batch, labels)` log-probabilities, in float32 or wider: their
+    softmax is the weighted mean of the window probabilities.
+    """
+    dtype = torch.promote_types(window_logits.dtype, torch.float32)
+    log_probabilities = window_logits.to(dtype).log_softmax(-1)
+    log_weights = weights.to(dtype).log()  # an absent window: -inf, so it adds nothing
+    combined = torch.logsumexp(log_probabilities + log_weights[..., None], dim=1)  # (batch, labels)
+    return combined - torch.logsumexp(log_weights, dim=1, keepdim=True)
+
+
+MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory on recordings of hours
+
+
 class TFTTimeEmbeddings(nn.Module):
     """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token.
 
@@ -377,9 +409,10 @@ class TFTModel(TFTPreTrainedModel):
         r"""
         input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
             Log-mel features from [`TFTFeatureExtractor`]; any length, or at most `config.max_frames` frames
-            with a fixed-length component (`config.fixed_length`).
+            with a fixed-length component (`config.fixed_length`). The backbone encodes its input in one piece:
+            [`TFTForAudioClassification`] is what cuts longer inputs into inference windows.
         attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*):
-            1 for real frames, 0 for padding. Padded frames never influence the output.
+            1 for real frames, 0 for padding (at the end). Padded frames never influence the output.
         """
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (
@@ -387,6 +420,12 @@ class TFTModel(TFTPreTrainedModel):
         )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         frame_mask = self._frame_mask(input_features, attention_mask)
+        if self.config.fixed_length and input_features.shape[1] > self.config.max_frames:
+            raise ValueError(
+                f"`input_features` has {input_features.shape[1]} frames, more than config.max_frames="
+                f"{self.config.max_frames}, which a fixed-length backbone takes at most; TFTForAudioClassification "
+                "scores longer inputs in windows (config.inference_window_frames)."
+            )
         features = input_features * frame_mask[..., None].to(input_features.dtype)  # (batch, frames, mel)
         collector = TFTCollector(output_hidden_states, output_attentions)
 
@@ -422,11 +461,6 @@ class TFTModel(TFTPreTrainedModel):
                 f"`input_features` must have shape (batch, frames, {self.config.num_mel_bins}), got "
                 f"{tuple(input_features.shape)}."
             )
-        if self.config.fixed_length and input_features.shape[1] > self.config.max_frames:
-            raise ValueError(
-                f"`input_features` has {input_features.shape[1]} frames, more than config.max_frames="
-                f"{self.config.max_frames}; truncate the audio (the feature extractor does with truncation=True)."
-            )
         if attention_mask is None:
             return torch.ones(input_features.shape[:2], dtype=torch.bool, device=input_features.device)
         if attention_mask.shape != input_features.shape[:2]:
@@ -440,7 +474,17 @@ class TFTModel(TFTPreTrainedModel):
 
 
 class TFTForAudioClassification(TFTPreTrainedModel):
-    """TFT with a classification head (dropout + linear) on the pooled utterance representation."""
+    """
+    TFT with a classification head (dropout + linear) on the pooled utterance representation.
+
+    Inputs longer than `config.window_frames` (`inference_window_frames`: by default `max_frames` for a fixed-length
+    model, none for a length-free one) are scored in overlapping windows: every `config.hop_frames` frames (default
+    half a window), the last moved back to end at the clip's end, all windows of the batch through the backbone
+    in batches of `MAX_WINDOWS_PER_CALL`. A clip's logits are then the log of the mean of its windows' softmax
+    probabilities, weighted by each window's real frames ([`combine_window_logits`]): `pipeline` reports the mean
+    window probabilities. A clip within one window gives the backbone's logits of the whole clip, as without
+    windowing; the training crops (`max_frames`) never reach the windowed path.
+    """
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__(config)
@@ -460,24 +504,59 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         return_dict: bool | None = None,
     ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
         r"""
+        input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
+            Log-mel features from [`TFTFeatureExtractor`] of any length; inputs longer than `config.window_frames`
+            are scored in windows (see the class docstring).
         labels (`torch.LongTensor` of shape `(batch,)`, or `torch.FloatTensor` `(batch, num_labels)`, *optional*):
             Class indices in `[0, num_labels)`, or class probabilities (e.g. from mixup); the loss is cross-entropy
             with `config.class_weights` and `config.label_smoothing`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        outputs = self.tft(
-            input_features,
-            attention_mask=attention_mask,
-            output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        logits = self.classifier(self.dropout(outputs.pooler_output))
+        window = self.config.window_frames
+        if window is not None and input_features.shape[1] > window:
+            self._check_no_layer_outputs(output_attentions, output_hidden_states, input_features.shape[1])
+            logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
+        else:
+            outputs = self.tft(
+                input_features,
+                attention_mask=attention_mask,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
+            )
+            logits = self.classifier(self.dropout(outputs.pooler_output))
+            hidden_states, attentions = outputs.hidden_states, outputs.attentions
         loss = self.loss(logits, labels) if labels is not None else None
-        output = SequenceClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
-        )
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
         return output if return_dict else output.to_tuple()
+
+    def _windowed_logits(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """Logits `(batch, labels)` of inputs longer than the inference window, by the rule of the class docstring."""
+        window, hop = self.config.window_frames, self.config.hop_frames
+        frame_mask = self.tft._frame_mask(input_features, attention_mask)  # (batch, frames)
+        starts, valid = window_starts(frame_mask.sum(1), window, hop)  # (batch, windows)
+        frames = starts[..., None] + torch.arange(window, device=starts.device)  # (batch, windows, window)
+        rows = torch.arange(len(frames), device=starts.device)[:, None, None]
+        window_masks = frame_mask[rows, frames] & valid[..., None]  # (batch, windows, window)
+        windows, masks = input_features[rows, frames][valid], window_masks[valid]  # (windows of the batch, window, …)
+        chunks = zip(windows.split(MAX_WINDOWS_PER_CALL), masks.split(MAX_WINDOWS_PER_CALL), strict=True)
+        pooled = torch.cat([self.tft(chunk, attention_mask=mask).pooler_output for chunk, mask in chunks])
+        logits = self.classifier(self.dropout(pooled))  # (windows of the batch, labels)
+        per_clip = logits.new_zeros(*valid.shape, logits.shape[-1]).index_put(valid.nonzero(as_tuple=True), logits)
+        combined = combine_window_logits(per_clip, window_masks.sum(-1)).to(logits.dtype)  # weighted by real frames
+        one_window = valid.sum(1, keepdim=True) == 1  # such a clip keeps its own logits
+        return torch.where(one_window, per_clip[:, 0], combined)
+
+    def _check_no_layer_outputs(self, output_attentions: bool | None, output_hidden_states: bool | None, frames: int):
+        asked = {"output_attentions": output_attentions, "output_hidden_states": output_hidden_states}
+        asked = {name: value if value is not None else getattr(self.config, name) for name, value in asked.items()}
+        requested = [name for name, value in asked.items() if value]
+        if requested:
+            raise ValueError(
+                f"{' and '.join(requested)} describe one pass of the backbone, but an input of {frames} frames is "
+                f"scored in windows of config.window_frames={self.config.window_frames}; call `model.tft` on one "
+                "window (at most that many frames) for its hidden states and attentions."
+            )
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Cross-entropy with the configured class weights and label smoothing."""
@@ -501,4 +580,12 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> t
     )
 
 
-__all__ = ["TFTForAudioClassification", "TFTModel", "TFTModelOutput", "TFTPreTrainedModel", "classification_loss"]
+__all__ = [
+    "TFTForAudioClassification",
+    "TFTModel",
+    "TFTModelOutput",
+    "TFTPreTrainedModel",
+    "classification_loss",
+    "combine_window_logits",
+    "window_starts",
+]

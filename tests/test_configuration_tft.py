@@ -37,8 +37,24 @@ def test_round_trip(tmp_path):
         ({"num_fusion_layers": -1}, "num_fusion_layers"),
         ({"class_weights": [1.0, 1.0]}, "2 entries but the model has 3 labels"),
         ({"class_weights": [1.0, -1.0, 1.0]}, "non-negative"),
+        ({"inference_window_frames": 0}, "`inference_window_frames` must be a positive integer"),
+        (
+            {"inference_window_frames": 61, "time_position_embedding": "absolute"},
+            r"must not exceed `max_frames` \(60\)",
+        ),
+        ({"inference_window_frames": 40, "inference_hop_frames": 41}, r"must be in \[1, inference window = 40"),
+        ({"time_position_embedding": "absolute", "inference_hop_frames": 0}, r"must be in \[1, inference window = 60"),
     ],
 )
 def test_invalid_values_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TFTConfig(**tiny_config_kwargs(**kwargs))
+
+
+def test_inference_window_defaults():
+    fixed = TFTConfig(**tiny_config_kwargs(time_position_embedding="absolute"))
+    assert (fixed.window_frames, fixed.hop_frames) == (60, 30)  # max_frames, half of it
+    length_free = TFTConfig(**tiny_config_kwargs())
+    assert (length_free.window_frames, length_free.hop_frames) == (None, None)  # whole clips
+    chosen = TFTConfig(**tiny_config_kwargs(inference_window_frames=500, inference_hop_frames=100))
+    assert (chosen.window_frames, chosen.hop_frames) == (500, 100)  # a length-free model may take longer windows

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,7 @@ import soundfile as sf
 import torch
 from conftest import tiny_config_kwargs
 from safetensors.torch import load_file
+from tft_ser_models import EMOTIONS, UTTERANCES, casia_clip, trained_export
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
@@ -153,3 +155,48 @@ def test_pipeline_scores_long_audio_whole(tmp_path):
     expected = model(**features).logits.softmax(-1)[0]
     np.testing.assert_allclose([whole[model.config.id2label[i]] for i in range(3)], expected.detach(), atol=1e-5)
     assert max(abs(whole[k] - first_3s[k]) for k in whole) > 1e-3
+
+
+def windowed_by_hand(model: TFTForAudioClassification, features: torch.Tensor) -> torch.Tensor:
+    """Mean softmax of the 300-frame windows every 150 frames, the last one ending at the input's end."""
+    frames = features.shape[1]
+    starts = [*range(0, frames - 300, 150), frames - 300]
+    with torch.no_grad():
+        logits = torch.cat([model(features[:, start : start + 300]).logits for start in starts])
+    return logits.softmax(-1).mean(0)
+
+
+def test_pipeline_scores_long_audio_in_windows_with_a_fixed_length_model(tmp_path):
+    """A first-design TFT (fixed length, 300 frames): a 30-s input is scored in windows, not by its first 3 s."""
+    torch.manual_seed(0)
+    config = TFTConfig(
+        **tiny_config_kwargs(num_mel_bins=32, max_frames=300, time_position_embedding="absolute",
+                             frequency_embedding="trajectory", id2label=dict(enumerate(LABELS)),
+                             label2id={n: i for i, n in enumerate(LABELS)})
+    )  # fmt: skip
+    model = TFTForAudioClassification(config).eval()
+    assert model.config.fixed_length and model.config.window_frames == 300
+    model.save_pretrained(tmp_path)
+    TFTFeatureExtractor(feature_size=32, max_length=None).save_pretrained(tmp_path)  # as training/export.py writes
+    classifier = pipeline("audio-classification", model=str(tmp_path), trust_remote_code=True)
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(30 * SR) * np.repeat(rng.uniform(0.1, 3, 30), SR)).astype(np.float32)
+    whole = {r["label"]: r["score"] for r in classifier(audio)}
+    first_3s = {r["label"]: r["score"] for r in classifier(audio[: 3 * SR])}
+    features = TFTFeatureExtractor(feature_size=32, max_length=None)(audio, sampling_rate=SR, return_tensors="pt")
+    expected = windowed_by_hand(model, features["input_features"])
+    np.testing.assert_allclose([whole[n] for n in LABELS], expected, atol=1e-5)
+    assert max(abs(whole[k] - first_3s[k]) for k in whole) > 1e-3
+
+
+def test_clip_repeated_to_30_s_keeps_its_label_through_pipeline(tmp_path, corpora):
+    """A fixed-length TFT fitted to real clips (`tft_ser_models`): each clip looped to 30 s keeps the clip's label."""
+    shutil.copytree(trained_export("absolute"), tmp_path, dirs_exist_ok=True)
+    TFTFeatureExtractor(max_length=None).save_pretrained(tmp_path)  # whole clips, as exports ship
+    classifier = pipeline("audio-classification", model=str(tmp_path), trust_remote_code=True)
+    assert classifier.model.config.fixed_length
+    for emotion in EMOTIONS:
+        for utterance in UTTERANCES:
+            clip = casia_clip(emotion, utterance)
+            looped = np.tile(clip, int(np.ceil(30 * SR / len(clip))))[: 30 * SR]
+            assert classifier(looped)[0]["label"] == classifier(clip)[0]["label"] == emotion, (emotion, utterance)

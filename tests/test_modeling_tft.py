@@ -6,6 +6,7 @@ from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
+from modeling_tft.modeling_tft import window_starts
 
 FIRST_DESIGN = {"time_position_embedding": "absolute", "frequency_embedding": "trajectory"}
 ABLATIONS = {
@@ -166,6 +167,84 @@ def test_bad_shapes_raise():
         model(torch.zeros(1, 61, 16))
     with pytest.raises(ValueError, match="`attention_mask` has shape"):
         model(torch.zeros(1, 10, 16), attention_mask=torch.ones(1, 9))
+
+
+def test_window_starts_end_aligned():
+    starts, valid = window_starts(torch.tensor([200, 60, 61, 9, 120]), window=60, hop=30)
+    expected = [[0, 30, 60, 90, 120, 140], [0], [0, 1], [0], [0, 30, 60]]  # the last window ends at the clip's end
+    assert [row[ok].tolist() for row, ok in zip(starts, valid, strict=True)] == expected
+
+
+def windows_by_hand(model: TFTForAudioClassification, clip: torch.Tensor, starts: list[int]) -> torch.Tensor:
+    """The whole-clip rule spelt out: log of the mean softmax of each window scored alone."""
+    window = model.config.window_frames
+    logits = torch.cat([model(clip[:, start : start + window]).logits for start in starts])
+    return logits.softmax(-1).mean(0, keepdim=True).log()
+
+
+@pytest.mark.parametrize("name", ["first_design", "first_design_cross", "time_only"])
+def test_long_inputs_are_scored_in_windows(name):
+    overrides = {**ABLATIONS[name], **({} if name.startswith("first") else {"time_position_embedding": "absolute"})}
+    model = TFTForAudioClassification(TFTModelTester(**overrides).config).eval()
+    assert model.config.fixed_length and model.config.window_frames == 60 and model.config.hop_frames == 30
+    clip = torch.randn(1, 200, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(model(clip).logits, windows_by_hand(model, clip, [0, 30, 60, 90, 120, 140]))
+        assert not torch.allclose(model(clip).logits, model(clip[:, :60]).logits)  # not the first window alone
+        model.config.inference_hop_frames = 50
+        torch.testing.assert_close(model(clip).logits, windows_by_hand(model, clip, [0, 50, 100, 140]))
+
+
+def test_length_free_model_windows_only_when_configured():
+    tester = TFTModelTester()
+    model = TFTForAudioClassification(tester.config).eval()
+    clip = torch.randn(1, 200, 16, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        whole = model(clip).logits
+        model.config.inference_window_frames, model.config.inference_hop_frames = 80, 60
+        torch.testing.assert_close(model(clip).logits, windows_by_hand(model, clip, [0, 60, 120]))
+        assert not torch.allclose(model(clip).logits, whole)
+
+
+@pytest.mark.parametrize("name", ["first_design", "full_joint"])
+def test_clips_within_the_window_are_unchanged(name):
+    """A clip of at most one window goes through exactly the backbone and head it went through before."""
+    tester = TFTModelTester(**ABLATIONS[name])
+    model = TFTForAudioClassification(tester.config).eval()
+    model.config.inference_window_frames = 60
+    inputs = tester.inputs(frames=(60, 37, 9))
+    with torch.no_grad():
+        expected = model.classifier(model.tft(**inputs).pooler_output)
+        assert torch.equal(model(**inputs).logits, expected)
+        one = inputs["input_features"][:1]
+        assert torch.equal(model(one).logits, model.classifier(model.tft(one).pooler_output))
+
+
+def test_padded_batch_of_long_and_short_clips_matches_each_clip_alone():
+    tester = TFTModelTester(**FIRST_DESIGN)
+    model = TFTForAudioClassification(tester.config).eval()
+    frames = (200, 45, 131, 60)
+    batch = tester.inputs(frames=frames)
+    noisy = batch["input_features"] + 100 * (1 - batch["attention_mask"][..., None])  # padding is ignored
+    with torch.no_grad():
+        logits = model(input_features=noisy, attention_mask=batch["attention_mask"]).logits
+        for row, length in enumerate(frames):
+            alone = model(batch["input_features"][row : row + 1, :length]).logits
+            torch.testing.assert_close(logits[row : row + 1], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_windowed_logits_train_and_refuse_layer_outputs():
+    model = TFTForAudioClassification(TFTModelTester(**FIRST_DESIGN).config).train()
+    long = torch.randn(2, 150, 16, generator=torch.Generator().manual_seed(2))
+    loss = model(long, labels=torch.tensor([0, 2])).loss
+    loss.backward()
+    assert torch.isfinite(loss) and model.classifier.weight.grad is not None
+    with pytest.raises(ValueError, match=r"scored in windows of config\.window_frames=60; call `model\.tft`"):
+        model(long, output_attentions=True)
+    model.config.output_hidden_states = True
+    with pytest.raises(ValueError, match="output_hidden_states describe one pass"):
+        model(long)
+    assert model(long[:, :60]).hidden_states is not None  # one window: as before
 
 
 def test_gradient_checkpointing_gives_same_gradients():

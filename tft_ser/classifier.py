@@ -38,9 +38,13 @@ class EmotionClassifier:
 
     @property
     def window_frames(self) -> int:
-        """Frames the model takes at once: the feature extractor's `max_length`, capped by the config."""
-        frames = [getattr(self.feature_extractor, "max_length", None), getattr(self.model.config, "max_frames", None)]
-        frames = [int(f) for f in frames if f]
+        """
+        Frames per window: the model's inference window (`config.window_frames`), or its training crop
+        (`config.max_frames`) for a model that takes whole clips; capped by an extractor that truncates.
+        """
+        config = self.model.config
+        frames = [getattr(config, "window_frames", None) or getattr(config, "max_frames", None)]
+        frames = [int(f) for f in [*frames, getattr(self.feature_extractor, "max_length", None)] if f]
         return min(frames) if frames else DEFAULT_MAX_FRAMES
 
     @property

@@ -1,8 +1,16 @@
-"""Cut a span of audio into the model's windows, and combine window scores (the documented rule)."""
+"""Cut a span of audio into the model's windows, and combine window scores: the model's own rule.
+
+`modeling_tft` owns the rule (`window_starts`, `combine_window_logits`; `TFTForAudioClassification` applies it to
+inputs longer than `config.window_frames`); these wrappers apply it to sample spans and to probabilities with
+caller-chosen weights (e.g. the speech inside each window).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from modeling_tft.modeling_tft import combine_window_logits, window_starts
 
 
 def window_spans(start: int, end: int, window: int, hop: int) -> list[tuple[int, int]]:
@@ -12,15 +20,15 @@ def window_spans(start: int, end: int, window: int, hop: int) -> list[tuple[int,
     """
     if end - start <= window:
         return [(start, end)]
-    starts = list(range(start, end - window, hop))
-    starts.append(end - window)
-    return [(s, s + window) for s in starts]
+    starts, _ = window_starts(torch.tensor([end - start]), window, hop)
+    return [(start + s, start + s + window) for s in starts[0].tolist()]
 
 
 def combine(probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
     """Weighted mean of window probabilities `(windows, labels)`; `None` when every weight is 0."""
     weights = np.asarray(weights, dtype=np.float64)
-    total = weights.sum()
-    if total <= 0:
+    if weights.sum() <= 0:
         return None
-    return (probabilities * weights[:, None]).sum(0) / total
+    with np.errstate(divide="ignore"):  # a probability of 0 is a log-probability of -inf
+        log_probabilities = torch.from_numpy(np.log(np.asarray(probabilities, dtype=np.float64)))
+    return combine_window_logits(log_probabilities[None], torch.from_numpy(weights)[None]).exp()[0].numpy()

@@ -145,10 +145,11 @@ def build_model_and_extractor(
     if model_args.model_type == "ast":
         # the same loss as TFT's (the AST config carries `class_weights` too)
         model.loss_function = lambda labels, logits, config, **kwargs: classification_loss(logits, labels, config)
-    length_free = not getattr(model.config, "fixed_length", True)  # a TFT that takes any length: whole clips
+    # a TFT evaluates whole clips (in windows past config.window_frames); the AST baseline its fixed input
+    whole_clips = isinstance(model.config, TFTConfig)
     feature_extractor = TFTFeatureExtractor(
         feature_size=model.config.num_mel_bins,
-        max_length=None if length_free else crop_frames(model.config),
+        max_length=None if whole_clips else crop_frames(model.config),
         normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
     )
     return model, feature_extractor

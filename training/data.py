@@ -128,7 +128,8 @@ class SpeechEmotionCollator:
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
     itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
     from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
-    feature extractor's `max_length`, or kept whole when it is `None` (a model that takes any length).
+    feature extractor's `max_length`, or kept whole when it is `None` (a TFT, which scores clips longer than
+    its inference window in windows).
     """
 
     def __init__(

@@ -24,7 +24,9 @@ def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str)
     if export_dir.exists():
         shutil.rmtree(export_dir)
     load_pretrained_strict(TFTForAudioClassification, source).save_pretrained(export_dir)
-    TFTFeatureExtractor.from_pretrained(source).save_pretrained(export_dir)
+    extractor = TFTFeatureExtractor.from_pretrained(source)
+    extractor.max_length = None  # whole clips: the model windows inputs longer than config.window_frames itself
+    extractor.save_pretrained(export_dir)
     (export_dir / "results.json").write_text(json.dumps(results, indent=1))
     model_card(results, model_id).save(export_dir / "README.md")
     logger.info(f"Export (Hub-ready repository) written to {export_dir}")
