@@ -82,3 +82,12 @@ def test_streamed_speaker_statistics_equal_the_in_memory_ones(demo):
         np.testing.assert_allclose(statistics[speaker][0].numpy(), np.float32(expected.mean), rtol=1e-6, atol=0)
         np.testing.assert_allclose(statistics[speaker][1].numpy(), np.float32(expected.std), rtol=1e-6, atol=0)
 
+
+@pytest.mark.parametrize("trainer", ["accelerate", "hf"])
+def test_dataloader_workers_decode_the_batches(tmp_path, trainer):
+    """`--dataloader_num_workers 2`: the lazy splits and collators go to worker processes, in both paths."""
+    results = run(tmp_path, "--trainer", trainer, "--folds", "0", "--num_train_epochs", "1",
+                  "--dataloader_num_workers", "2")  # fmt: skip
+    fold = results["folds"][0]
+    assert sum(map(sum, fold["test"]["confusion_matrix"])) == fold["num_test"] > 0
+    assert "eval_ua" in fold["history"][-1]
