@@ -26,7 +26,7 @@ from transformers import HfArgumentParser, pipeline
 
 from training.arguments import DataArguments, ModelArguments, TFTTrainingArguments, no_accelerator
 from training.cross_validation import run_cross_validation
-from training.data import decode_all, load_corpus
+from training.data import iter_clips, load_corpus
 from training.export import export_run, push_export
 
 logger = logging.getLogger("run_train")
@@ -62,7 +62,7 @@ def classify_example(export_dir: Path, results: dict, data_args: DataArguments, 
     speaker = fold["test_speakers"][0]
     clip = dataset.filter(lambda s: s == speaker, input_columns="speaker").select(range(1))
     classifier = pipeline("audio-classification", model=str(export_dir))
-    prediction = classifier(decode_all(clip)[0], top_k=3)
+    prediction = classifier(next(iter_clips(clip)), top_k=3)
     true_label = clip.features["label"].names[clip[0]["label"]]
     print(f"pipeline({export_dir}) on a test clip of {speaker} (true label: {true_label}):")
     for item in prediction:

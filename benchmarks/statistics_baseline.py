@@ -16,10 +16,12 @@ global spectral statistics alone reach, i.e. what the transformers must beat. Tw
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shlex
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -38,18 +40,17 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from dataset_scripts import CORPORA, make_folds  # noqa: E402
 from modeling_tft import TFTFeatureExtractor  # noqa: E402
 from training.cross_validation import environment  # noqa: E402
-from training.data import decode_all  # noqa: E402
+from training.data import iter_clips  # noqa: E402
 
 PROTOCOLS = {"casia": ("leave_one_speaker_out", {}), "ravdess": ("k_fold_by_speaker", {"k": 6})}
 
 
-def clip_statistics(clips: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+def clip_statistics(clips: Iterable[np.ndarray], batch_size: int = 64) -> np.ndarray:
     """(clips, 128): mean and std over the frames of every log-mel band, whole clips (up to 10 s)."""
     extractor = TFTFeatureExtractor(normalization="none", max_length=1000)
-    rows = []
-    for start in range(0, len(clips), batch_size):
-        batch = extractor(clips[start : start + batch_size], sampling_rate=16000, padding="longest",
-                          return_tensors="pt")  # fmt: skip
+    rows, clips = [], iter(clips)
+    while chunk := list(itertools.islice(clips, batch_size)):
+        batch = extractor(chunk, sampling_rate=16000, padding="longest", return_tensors="pt")
         features, mask = batch["input_features"], batch["attention_mask"].bool()
         for clip, valid in zip(features, mask, strict=True):
             frames = clip[valid]
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     protocol, kwargs = PROTOCOLS[args.corpus]
     folds = make_folds(dataset.add_column("row", list(range(len(dataset)))), protocol, validation_speakers=0,
                        seed=42, **kwargs)  # fmt: skip
-    features = clip_statistics(decode_all(dataset))
+    features = clip_statistics(iter_clips(dataset))
     labels, speakers = np.array(dataset["label"]), np.array(dataset["speaker"])
     arguments = sys.argv[1:] if argv is None else argv
     report = {

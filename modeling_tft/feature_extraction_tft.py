@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -184,15 +185,17 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         return BatchFeature(data, tensor_type=return_tensors)
 
     def fit(self, raw_speech: Iterable[np.ndarray], sampling_rate: int, batch_size: int = 64) -> TFTFeatureExtractor:
-        """Set `mean`/`std` from training clips and switch to `"global"` normalisation. Returns `self`."""
+        """Set `mean`/`std` from training clips and switch to `"global"` normalisation. Returns `self`.
+
+        `raw_speech` is consumed `batch_size` clips at a time (running sums over the valid frames), so a lazy
+        iterable, e.g. clips decoded from a `datasets.Dataset` as they are read, is never held whole in memory.
+        """
         total = np.zeros(self.feature_size, dtype=np.float64)
         total_sq = np.zeros(self.feature_size, dtype=np.float64)
         count = 0
-        clips = list(raw_speech)
-        for start in range(0, len(clips), batch_size):
-            batch = self._check_sampling_rate(
-                self._to_mono_clips(clips[start : start + batch_size]), sampling_rate, False
-            )
+        clips = iter(raw_speech)
+        while chunk := list(itertools.islice(clips, batch_size)):
+            batch = self._check_sampling_rate(self._to_mono_clips(chunk), sampling_rate, False)
             max_length = self.max_length or self._longest(batch)
             self._check_lengths(batch, max_length, truncation=True)
             features, num_frames = self._log_mel(batch, max_length)

@@ -13,10 +13,11 @@ from conftest import REPO_ROOT
 from hub_stand_in import HubStandIn
 from test_hub_push import REPO_ID, check_pushed_model, hub_env
 from test_run_train import TINY
+from torch.utils.data import DataLoader
 
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
 from training.arguments import DataArguments
-from training.data import SpeechEmotionCollator, decode_all, examples, select_folds
+from training.data import SpeechEmotionCollator, lazy_split, select_folds
 from training.scoring import score
 
 EVAL_BATCH = 5  # 24 test, 12 validation clips: not multiples of 2 processes x 5, so the sampler pads
@@ -48,17 +49,15 @@ def evaluate_in_one_process(output: Path, fold_index: int, split: str) -> dict:
     """The saved fold model scored on one split of the fold in this (single) process, in the run's batches."""
     dataset = datasets.load_from_disk(str(output / "prepared"))
     fold = select_folds(dataset, DataArguments(**DEMO, folds=str(fold_index)), seed=42)[0]
-    clips = examples(fold.splits[split], decode_all(dataset))
     model_dir = output / f"fold_{fold_index}" / "model"
     model = TFTForAudioClassification.from_pretrained(model_dir).eval()
     collator = SpeechEmotionCollator(TFTFeatureExtractor.from_pretrained(model_dir), train=False)
     predictions = []
     with torch.no_grad():
-        for start in range(0, len(clips), EVAL_BATCH):
-            batch = collator(clips[start : start + EVAL_BATCH])
+        for batch in DataLoader(lazy_split(fold.splits[split]), EVAL_BATCH, collate_fn=collator):
             batch.pop("labels")
             predictions.append(model(**batch).logits.argmax(-1))
-    return score(torch.cat(predictions).numpy(), [e["label"] for e in clips], model.config.num_labels)
+    return score(torch.cat(predictions).numpy(), fold.splits[split]["label"][:], model.config.num_labels)
 
 
 def check_two_process_run(output: Path, done: subprocess.CompletedProcess, main_log: str, other_log: str) -> None:

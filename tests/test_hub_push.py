@@ -19,7 +19,7 @@ from conftest import REPO_ROOT
 from hub_stand_in import HubStandIn
 from transformers import pipeline
 
-from training.data import decode_all
+from training.data import iter_clips
 from training.export import push_export
 
 REPO_ID = "me/tft-demo"
@@ -92,5 +92,5 @@ def test_dataset_script_push(tmp_path):
     local = datasets.load_from_disk(str(prepared))
     assert remote.features == local.features
     assert remote.remove_columns("audio").to_list() == local.remove_columns("audio").to_list()
-    for pushed_clip, local_clip in zip(decode_all(remote), decode_all(local), strict=True):
+    for pushed_clip, local_clip in zip(iter_clips(remote), iter_clips(local), strict=True):
         np.testing.assert_array_equal(pushed_clip, local_clip)

@@ -2,6 +2,7 @@
 
 import json
 
+import datasets
 import numpy as np
 import pytest
 import torch
@@ -21,7 +22,7 @@ def test_each_speaker_is_standardised_with_its_own_statistics():
     extractor = TFTFeatureExtractor(feature_size=16, max_length=120, normalization="none")
     examples = [{"audio": a, "label": 0, "speaker": "loud"} for a in clips_of(1.0, 0)]
     examples += [{"audio": a, "label": 1, "speaker": "quiet"} for a in clips_of(0.01, 1)]
-    statistics = speaker_statistics(examples, extractor)
+    statistics = speaker_statistics(datasets.Dataset.from_list(examples), extractor)
     assert set(statistics) == {"loud", "quiet"}
     assert (statistics["loud"][0] - statistics["quiet"][0]).min() > 5  # 40 dB apart in every band
     batch = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)(examples)

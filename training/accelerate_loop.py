@@ -2,7 +2,9 @@
 
 Same data, collators, metric and outputs as the Trainer path. Each epoch ends with a checkpoint
 (`accelerator.save_state` + `loop_state.json`); shuffling and dropout/crop/mask randomness are seeded per epoch,
-so a resumed fold replays exactly what an uninterrupted one would.
+so a resumed fold replays exactly what an uninterrupted one would. With `--dataloader_num_workers` > 0 the crops
+and masks are drawn in the workers, whose seeds torch derives from the epoch's seed (other draws than with 0
+workers, just as reproducible).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
@@ -51,14 +53,20 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     if accelerator.log_with:
         accelerator.init_trackers("tft")
-    eval_loader = _eval_loader(job, job.validation, accelerator) if job.validation else None
+    eval_loader = _eval_loader(job, job.validation, accelerator) if len(job.validation) else None
 
     state = _resume(job, accelerator) if job.resume else _fresh_state()
     for epoch in range(state["epoch"] + 1, epochs + 1):
         set_seed(args.seed + epoch)  # dropout, crops and masks of this epoch
         sampler = RandomSampler(job.train, generator=torch.Generator().manual_seed(args.seed + epoch))
         loader = accelerator.prepare(
-            DataLoader(job.train, args.per_device_train_batch_size, sampler=sampler, collate_fn=job.train_collator)
+            DataLoader(
+                job.train,
+                args.per_device_train_batch_size,
+                sampler=sampler,
+                collate_fn=job.train_collator,
+                **_worker_options(args),
+            )
         )
         row = {
             "epoch": epoch,
@@ -127,8 +135,16 @@ def _predict(model, loader, accelerator: Accelerator) -> tuple[np.ndarray, np.nd
     return torch.cat(predictions).numpy(), torch.cat(references).numpy(), torch.cat(losses).mean().item()
 
 
-def _eval_loader(job: FoldJob, data: list[dict], accelerator: Accelerator):
-    return accelerator.prepare(DataLoader(data, job.args.per_device_eval_batch_size, collate_fn=job.eval_collator))
+def _eval_loader(job: FoldJob, data: Dataset, accelerator: Accelerator):
+    loader = DataLoader(
+        data, job.args.per_device_eval_batch_size, collate_fn=job.eval_collator, **_worker_options(job.args)
+    )
+    return accelerator.prepare(loader)
+
+
+def _worker_options(args) -> dict:
+    """The Trainer's DataLoader worker options: `--dataloader_num_workers` processes decode and featurise batches."""
+    return {"num_workers": args.dataloader_num_workers, "prefetch_factor": args.dataloader_prefetch_factor}
 
 
 def _save_best(accelerator: Accelerator, model, folder: Path) -> None:

@@ -29,9 +29,9 @@ from .baselines import ast_config
 from .checkpoints import load_pretrained_strict
 from .data import (
     SpeechEmotionCollator,
-    decode_all,
-    examples,
     inverse_frequency_weights,
+    iter_clips,
+    lazy_split,
     load_corpus,
     select_folds,
     speaker_statistics,
@@ -76,12 +76,11 @@ def run_cross_validation(
     label_names = dataset.features["label"].names
     check_checkpoint_labels(model_args, label_names)
     folds = select_folds(dataset, data_args, args.seed)
-    audio = decode_all(dataset)
     logger.info(
         f"{corpus}: {len(dataset)} clips, {len(label_names)} classes, {len(folds)} fold(s) of {data_args.protocol}"
     )
     reused_folds = [f.index for f in folds if (output_dir / f"fold_{f.index}" / FOLD_RESULTS).is_file()]
-    fold_results = [_run_fold(fold, audio, label_names, model_args, data_args, args, output_dir) for fold in folds]
+    fold_results = [_run_fold(fold, label_names, model_args, data_args, args, output_dir) for fold in folds]
     results = _aggregate(fold_results, label_names, output_dir)
     results.update(
         corpus=corpus,
@@ -162,7 +161,6 @@ def crop_frames(config) -> int:
 
 def _run_fold(
     fold: Fold,
-    audio: list[np.ndarray],
     label_names: list[str],
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -176,18 +174,21 @@ def _run_fold(
         logger.info(f"Fold {fold.index} ({fold.name}) is complete: reusing {fold_dir / FOLD_RESULTS}")
         return json.loads((fold_dir / FOLD_RESULTS).read_text())
     set_seed(args.seed)
-    train, validation, test = (examples(fold.splits[s], audio) for s in ("train", "validation", "test"))
+    splits = [fold.splits[name] for name in ("train", "validation", "test")]
+    # Arrow-backed splits whose clips are decoded per batch as the DataLoader reads them (see `lazy_split`)
+    train, validation, test = (lazy_split(split) for split in splits)
     weights = None
     if data_args.class_balanced_loss:
-        weights = inverse_frequency_weights([e["label"] for e in train], len(label_names))
+        weights = inverse_frequency_weights(fold.splits["train"]["label"][:], len(label_names))
     model, feature_extractor = build_model_and_extractor(model_args, label_names, weights)
     collator_extractor, statistics = feature_extractor, None
     if model_args.normalization == "speaker":
         collator_extractor = copy.deepcopy(feature_extractor)  # stays "none": the collator normalises per speaker
-        statistics = speaker_statistics(train + validation + test, collator_extractor)
+        statistics = speaker_statistics(datasets.concatenate_datasets(splits), collator_extractor)
     if model_args.normalization in ("global", "speaker"):
         # "speaker": the export ships the pooled training-speaker statistics (re-fit it on a new speaker's clips)
-        feature_extractor.fit([e["audio"] for e in train], sampling_rate=feature_extractor.sampling_rate)
+        # running sums over the training clips, streamed from Arrow 64 at a time
+        feature_extractor.fit(iter_clips(fold.splits["train"]), sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
     train_options = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
@@ -21,7 +22,11 @@ logger = logging.getLogger(__name__)
 
 
 def load_corpus(args: DataArguments, output_dir: Path) -> tuple[datasets.Dataset, str]:
-    """The prepared dataset and a short name for it: from `--dataset_dir`, `--corpus`, or the demo corpus."""
+    """The prepared dataset and a short name for it: from `--dataset_dir`, `--corpus`, or the demo corpus.
+
+    Always the copy saved on disk (memory-mapped Arrow; a freshly prepared corpus is reloaded from it), so the
+    audio stays out of memory until a batch reads it.
+    """
     if args.dataset_dir:
         if not Path(args.dataset_dir).is_dir():
             raise ValueError(f"--dataset_dir {args.dataset_dir} does not exist.")
@@ -31,15 +36,16 @@ def load_corpus(args: DataArguments, output_dir: Path) -> tuple[datasets.Dataset
             raise ValueError(f"Unknown corpus {args.corpus!r}; expected one of {sorted(CORPORA)}.")
         if not args.data_dir:
             raise ValueError(f"--corpus {args.corpus} needs --data_dir (the raw corpus folder).")
-        dataset, name = CORPORA[args.corpus](args.data_dir, output_dir / "prepared"), args.corpus
+        CORPORA[args.corpus](args.data_dir, output_dir / "prepared")
+        dataset, name = datasets.load_from_disk(str(output_dir / "prepared")), args.corpus
     else:
         logger.info("No data given: using the built-in SYNTHETIC demo corpus.")
-        dataset = generate_demo_corpus(
+        generate_demo_corpus(
             output_dir / "prepared",
             num_speakers=args.demo_speakers,
             utterances_per_class=args.demo_utterances_per_class,
         )
-        name = "demo"
+        dataset, name = datasets.load_from_disk(str(output_dir / "prepared")), "demo"
     if isinstance(dataset, datasets.DatasetDict):
         raise ValueError("Expected one prepared Dataset (folds are made here), got a DatasetDict.")
     if len(dataset) == 0:
@@ -78,35 +84,52 @@ def select_folds(dataset: datasets.Dataset, args: DataArguments, seed: int) -> l
     return folds
 
 
-def decode_all(dataset: datasets.Dataset) -> list[np.ndarray]:
-    """Every clip as 16 kHz mono float32, decoded once for all folds."""
-    return [decode_audio(audio) for audio in dataset["audio"]]
+def iter_clips(dataset: datasets.Dataset, batch_size: int = 64) -> Iterator[np.ndarray]:
+    """The dataset's clips one by one (16 kHz mono float32), read from Arrow `batch_size` rows at a time."""
+    for batch in _undecoded(dataset.select_columns("audio")).iter(batch_size=batch_size):
+        yield from (decode_audio(audio) for audio in batch["audio"])
 
 
-def examples(split: datasets.Dataset, audio: list[np.ndarray]) -> list[dict]:
-    """In-memory examples of one split (`audio` indexed by the dataset's `row` column)."""
-    return [
-        {"audio": audio[row], "label": label, "speaker": speaker}
-        for row, label, speaker in zip(split["row"], split["label"], split["speaker"], strict=True)
-    ]
+def decode_batch(batch: dict[str, list]) -> dict[str, list]:
+    """The `set_transform` of the training splits: each clip's stored bytes -> 16 kHz mono float32 samples."""
+    if "audio" in batch:  # a transform may be handed a subset of the columns
+        batch["audio"] = [decode_audio(audio) for audio in batch["audio"]]
+    return batch
+
+
+def lazy_split(split: datasets.Dataset) -> datasets.Dataset:
+    """A split as the trainers get it: its `audio`, `label` and `speaker` columns, still in the Arrow table.
+
+    Each clip is decoded only when its row is read (`with_transform(decode_batch)`), i.e. per batch by the
+    DataLoader, in its worker processes when `--dataloader_num_workers` > 0, so memory does not grow with the
+    corpus. (Reading one of its columns, e.g. `["label"]`, runs the transform too: read those from `split`.)
+    The `Audio` column is read undecoded and decoded by soundfile (`decode_audio`): the same samples as
+    datasets' own (torchcodec) decoding of the stored 16-bit WAV, at about a tenth of its per-clip cost.
+    """
+    return _undecoded(split.select_columns(["audio", "label", "speaker"])).with_transform(decode_batch)
+
+
+def _undecoded(dataset: datasets.Dataset) -> datasets.Dataset:
+    if isinstance(dataset.features["audio"], datasets.Audio):
+        return dataset.cast_column("audio", datasets.Audio(dataset.features["audio"].sampling_rate, decode=False))
+    return dataset  # e.g. raw sample lists: `decode_audio` takes them as they are
 
 
 def speaker_statistics(
-    examples: list[dict], feature_extractor: TFTFeatureExtractor
+    dataset: datasets.Dataset, feature_extractor: TFTFeatureExtractor
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per-speaker mean and std of every log-mel band over that speaker's clips (no labels used).
 
     The usual speaker normalisation of speaker-independent SER: each clip is later standardised with its own
     speaker's statistics, including the (unlabelled) audio of the test speakers. It is
-    `TFTFeatureExtractor.fit` run on one speaker's clips, so an exported extractor can be adapted to a new
-    speaker the same way.
+    `TFTFeatureExtractor.fit` run on one speaker's clips (streamed from `dataset` in its row order), so an
+    exported extractor can be adapted to a new speaker the same way.
     """
-    clips: dict[str, list[np.ndarray]] = {}
-    for example in examples:
-        clips.setdefault(example["speaker"], []).append(example["audio"])
+    speakers = np.asarray(dataset["speaker"][:], dtype=object)
     statistics = {}
-    for speaker, speaker_clips in clips.items():
-        fitted = copy.deepcopy(feature_extractor).fit(speaker_clips, sampling_rate=feature_extractor.sampling_rate)
+    for speaker in dict.fromkeys(speakers.tolist()):
+        clips = iter_clips(dataset.select(np.flatnonzero(speakers == speaker)))
+        fitted = copy.deepcopy(feature_extractor).fit(clips, sampling_rate=feature_extractor.sampling_rate)
         statistics[speaker] = (torch.tensor(fitted.mean).float(), torch.tensor(fitted.std).float())
     return statistics
 
@@ -118,7 +141,7 @@ def inverse_frequency_weights(labels: list[int], num_labels: int) -> list[float]
 
 
 class SpeechEmotionCollator:
-    """Featurises a list of `{"audio", "label"}` examples into a padded batch.
+    """Featurises a list of `{"audio", "label"}` examples (rows of a `lazy_split`) into a padded batch.
 
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     With `speaker_statistics` (from `speaker_statistics`; the extractor must then use `normalization="none"`)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import numpy as np
 
 from modeling_tft import TFTForAudioClassification
@@ -16,9 +17,9 @@ from .data import SpeechEmotionCollator
 @dataclass
 class FoldJob:
     model: TFTForAudioClassification
-    train: list[dict]
-    validation: list[dict]
-    test: list[dict]
+    train: datasets.Dataset  # `lazy_split`s: Arrow-backed, each clip decoded when a batch reads it
+    validation: datasets.Dataset
+    test: datasets.Dataset
     train_collator: SpeechEmotionCollator
     eval_collator: SpeechEmotionCollator
     args: TFTTrainingArguments
