@@ -37,10 +37,15 @@ SYSTEMS = {
     "time_only": ["--config_overrides", "use_frequency_branch=False,use_fusion=False"],
     "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False"],
     "no_fusion": ["--config_overrides", "use_fusion=False"],
-    "tft_first_design": ["--config_overrides", "time_position_embedding=absolute,frequency_embedding=trajectory"],
+    # the designs of earlier defaults, kept reproducible: the first design, and the length-free one (S3) before
+    # attentive pooling became the default
+    "tft_first_design": [
+        "--config_overrides",
+        "time_position_embedding=absolute,frequency_embedding=trajectory,pooling=mean",
+    ],
     "tft_length_free": [
         "--config_overrides",
-        "time_position_embedding=convolutional,frequency_embedding=conv_statistics",
+        "time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean",
     ],
     "ast": ["--model_type", "ast"],
 }
@@ -102,6 +107,7 @@ def run_system(
                 "validation_speakers": f["validation_speakers"],
                 "best_epoch": f["best_epoch"],
                 "validation_ua": f["validation_ua"],
+                "validation_ua_by_epoch": [h["eval_ua"] for h in f.get("history", []) if "eval_ua" in h],
                 **_scores(f["test"]),
             }
             for f in results["folds"]

@@ -32,7 +32,7 @@ SYSTEM_NAMES = {
     "frequency_only": "TFT: frequency branch only",
     "no_fusion": "TFT: both branches, no fusion",
     "tft_first_design": "TFT, first design (absolute positions, trajectory band tokens)",
-    "tft_length_free": "TFT, length-free (convolutional positions, conv-statistics band tokens)",
+    "tft_length_free": "TFT, length-free with mean pooling (S3 design)",
     "ast": "AST (equal size)",
 }
 GPU_COMMANDS = (
@@ -504,10 +504,12 @@ def search_report(name: str, search: dict[str, Any], results_dir: Path) -> str:
         report = json.loads((results_dir / entry["report"]).read_text())
         run = next(r for r in report["systems"][entry["system"]]["runs"] if r["seed"] == entry.get("seed", 42))
         validation = [f["validation_ua"] for f in run["folds"]]
+        final = [f["validation_ua_by_epoch"][-1] for f in run["folds"] if f.get("validation_ua_by_epoch")]
         rows.append([
             entry["id"], SYSTEM_NAMES.get(entry["system"], entry["system"]), entry["change"],
             run.get("normalization", "utterance"), run["seed"],
             " / ".join(f"{100 * v:.1f}" for v in validation), f"**{100 * sum(validation) / len(validation):.2f}**",
+            f"{100 * sum(final) / len(final):.2f}" if len(final) == len(validation) else "—",
             entry["decision"], entry.get("reason", ""),
         ])  # fmt: skip
     return "\n".join([
@@ -515,9 +517,12 @@ def search_report(name: str, search: dict[str, Any], results_dir: Path) -> str:
         f"- {search['rule']}",
         f"- reports: `{os.path.relpath(results_dir, REPO_ROOT)}/` (each entry's `report`; the exact `run_train.py` "
         "commands and test scores are there, test scores were not used to decide)",
+        "- best-epoch validation UA is each fold's best epoch (the checkpoint that is tested), so it is optimistic;"
+        " last-epoch validation UA (the end of the cosine schedule) is the unselected figure, read beside it",
         "",
         md_table(["id", "system", "change (against the entry it builds on)", "normalisation", "seed",
-                  "validation UA % per fold", "mean validation UA %", "decision", "why"], rows),
+                  "best-epoch validation UA % per fold", "mean best-epoch validation UA %",
+                  "mean last-epoch validation UA %", "decision", "why"], rows),
     ])  # fmt: skip
 
 
@@ -541,12 +546,19 @@ def render_accuracy_section(results_dir: Path) -> str:
 
 
 def baseline_report(baselines: dict[str, dict[str, Any]]) -> str:
-    """The logistic-regression floor of `statistics_baseline.py`, one row per corpus and feature variant."""
+    """The logistic-regression floor of `statistics_baseline.py`, one row per corpus, split and feature variant."""
     variants = {"none": "as extracted", "speaker": "standardised per speaker (uses unlabelled test-speaker stats)"}
+
+    def training(report: dict[str, Any]) -> str:
+        held_out = report.get("validation_speakers", 0)
+        return f"non-test minus {held_out} validation (the search's split)" if held_out else "every non-test speaker"
+
     rows = [
-        [report["corpus"].upper(), report["protocol"], variants.get(name, name), len(summary["folds"]),
+        [report["corpus"].upper(), report["protocol"], training(report), variants.get(name, name),
+         len(summary["folds"]),
          percent(summary["mean_wa"], summary["std_wa_over_folds"]),
-         percent(summary["mean_ua"], summary["std_ua_over_folds"])]
+         percent(summary["mean_ua"], summary["std_ua_over_folds"]),
+         f"{100 * summary['mean_validation_ua']:.2f}" if "mean_validation_ua" in summary else "—"]
         for report in baselines.values()
         for name, summary in report["variants"].items()
     ]  # fmt: skip
@@ -554,11 +566,12 @@ def baseline_report(baselines: dict[str, dict[str, Any]]) -> str:
     env = first["environment"]
     return "\n".join([
         heading(3, "Reference floor: logistic regression on utterance statistics"),
-        f"- {first['model']}; every non-test speaker trains; same folds as above",
+        f"- {first['model']}; same folds as above",
         "- commands: " + "; ".join(f"`{report['command']}`" for report in baselines.values()),
         f"- hardware: {env['device']}; python {env['python']}; {env['date']}",
         "",
-        md_table(["corpus", "protocol", "features", "folds", "WA %", "UA %"], rows),
+        md_table(["corpus", "protocol", "training speakers", "features", "folds", "WA %", "UA %",
+                  "validation UA %"], rows),
     ])  # fmt: skip
 
 

@@ -72,14 +72,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data_dir", type=Path, help="raw corpus folder (default ../shared/corpora/<corpus>)")
     parser.add_argument("--prepared_dir", type=Path, help="default outputs/benchmarks/<corpus>/prepared")
     parser.add_argument("--C", type=float, default=0.1, help="inverse L2 strength of the logistic regression")
-    parser.add_argument("--output", type=Path, help="default benchmarks/results/baseline_<corpus>.json")
+    parser.add_argument("--validation_speakers", type=int, default=0,
+                        help="hold out the training split's validation speakers as run_train.py does (the search's "
+                             "split) and report their UA too; 0: train on every non-test speaker")  # fmt: skip
+    parser.add_argument("--output", type=Path,
+                        help="default benchmarks/results/baseline_<corpus>[_validation<N>].json")  # fmt: skip
     args = parser.parse_args(argv)
     data_dir = args.data_dir or REPO_ROOT.parent / "shared" / "corpora" / args.corpus
     prepared = args.prepared_dir or REPO_ROOT / "outputs" / "benchmarks" / args.corpus / "prepared"
     dataset = CORPORA[args.corpus](str(data_dir), prepared)
     protocol, kwargs = PROTOCOLS[args.corpus]
-    folds = make_folds(dataset.add_column("row", list(range(len(dataset)))), protocol, validation_speakers=0,
-                       seed=42, **kwargs)  # fmt: skip
+    folds = make_folds(dataset.add_column("row", list(range(len(dataset)))), protocol,
+                       validation_speakers=args.validation_speakers, seed=42, **kwargs)  # fmt: skip
     features = clip_statistics(iter_clips(dataset))
     labels, speakers = np.array(dataset["label"]), np.array(dataset["speaker"])
     arguments = sys.argv[1:] if argv is None else argv
@@ -88,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
         "corpus": args.corpus,
         "protocol": protocol,
         "command": shlex.join(["python", "benchmarks/statistics_baseline.py", *arguments]),
+        "validation_speakers": args.validation_speakers,
         "model": f"StandardScaler + LogisticRegression(C={args.C}) on per-clip mean and std of 64 log-mel bands",
         "environment": environment(),
         "variants": {},
@@ -103,14 +108,21 @@ def main(argv: list[str] | None = None) -> dict:
                 "fold": fold.index, "test_speakers": list(fold.test_speakers),
                 "wa": accuracy_score(labels[test], predicted), "ua": balanced_accuracy_score(labels[test], predicted),
             })  # fmt: skip
+            if args.validation_speakers:
+                validation = np.array(fold.splits["validation"]["row"])
+                fold_rows[-1]["validation_ua"] = balanced_accuracy_score(
+                    labels[validation], classifier.predict(x[validation])
+                )
+        metrics = ("wa", "ua", "validation_ua") if args.validation_speakers else ("wa", "ua")
         report["variants"][variant] = {
             "folds": fold_rows,
-            **{f"mean_{m}": float(np.mean([r[m] for r in fold_rows])) for m in ("wa", "ua")},
+            **{f"mean_{m}": float(np.mean([r[m] for r in fold_rows])) for m in metrics},
             **{f"std_{m}_over_folds": float(np.std([r[m] for r in fold_rows], ddof=1)) for m in ("wa", "ua")},
         }
         summary = report["variants"][variant]
         print(f"{args.corpus} {variant:8s} WA {100 * summary['mean_wa']:.2f} UA {100 * summary['mean_ua']:.2f}")
-    output = args.output or BENCH_DIR / "results" / f"baseline_{args.corpus}.json"
+    suffix = f"_validation{args.validation_speakers}" if args.validation_speakers else ""
+    output = args.output or BENCH_DIR / "results" / f"baseline_{args.corpus}{suffix}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1))
     print(f"report: {output}")

@@ -57,7 +57,7 @@ class TFTConfig(PretrainedConfig):
         fusion_type (`str`, *optional*, defaults to `"joint"`):
             `"joint"`: self-attention over the concatenated time and frequency tokens (with learned type
             embeddings). `"cross"`: each stream cross-attends to the other, then its own feed-forward.
-        pooling (`str`, *optional*, defaults to `"mean"`):
+        pooling (`str`, *optional*, defaults to `"attention"`):
             `"mean"` (masked mean), `"attention"` (learned attentive pooling) or `"statistics"` (masked mean and
             standard deviation, concatenated and projected back to `hidden_size`, as in x-vectors) over each
             stream's tokens; the utterance vector is the mean of the pooled streams.
@@ -124,7 +124,7 @@ class TFTConfig(PretrainedConfig):
         num_frequency_layers: int = 2,
         num_fusion_layers: int = 2,
         fusion_type: str = "joint",
-        pooling: str = "mean",
+        pooling: str = "attention",
         use_time_branch: bool = True,
         use_frequency_branch: bool = True,
         use_fusion: bool = True,

@@ -14,7 +14,7 @@ ABLATIONS = {
     "first_design": FIRST_DESIGN,
     "first_design_cross": {**FIRST_DESIGN, "fusion_type": "cross"},
     "full_cross": {"fusion_type": "cross"},
-    "attention_pooling": {"pooling": "attention"},
+    "mean_pooling": {"pooling": "mean"},
     "statistics_pooling": {"pooling": "statistics"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},

@@ -53,6 +53,7 @@ def trained_export(time_position_embedding: str = "convolutional") -> Path:
             # seconds on a few clips is not shift-invariant; the time branch with mean pooling nearly is
             use_frequency_branch=False,
             use_fusion=False,
+            pooling="mean",
             time_position_embedding=time_position_embedding,
         )
     )
