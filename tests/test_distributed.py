@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import datasets
@@ -29,14 +31,18 @@ ARGUMENTS = [
 ]  # fmt: skip
 
 
+def torchrun_command(logs: Path, *arguments: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--log-dir", str(logs),
+            "--redirects", "3", "run_train.py", *arguments]  # fmt: skip
+
+
 def torchrun(
     tmp_path: Path, *arguments: str, timeout: float = 300, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess, list[str]]:
     """Two CPU processes; returns the launcher's result and each rank's own stdout + stderr."""
     logs = tmp_path / "rank_logs"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--log-dir", str(logs),
-               "--redirects", "3", "run_train.py", *arguments]  # fmt: skip
     env = env or {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    command = torchrun_command(logs, *arguments)
     done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     ranks = []
     for rank in range(2):
@@ -93,6 +99,52 @@ def test_accelerate_path_with_two_processes_pushes_once(tmp_path):
         check_two_process_run(output, done, main_log, other_log)
         assert hub.requests.count(f"POST /api/models/{REPO_ID}/commit/main") == 1
         check_pushed_model(hub, output / "export", tmp_path)
+
+
+def kill_everything(launcher: int, marker: str) -> None:
+    """SIGKILL the launcher's process group and every process whose command line names `marker` (the ranks:
+    torchrun starts each in a session of its own)."""
+    os.killpg(launcher, signal.SIGKILL)
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in path.read_bytes().decode(errors="replace"):
+                os.kill(int(path.parent.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            pass  # ended meanwhile
+
+
+@pytest.mark.slow
+def test_two_process_run_killed_and_resumed_gives_the_same_metrics(tmp_path):
+    """SIGKILL of the launcher and both ranks after a checkpoint; the resumed run ends as an uninterrupted one."""
+    arguments = [*ARGUMENTS[:-1], "3", "--trainer", "hf", "--save_total_limit", "3"]  # 3 epochs, not 1
+    straight = tmp_path / "straight"
+    done, logs = torchrun(tmp_path / "a", "--output_dir", str(straight), *arguments)
+    assert done.returncode == 0, done.stderr[-3000:] + logs[0][-3000:]
+    expected = json.loads((straight / "results.json").read_text())["folds"][0]
+
+    killed = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
+    command = torchrun_command(tmp_path / "b" / "rank_logs", "--output_dir", str(killed), *arguments)
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    checkpoints = killed / "fold_0" / "checkpoints"
+    deadline = time.time() + 240
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        assert process.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    kill_everything(process.pid, str(killed))
+    process.wait()
+    assert not (killed / "fold_0" / "fold_results.json").exists(), "killed too late: the fold had finished"
+    saved = {path: path.stat().st_mtime_ns for path in checkpoints.glob("checkpoint-*/trainer_state.json")}
+
+    done, logs = torchrun(tmp_path / "c", "--output_dir", str(killed), *arguments, "--resume_from_checkpoint", "true")
+    assert done.returncode == 0, done.stderr[-3000:] + logs[0][-3000:]
+    resumed_run = json.loads((killed / "results.json").read_text())
+    assert resumed_run["reused_folds"] == []  # resumed from a checkpoint, not reused
+    resumed = resumed_run["folds"][0]
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in saved.items())  # resumed after them, not redone
+    assert resumed["test"] == expected["test"]
+    assert [round(r["eval_ua"], 6) for r in resumed["history"]] == [round(r["eval_ua"], 6) for r in expected["history"]]
 
 
 def test_a_failing_main_process_ends_the_run_with_its_error(tmp_path):
