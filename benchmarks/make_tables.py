@@ -26,6 +26,11 @@ ACCURACY_START, ACCURACY_END = "<!-- accuracy:start -->", "<!-- accuracy:end -->
 MODEL_CARD = REPO_ROOT / "model_card.md"
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
 NAMES = {"tft": "TFT", "ast": "AST"}
+TFT_DESIGNS = {  # a report's `tft_design`, where its TFT is not today's default design
+    "first": "TFT of the first design (absolute positions, trajectory band tokens)",
+    "length_free_mean_pooling": "TFT of the length-free design with mean pooling (S3, the default until attentive "
+    "pooling)",
+}
 SYSTEM_NAMES = {
     "tft": "TFT (full)",
     "time_only": "TFT: time branch only",
@@ -590,8 +595,8 @@ def render_headline(results_dir: Path) -> str:
         split += "".join(f"; {n} feature normalisation" for n in normalizations)
         label = f"{report['corpus'].upper()} {report['protocol']} ({split}; {tft['num_seeds']} seed(s) × "
         label += f"{tft['num_folds']} folds): WA / UA %"
-        if report.get("tft_design") == "first":
-            label += " — TFT of the first design (absolute positions, trajectory band tokens)"
+        if report.get("tft_design") in TFT_DESIGNS:
+            label += f" — {TFT_DESIGNS[report['tft_design']]}"
         rows.append([label] + [f"{100 * s['mean_wa']:.2f} / {100 * s['mean_ua']:.2f}" for s in (tft, ast)])
     for device, report in load(results_dir, "speed").items():
         hardware = report["meta"]["hardware"]

@@ -347,7 +347,8 @@ class TFTPooler(nn.Module):
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.pooling = config.pooling
-        self.score = nn.Linear(config.hidden_size, 1) if config.pooling == "attention" else None
+        # no bias: the softmax over tokens ignores a shift shared by every score
+        self.score = nn.Linear(config.hidden_size, 1, bias=False) if config.pooling == "attention" else None
         statistics = config.pooling == "statistics"
         self.projection = nn.Linear(2 * config.hidden_size, config.hidden_size) if statistics else None
 
@@ -357,8 +358,8 @@ class TFTPooler(nn.Module):
         if self.score is None:
             weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
         else:
-            scores = self.score(tokens).squeeze(-1).masked_fill(~token_mask, torch.finfo(tokens.dtype).min)
-            weights = scores.softmax(dim=-1)
+            scores = self.score(tokens).squeeze(-1).float()  # float32: the score may be bf16 under autocast
+            weights = scores.masked_fill(~token_mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(tokens.dtype)
         return torch.einsum("bn,bnd->bd", weights, tokens)  # (batch, hidden)
 
 
