@@ -485,14 +485,18 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
         ),
     ]  # fmt: skip
     targets = []
+    seeds = min((summary["num_seeds"] for summary in systems.values()), default=0)
+
+    def status(met: bool) -> str:  # issue 11 asks for 3 seeds before a target counts as met
+        return ("**met**" if seeds >= 3 else f"met on {seeds} seed(s), not yet on the 3 asked") if met else "**missed**"
+
     if "tft" in systems and "ast" in systems and "ast" not in invalid:
         gain = 100 * (systems["tft"]["mean_ua"] - systems["ast"]["mean_ua"])
-        targets.append(
-            ["TFT ≥ equal-size AST + 3 points UA", f"{gain:+.2f} points", "**met**" if gain >= 3 else "**missed**"]
-        )
+        targets.append(["TFT ≥ equal-size AST + 3 points UA", f"{gain:+.2f} points", status(gain >= 3)])
     if corpus == "casia" and "tft" in systems:
         wa = 100 * systems["tft"]["mean_wa"]
-        targets.append(["CASIA LOSO WA ≥ 56 %", f"{wa:.2f} %", "**met**" if wa >= 56 else "**missed**"])
+        targets.append(["CASIA LOSO WA ≥ 45 % (milestone)", f"{wa:.2f} %", status(wa >= 45)])
+        targets.append(["CASIA LOSO WA ≥ 56 %", f"{wa:.2f} %", status(wa >= 56)])
     if targets:
         lines += ["", md_table(["target", "measured", "status"], targets)]
     return "\n".join(lines)
