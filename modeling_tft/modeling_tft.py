@@ -355,11 +355,11 @@ class TFTPooler(nn.Module):
     def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "statistics":
             return self.projection(masked_statistics(tokens.transpose(1, 2), token_mask[:, None]))  # (batch, hidden)
-        if self.score is None:
-            weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
-        else:
+        if self.pooling == "attention":
             scores = self.score(tokens).squeeze(-1).float()  # float32: the score may be bf16 under autocast
             weights = scores.masked_fill(~token_mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(tokens.dtype)
+        else:
+            weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
         return torch.einsum("bn,bnd->bd", weights, tokens)  # (batch, hidden)
 
 
