@@ -1,4 +1,4 @@
-"""The training/evaluation collator: whole-clip evaluation and mixup."""
+"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation and random gain."""
 
 import numpy as np
 import pytest
@@ -51,3 +51,40 @@ def test_mixup_mixes_features_masks_and_labels():
     assert torch.all(mask.diff(dim=1) <= 0)  # still a prefix mask, as the model requires
     evaluation = SpeechEmotionCollator(extractor, train=False, mixup_alpha=0.4, num_labels=3)(batch)
     assert evaluation["labels"].dtype == torch.int64  # evaluation is never mixed
+
+
+def test_speed_perturbation_resamples_training_clips_only():
+    extractor = TFTFeatureExtractor(feature_size=16, max_length=None)
+    batch = examples([1.0, 0.5])
+    faster = SpeechEmotionCollator(extractor, train=True, crop_frames=300, speed_factors=[1.25])(batch)
+    frames = [extractor.num_frames(int(np.ceil(len(e["audio"]) / 1.25))) for e in batch]  # 1.25x: 20 % shorter
+    assert faster["attention_mask"].sum(1).tolist() == frames
+    slower = SpeechEmotionCollator(extractor, train=True, crop_frames=60, speed_factors=[0.8])(batch)
+    assert slower["input_features"].shape[1] == 60  # perturbed first, then cropped
+    evaluation = SpeechEmotionCollator(extractor, train=False, speed_factors=[1.25])(batch)
+    assert evaluation["attention_mask"].sum(1).tolist() == [extractor.num_frames(len(e["audio"])) for e in batch]
+    torch.manual_seed(3)  # one factor drawn per clip, from torch's seeded generator
+    both = SpeechEmotionCollator(extractor, train=True, crop_frames=300, speed_factors=[0.8, 1.25])
+    drawn = [len(both._augment(batch[0]["audio"])) for _ in range(20)]
+    assert set(drawn) == {20000, 12800}
+    with pytest.raises(ValueError, match="speed_factors"):
+        SpeechEmotionCollator(extractor, train=True, crop_frames=100, speed_factors=[0.0, 1.0])
+
+
+def test_random_gain_scales_each_training_clip_within_its_range():
+    extractor = TFTFeatureExtractor(feature_size=16, max_length=None)
+    clip = examples([0.5])[0]["audio"]
+    collator = SpeechEmotionCollator(extractor, train=True, crop_frames=300, gain_db=6.0)
+    torch.manual_seed(0)
+    gains = []
+    for _ in range(50):
+        scaled = collator._augment(clip)
+        ratio = scaled / clip
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)  # one gain per clip
+        gains.append(20 * np.log10(ratio[0]))
+    assert -6.0 <= min(gains) < -3.0 and 3.0 < max(gains) <= 6.0
+    scored = SpeechEmotionCollator(extractor, train=False, gain_db=6.0)(examples([0.5]))["input_features"]
+    plain = SpeechEmotionCollator(extractor, train=False)(examples([0.5]))["input_features"]
+    torch.testing.assert_close(scored, plain, rtol=0, atol=0)  # evaluation clips are never perturbed
+    with pytest.raises(ValueError, match="gain_db"):
+        SpeechEmotionCollator(extractor, train=True, crop_frames=100, gain_db=-1.0)

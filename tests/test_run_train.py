@@ -157,6 +157,11 @@ def test_config_files(tmp_path):
     assert (args.seed, data_args.protocol, args.num_train_epochs) == (7, "leave_one_speaker_out", 3)
     _, _, args = run_train.parse_arguments([str(tmp_path / "run.json"), "--seed", "9"])
     assert (args.seed, args.trainer) == (9, "accelerate")  # the command line overrides the file
+    (tmp_path / "augment.yaml").write_text("speed_factors: [0.9, 1.0, 1.1]\nrandom_gain_db: 6\n")
+    _, data_args, _ = run_train.parse_arguments([str(tmp_path / "augment.yaml")])
+    assert (data_args.speed_factors, data_args.random_gain_db) == ([0.9, 1.0, 1.1], 6.0)
+    _, data_args, _ = run_train.parse_arguments(["--speed_factors", "0.95", "1.05"])
+    assert data_args.speed_factors == [0.95, 1.05]
     (tmp_path / "bad.yaml").write_text("sead: 7\n")
     with pytest.raises(ValueError, match=r"unknown options \['sead'\]"):
         run_train.parse_arguments([str(tmp_path / "bad.yaml")])

@@ -70,6 +70,13 @@ class DataArguments:
     mixup_alpha: float = field(
         default=0.0, metadata={"help": "Mixup of training batches with weight ~ Beta(alpha, alpha) (0: off)."}
     )
+    speed_factors: list[float] | None = field(
+        default=None,
+        metadata={"help": "Speed perturbation of training clips: one factor per clip from these, e.g. 0.9 1.0 1.1."},
+    )
+    random_gain_db: float = field(
+        default=0.0, metadata={"help": "Random gain of training clips, uniform in [-x, +x] dB (0: off)."}
+    )
     class_balanced_loss: bool = field(
         default=False, metadata={"help": "Weight the loss by inverse class frequency of each fold's training split."}
     )

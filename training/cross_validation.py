@@ -195,6 +195,8 @@ def _run_fold(
         "mixup_alpha": data_args.mixup_alpha,
         "num_labels": len(label_names),
         "crop_frames": crop_frames(model.config),
+        "speed_factors": data_args.speed_factors,
+        "gain_db": data_args.random_gain_db,
     }
     job = FoldJob(
         model=model,

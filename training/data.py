@@ -146,8 +146,10 @@ class SpeechEmotionCollator:
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     With `speaker_statistics` (from `speaker_statistics`; the extractor must then use `normalization="none"`)
     every clip is standardised with the mean/std of its example's `"speaker"`.
-    For training it first takes a random crop of at most `crop_frames` frames (default: the extractor's
-    `max_length`) of each clip and afterwards applies
+    For training it first perturbs each waveform (with `speed_factors`: torchaudio's `SpeedPerturbation`, one
+    factor drawn per clip, which changes tempo and pitch as in Kaldi/SpeechBrain recipes; with `gain_db > 0`: a
+    gain drawn uniformly in [-gain_db, +gain_db] dB), then takes a random crop of at most `crop_frames` frames
+    (default: the extractor's `max_length`) of each clip and afterwards applies
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
     itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
     from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
@@ -167,6 +169,8 @@ class SpeechEmotionCollator:
         mixup_alpha: float = 0.0,
         num_labels: int | None = None,
         crop_frames: int | None = None,
+        speed_factors: list[float] | None = None,
+        gain_db: float = 0.0,
     ) -> None:
         if mixup_alpha and not num_labels:
             raise ValueError("mixup needs `num_labels` (labels become mixed one-hot distributions).")
@@ -192,9 +196,19 @@ class SpeechEmotionCollator:
         if train and frequency_mask_bins:
             masks += [torchaudio.transforms.FrequencyMasking(frequency_mask_bins, iid_masks=True)] * num_masks
         self.masks = torch.nn.Sequential(*masks)
+        if speed_factors is not None and (not speed_factors or min(speed_factors) <= 0):
+            raise ValueError(f"`speed_factors` must be positive factors such as [0.9, 1.0, 1.1], got {speed_factors}.")
+        if gain_db < 0:
+            raise ValueError(f"`gain_db` must be >= 0 (the half-width of the gain range in dB), got {gain_db}.")
+        self.speed = (
+            torchaudio.transforms.SpeedPerturbation(fe.sampling_rate, list(speed_factors))
+            if train and speed_factors
+            else None
+        )
+        self.gain_db = gain_db if train else 0.0
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
-        clips = [self._crop(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
+        clips = [self._augment(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
         padding = "max_length" if self.model_type == "ast" else "longest"  # AST takes fixed-length input
         features = self.feature_extractor(
             clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
@@ -231,6 +245,15 @@ class SpeechEmotionCollator:
         mean = torch.stack([self.speaker_statistics[e["speaker"]][0] for e in batch])[:, None]  # (batch, 1, mel)
         std = torch.stack([self.speaker_statistics[e["speaker"]][1] for e in batch])[:, None]
         return (features["input_features"] - mean) / std * features["attention_mask"][..., None]
+
+    def _augment(self, clip: np.ndarray) -> np.ndarray:
+        """Training waveform: speed-perturbed, randomly cropped, then scaled by a random gain (each when enabled)."""
+        if self.speed is not None:
+            clip = self.speed(torch.as_tensor(clip, dtype=torch.float32))[0].numpy()
+        clip = self._crop(clip)
+        if self.gain_db:
+            clip = clip * 10.0 ** (float(torch.empty(()).uniform_(-self.gain_db, self.gain_db)) / 20.0)
+        return clip
 
     def _crop(self, clip: np.ndarray) -> np.ndarray:
         excess = len(clip) - self.crop_samples
