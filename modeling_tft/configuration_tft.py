@@ -6,6 +6,7 @@ from transformers import PretrainedConfig
 
 FUSION_TYPES = ("joint", "cross")
 POOLING_TYPES = ("mean", "attention", "statistics")
+STREAM_POOLING_TYPES = ("separate", "joint")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
 FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics")
 
@@ -60,7 +61,12 @@ class TFTConfig(PretrainedConfig):
         pooling (`str`, *optional*, defaults to `"attention"`):
             `"mean"` (masked mean), `"attention"` (learned attentive pooling) or `"statistics"` (masked mean and
             standard deviation, concatenated and projected back to `hidden_size`, as in x-vectors) over each
-            stream's tokens; the utterance vector is the mean of the pooled streams.
+            stream's tokens; how the streams are combined is `stream_pooling`.
+        stream_pooling (`str`, *optional*, defaults to `"separate"`):
+            `"separate"`: each stream (time, frequency) is pooled on its own and the utterance vector is the mean
+            of the pooled streams. `"joint"`: one pooling over the tokens of both streams together (with
+            `pooling="attention"` the weights of all tokens share one softmax, so the model chooses how much each
+            stream counts). The same for a single-branch model.
         use_time_branch (`bool`, *optional*, defaults to `True`):
             Ablation switch: build the time tokens and Time Transformer.
         use_frequency_branch (`bool`, *optional*, defaults to `True`):
@@ -125,6 +131,7 @@ class TFTConfig(PretrainedConfig):
         num_fusion_layers: int = 2,
         fusion_type: str = "joint",
         pooling: str = "attention",
+        stream_pooling: str = "separate",
         use_time_branch: bool = True,
         use_frequency_branch: bool = True,
         use_fusion: bool = True,
@@ -157,6 +164,7 @@ class TFTConfig(PretrainedConfig):
         self.num_fusion_layers = num_fusion_layers
         self.fusion_type = fusion_type
         self.pooling = pooling
+        self.stream_pooling = stream_pooling
         self.use_time_branch = use_time_branch
         self.use_frequency_branch = use_frequency_branch
         self.use_fusion = use_fusion
@@ -236,6 +244,7 @@ class TFTConfig(PretrainedConfig):
         choices = {
             "fusion_type": FUSION_TYPES,
             "pooling": POOLING_TYPES,
+            "stream_pooling": STREAM_POOLING_TYPES,
             "time_position_embedding": TIME_POSITION_EMBEDDINGS,
             "frequency_embedding": FREQUENCY_EMBEDDINGS,
         }

@@ -28,7 +28,8 @@ class TFTModelOutput(ModelOutput):
         last_hidden_state (`torch.FloatTensor` of shape `(batch, time_tokens + frequency_tokens, hidden_size)`):
             Final tokens: the time tokens (if the time branch is on) followed by the frequency tokens.
         pooler_output (`torch.FloatTensor` of shape `(batch, hidden_size)`):
-            Utterance representation: the mean of each stream's pooled tokens.
+            Utterance representation: the mean of each stream's pooled tokens, or (`stream_pooling="joint"`) one
+            pooling over the tokens of both streams.
         token_mask (`torch.BoolTensor` of shape `(batch, time_tokens + frequency_tokens)`):
             Which tokens of `last_hidden_state` hold audio (padded time tokens are `False`).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
@@ -445,11 +446,15 @@ class TFTModel(TFTPreTrainedModel):
             streams = list(self.fusion(streams[0], streams[1], masks[0], collector))
 
         streams = [self.layernorm(stream) for stream in streams]
-        pooled = torch.stack([self.pooler(s, m) for s, m in zip(streams, masks, strict=True)]).mean(0)
+        tokens, token_mask = torch.cat(streams, dim=1), torch.cat(masks, dim=1)
+        if self.config.stream_pooling == "joint":
+            pooled = self.pooler(tokens, token_mask)  # one pooling over the tokens of every stream
+        else:
+            pooled = torch.stack([self.pooler(s, m) for s, m in zip(streams, masks, strict=True)]).mean(0)
         output = TFTModelOutput(
-            last_hidden_state=torch.cat(streams, dim=1),
+            last_hidden_state=tokens,
             pooler_output=pooled,
-            token_mask=torch.cat(masks, dim=1),
+            token_mask=token_mask,
             hidden_states=tuple(collector.hidden_states) if output_hidden_states else None,
             attentions=tuple(collector.attentions) if output_attentions else None,
         )

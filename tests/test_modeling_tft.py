@@ -16,6 +16,8 @@ ABLATIONS = {
     "full_cross": {"fusion_type": "cross"},
     "mean_pooling": {"pooling": "mean"},
     "statistics_pooling": {"pooling": "statistics"},
+    "joint_stream_pooling": {"stream_pooling": "joint"},
+    "joint_stream_mean_pooling": {"stream_pooling": "joint", "pooling": "mean"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
     "no_fusion": {"use_fusion": False},
@@ -104,6 +106,29 @@ def test_eager_and_sdpa_agree_and_attentions_are_returned(fusion_type):
     assert len(output.hidden_states) == 2 + 2 + 1  # embeddings + layer per branch, then the fusion layer
     padded_keys = output.attentions[0][2, :, :, 3:]  # the 9-frame clip has 3 real time tokens
     assert torch.all(padded_keys == 0)
+
+
+def test_stream_pooling_separate_and_joint():
+    tester = TFTModelTester(pooling="mean")
+    inputs = tester.inputs()
+    separate_model = TFTModel(tester.config).eval()
+    joint_model = TFTModel(TFTConfig(**{**tester.config.to_dict(), "stream_pooling": "joint"})).eval()
+    assert joint_model.state_dict().keys() == separate_model.state_dict().keys()  # no parameter is added
+    separate, joint = separate_model(**inputs), joint_model(**inputs)
+    mask = joint.token_mask[..., None].float()
+    torch.testing.assert_close(joint.pooler_output, (joint.last_hidden_state * mask).sum(1) / mask.sum(1))
+    time_tokens = separate.token_mask.shape[1] - tester.config.num_frequency_tokens
+    means = [
+        (tokens * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+        for tokens, m in zip(
+            separate.last_hidden_state.split([time_tokens, tester.config.num_frequency_tokens], 1),
+            separate.token_mask.float().split([time_tokens, tester.config.num_frequency_tokens], 1),
+            strict=True,
+        )
+    ]
+    torch.testing.assert_close(separate.pooler_output, (means[0] + means[1]) / 2)
+    with pytest.raises(ValueError, match="stream_pooling"):
+        TFTConfig(stream_pooling="concat")
 
 
 def test_loss_takes_class_probabilities():
