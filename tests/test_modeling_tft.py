@@ -131,6 +131,16 @@ def test_stream_pooling_separate_and_joint():
         TFTConfig(stream_pooling="concat")
 
 
+def test_activation_dropout_defaults_to_hidden_dropout():
+    default = TFTModel(TFTModelTester().config)
+    assert {layer.mlp.dropout.p for layer in default.time_encoder.layers} == {default.config.hidden_dropout_prob}
+    off = TFTModel(TFTModelTester(activation_dropout=0.0, hidden_dropout_prob=0.2).config)
+    assert {layer.mlp.dropout.p for layer in off.time_encoder.layers} == {0.0}
+    assert {layer.dropout.p for layer in off.time_encoder.layers} == {0.2}  # residual dropout is unchanged
+    with pytest.raises(ValueError, match="activation_dropout"):
+        TFTConfig(activation_dropout=1.0)
+
+
 def test_loss_takes_class_probabilities():
     tester = TFTModelTester()
     model = TFTForAudioClassification(tester.config).eval()
