@@ -8,6 +8,7 @@ seeds); only the model differs. Results (per fold, per seed, mean ± std) go to
     python benchmarks/accuracy.py --corpus casia --systems tft ast --seeds 42
     python benchmarks/accuracy.py --corpus ravdess --systems tft time_only frequency_only no_fusion ast --seeds 42 43
     python benchmarks/accuracy.py --smoke --output /tmp/accuracy.json    # tiny, demo corpus (the test suite)
+    python benchmarks/accuracy.py --merge a.json b.json --output c.json   # one report from several (no training)
 """
 
 from __future__ import annotations
@@ -133,6 +134,49 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+def merge_reports(paths: list[Path], notes: list[str] | None = None) -> dict:
+    """One report from several of the same corpus and recipe: each system's runs (distinct seeds) are pooled and
+    summarised again; the merged report keeps every source's command."""
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    first = reports[0]
+    for report in reports[1:]:
+        for key in ("corpus", "recipe", "protocol"):
+            if report[key] != first[key]:
+                raise ValueError(f"--merge: {key} differs between reports ({first[key]!r} vs {report[key]!r}).")
+    runs: dict[str, list[dict]] = {}
+    for report in reports:
+        for system, summary in report["systems"].items():
+            runs.setdefault(system, []).extend(summary["runs"])
+    for system, system_runs in runs.items():
+        seeds = [run["seed"] for run in system_runs]
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"--merge: system {system!r} has seed(s) {seeds} more than once.")
+        options = {_without_seed(run["command"]) for run in system_runs}
+        if len(options) != 1:
+            raise ValueError(f"--merge: the runs of {system!r} differ in more than the seed: {sorted(options)}")
+        system_runs.sort(key=lambda run: run["seed"])
+    merged = {key: first[key] for key in ("benchmark", "corpus", "recipe", "protocol", "environment")}
+    merged["command"] = "; ".join(report["command"] for report in reports)
+    merged["systems"] = {system: summarise(system_runs) for system, system_runs in runs.items()}
+    if notes:
+        merged["notes"] = notes
+    return merged
+
+
+def _without_seed(command: str) -> str:
+    """A run's `run_train.py` command less its seed and output folder (which name the seed)."""
+    words, kept = shlex.split(command), []
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in ("--seed", "--output_dir"):
+            skip = True
+        else:
+            kept.append(word)
+    return shlex.join(kept)
+
+
 def _environment(environment: dict) -> dict:
     """A run's environment, with the thread count under its current key (runs before f7903eb: `cpu_threads`)."""
     environment = dict(environment)
@@ -156,8 +200,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--reuse", action="store_true", help="summarise runs that already finished with the same arguments"
     )
+    parser.add_argument("--merge", nargs="+", type=Path, help="combine these reports into --output; trains nothing")
+    parser.add_argument("--note", action="append", help="with --merge: a note for the merged report's table")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
     args = parser.parse_args(argv)
+    if args.merge:
+        if not args.output:
+            parser.error("--merge needs --output")
+        report = merge_reports(args.merge, args.note)
+        report["command"] += "; " + shlex.join(["python", "benchmarks/accuracy.py", *(argv or sys.argv[1:])])
+        args.output.write_text(json.dumps(report, indent=1))
+        print(f"merged {len(args.merge)} reports into {args.output}: {sorted(report['systems'])}")
+        return report
     corpus = "demo" if args.smoke else args.corpus
     systems = sorted(SMOKE) if args.smoke else args.systems
     extra = [a for a in args.extra if a != "--"]

@@ -24,6 +24,28 @@ def test_accuracy_smoke(tmp_path: Path):
         assert run["mean"]["wa"] == run["folds"][0]["wa"]
 
 
+def test_merge_pools_the_seeds_of_separate_reports(tmp_path: Path):
+    common = ["--smoke", "--output_root", str(tmp_path / "o")]
+    for seed in ("1", "2"):
+        accuracy.main([*common, "--seeds", seed, "--output", str(tmp_path / f"seed{seed}.json")])
+    merged = accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed2.json"),
+                            "--output", str(tmp_path / "merged.json"), "--note", "two seeds"])  # fmt: skip
+    together = accuracy.main([*common, "--seeds", "1", "2", "--reuse", "--output", str(tmp_path / "both.json")])
+    for system, summary in together["systems"].items():
+        pooled = merged["systems"][system]
+        assert [run["seed"] for run in pooled["runs"]] == [1, 2] and pooled["num_seeds"] == 2
+        for key in ("mean_ua", "mean_wa", "std_ua_over_folds", "std_ua_over_seeds"):
+            assert pooled[key] == pytest.approx(summary[key])
+    assert merged["notes"] == ["two seeds"] and json.loads((tmp_path / "merged.json").read_text()) == merged
+    with pytest.raises(ValueError, match="more than once"):
+        accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed1.json"), "--output",
+                       str(tmp_path / "bad.json")])  # fmt: skip
+    accuracy.main([*common, "--seeds", "3", "--output", str(tmp_path / "seed3.json"), "--", "--learning_rate", "0.1"])
+    with pytest.raises(ValueError, match="differ in more than the seed"):
+        accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
+                       str(tmp_path / "bad.json")])  # fmt: skip
+
+
 def test_accuracy_tables(tmp_path: Path):
     """make_tables renders a report's per-fold rows, model selection and the model card's TFT-vs-AST row."""
     results = tmp_path / "results"
