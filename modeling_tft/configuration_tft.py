@@ -78,10 +78,10 @@ class TFTConfig(PretrainedConfig):
             Activation of the feed-forward block.
         hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
             Dropout on embeddings and residual branches.
-        activation_dropout (`float`, *optional*):
-            Dropout on the activations inside each feed-forward block (as in wav2vec 2.0); defaults to
-            `hidden_dropout_prob`. On the CPU the random masks of this, the widest tensor, are a large share of a
-            training step.
+        activation_dropout (`float`, *optional*, defaults to 0.1):
+            Dropout on the activations inside each feed-forward block (as in wav2vec 2.0). `None` (configs saved
+            before this option existed) means `hidden_dropout_prob`, which was used there. On the CPU the random
+            masks of this, the widest tensor, are a large share of a training step.
         attention_probs_dropout_prob (`float`, *optional*, defaults to 0.0):
             Dropout on attention probabilities (training only).
         classifier_dropout (`float`, *optional*, defaults to 0.1):
@@ -141,7 +141,7 @@ class TFTConfig(PretrainedConfig):
         use_fusion: bool = True,
         hidden_act: str = "gelu",
         hidden_dropout_prob: float = 0.1,
-        activation_dropout: float | None = None,
+        activation_dropout: float | None = 0.1,
         attention_probs_dropout_prob: float = 0.0,
         classifier_dropout: float = 0.1,
         layer_norm_eps: float = 1e-6,
@@ -175,7 +175,8 @@ class TFTConfig(PretrainedConfig):
         self.use_fusion = use_fusion
         self.hidden_act = hidden_act
         self.hidden_dropout_prob = hidden_dropout_prob
-        self.activation_dropout = activation_dropout
+        # None (configs saved while it followed hidden_dropout_prob): the hidden dropout
+        self.activation_dropout = hidden_dropout_prob if activation_dropout is None else activation_dropout
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.classifier_dropout = classifier_dropout
         self.layer_norm_eps = layer_norm_eps
@@ -269,7 +270,7 @@ class TFTConfig(PretrainedConfig):
                 f"use_frequency_branch={self.use_frequency_branch})."
             )
         for name in ("hidden_dropout_prob", "activation_dropout", "attention_probs_dropout_prob", "classifier_dropout"):
-            if getattr(self, name) is not None and not 0.0 <= float(getattr(self, name)) < 1.0:
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
         if not 0.0 <= float(self.label_smoothing) < 1.0:
             raise ValueError(f"`label_smoothing` must be in [0, 1), got {self.label_smoothing}.")

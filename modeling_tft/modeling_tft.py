@@ -98,8 +98,7 @@ class TFTMLP(nn.Module):
         self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
         self.act = ACT2FN[config.hidden_act]
         self.fc2 = nn.Linear(config.intermediate_size, config.hidden_size)
-        activation_dropout = config.activation_dropout
-        self.dropout = nn.Dropout(config.hidden_dropout_prob if activation_dropout is None else activation_dropout)
+        self.dropout = nn.Dropout(config.activation_dropout)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.dropout(self.act(self.fc1(hidden_states))))

@@ -39,6 +39,7 @@ def tiny_config_kwargs(**overrides) -> dict:
         num_fusion_layers=1,
         num_labels=3,
         hidden_dropout_prob=0.0,
+        activation_dropout=0.0,
         attention_probs_dropout_prob=0.0,
         classifier_dropout=0.0,
     )

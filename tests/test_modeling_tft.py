@@ -131,9 +131,11 @@ def test_stream_pooling_separate_and_joint():
         TFTConfig(stream_pooling="concat")
 
 
-def test_activation_dropout_defaults_to_hidden_dropout():
-    default = TFTModel(TFTModelTester().config)
-    assert {layer.mlp.dropout.p for layer in default.time_encoder.layers} == {default.config.hidden_dropout_prob}
+def test_activation_dropout_is_the_feed_forward_dropout():
+    default = TFTModel(TFTConfig())
+    assert {layer.mlp.dropout.p for layer in default.time_encoder.layers} == {0.1}
+    TFTConfig().update_from_string("activation_dropout=0.0")  # settable with --config_overrides
+    assert TFTConfig(hidden_dropout_prob=0.2, activation_dropout=None).activation_dropout == 0.2
     off = TFTModel(TFTModelTester(activation_dropout=0.0, hidden_dropout_prob=0.2).config)
     assert {layer.mlp.dropout.p for layer in off.time_encoder.layers} == {0.0}
     assert {layer.dropout.p for layer in off.time_encoder.layers} == {0.2}  # residual dropout is unchanged
