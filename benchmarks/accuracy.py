@@ -38,16 +38,17 @@ SYSTEMS = {
     "time_only": ["--config_overrides", "use_frequency_branch=False,use_fusion=False"],
     "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False"],
     "no_fusion": ["--config_overrides", "use_fusion=False"],
-    # the designs of earlier defaults, kept reproducible: the first design, and the length-free one (S3) before
-    # attentive pooling became the default
+    # the designs of earlier defaults, kept reproducible: the first design, the length-free one (S3) before
+    # attentive pooling became the default, and P2 (attentive pooling of each stream) before joint stream pooling
     "tft_first_design": [
         "--config_overrides",
-        "time_position_embedding=absolute,frequency_embedding=trajectory,pooling=mean",
+        "time_position_embedding=absolute,frequency_embedding=trajectory,pooling=mean,stream_pooling=separate",
     ],
     "tft_length_free": [
         "--config_overrides",
-        "time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean",
+        "time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean,stream_pooling=separate",
     ],
+    "tft_separate_pooling": ["--config_overrides", "stream_pooling=separate"],
     "ast": ["--model_type", "ast"],
 }
 SMOKE = {

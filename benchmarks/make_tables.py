@@ -38,6 +38,7 @@ SYSTEM_NAMES = {
     "no_fusion": "TFT: both branches, no fusion",
     "tft_first_design": "TFT, first design (absolute positions, trajectory band tokens)",
     "tft_length_free": "TFT, length-free with mean pooling (S3 design)",
+    "tft_separate_pooling": "TFT, each stream pooled then averaged (P2 design)",
     "ast": "AST (equal size)",
 }
 GPU_COMMANDS = (

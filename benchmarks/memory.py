@@ -49,10 +49,11 @@ MIB = 2**20
 NUM_SPEAKERS = 25  # 5 folds: 19 training, 1 validation and 5 test speakers
 POOL_PER_CLASS = 4  # rendered demo utterances per speaker and class; every row is a varied copy of one
 SMALL_TFT = "hidden_size=64,num_attention_heads=2,intermediate_size=128,num_time_layers=1,num_frequency_layers=1,num_fusion_layers=1"  # noqa: E501
-# The timing runs compare two commits: every architecture default that changed between them is pinned, so both
-# build the same model and only the data path differs (TFTConfig's pooling default became "attention" after
-# 39f0590; unpinned, the two trees trained different models and their scores differed).
-TIMING_TFT = f"{SMALL_TFT},pooling=mean"
+# The timing runs compare two commits: every architecture default that changed since the baseline is pinned, so
+# both build the same model and only the data path differs (after 39f0590 TFTConfig's pooling default became
+# "attention" and stream_pooling, which 39f0590 does not know, "joint"; unpinned, the two trees trained different
+# models and their scores differed).
+TIMING_TFT = {"before": f"{SMALL_TFT},pooling=mean", "after": f"{SMALL_TFT},pooling=mean,stream_pooling=separate"}
 # Bound stated for the memory runs (no DataLoader workers): the training process's peak anonymous RSS grows by
 # less than BOUND_GROWTH_MIB from the smallest to the largest corpus, and stays under BOUND_ABSOLUTE_MIB.
 BOUND_GROWTH_MIB = 200
@@ -299,7 +300,6 @@ def timing_runs(args: argparse.Namespace) -> dict:
     arguments = [
         "--dataset_dir", str(prepared), "--protocol", "leave_one_speaker_out", "--folds", "0",
         "--num_train_epochs", str(args.timing_epochs), "--report_to", "none", "--seed", "42",
-        "--config_overrides", TIMING_TFT,
     ]  # fmt: skip
     times: dict[str, list[dict]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as folder:
@@ -311,7 +311,8 @@ def timing_runs(args: argparse.Namespace) -> dict:
             for name, tree in (("before", baseline), ("after", ROOT)):
                 output = args.work_dir / f"timing_{name}"
                 _clear(output)
-                result = run_training(tree, [*arguments, "--output_dir", str(output)])
+                overrides = ["--config_overrides", TIMING_TFT[name]]
+                result = run_training(tree, [*arguments, *overrides, "--output_dir", str(output)])
                 result["epoch_s"] = round(result["train_s"][0] / args.timing_epochs, 2)
                 result["epoch_cpu_s"] = round(result["train_cpu_s"][0] / args.timing_epochs, 2)
                 fold = json.loads((output / "results.json").read_text())["folds"][0]
@@ -339,7 +340,11 @@ def timing_runs(args: argparse.Namespace) -> dict:
         f"torch thread, Trainer (--trainer hf); `epoch_s` = Trainer.train seconds / epochs; `total_s` = the "
         f"whole run_train.main (before: decode_all of the corpus; after: streamed statistics) incl. test and export",
         "baseline_commit": args.baseline_commit,
-        "command": shlex.join(["python", "run_train.py", *arguments, "--output_dir", "OUT"]),
+        "command": shlex.join(
+            ["python", "run_train.py", *arguments, "--config_overrides", "MODEL", "--output_dir", "OUT"]
+        )
+        + " (MODEL: `model` of each tree)",
+        "model": TIMING_TFT,
         "runs": times,
         "summary": summary,
         "identical_results": all(r["fold_0"] == times["before"][0]["fold_0"] for r in times["before"] + times["after"]),

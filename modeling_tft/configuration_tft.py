@@ -62,7 +62,7 @@ class TFTConfig(PretrainedConfig):
             `"mean"` (masked mean), `"attention"` (learned attentive pooling) or `"statistics"` (masked mean and
             standard deviation, concatenated and projected back to `hidden_size`, as in x-vectors) over each
             stream's tokens; how the streams are combined is `stream_pooling`.
-        stream_pooling (`str`, *optional*, defaults to `"separate"`):
+        stream_pooling (`str`, *optional*, defaults to `"joint"`):
             `"separate"`: each stream (time, frequency) is pooled on its own and the utterance vector is the mean
             of the pooled streams. `"joint"`: one pooling over the tokens of both streams together (with
             `pooling="attention"` the weights of all tokens share one softmax, so the model chooses how much each
@@ -135,7 +135,7 @@ class TFTConfig(PretrainedConfig):
         num_fusion_layers: int = 2,
         fusion_type: str = "joint",
         pooling: str = "attention",
-        stream_pooling: str = "separate",
+        stream_pooling: str = "joint",
         use_time_branch: bool = True,
         use_frequency_branch: bool = True,
         use_fusion: bool = True,

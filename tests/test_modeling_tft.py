@@ -16,7 +16,7 @@ ABLATIONS = {
     "full_cross": {"fusion_type": "cross"},
     "mean_pooling": {"pooling": "mean"},
     "statistics_pooling": {"pooling": "statistics"},
-    "joint_stream_pooling": {"stream_pooling": "joint"},
+    "separate_stream_pooling": {"stream_pooling": "separate"},
     "joint_stream_mean_pooling": {"stream_pooling": "joint", "pooling": "mean"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
@@ -109,7 +109,7 @@ def test_eager_and_sdpa_agree_and_attentions_are_returned(fusion_type):
 
 
 def test_stream_pooling_separate_and_joint():
-    tester = TFTModelTester(pooling="mean")
+    tester = TFTModelTester(pooling="mean", stream_pooling="separate")
     inputs = tester.inputs()
     separate_model = TFTModel(tester.config).eval()
     joint_model = TFTModel(TFTConfig(**{**tester.config.to_dict(), "stream_pooling": "joint"})).eval()
