@@ -135,10 +135,14 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def merge_reports(paths: list[Path], notes: list[str] | None = None) -> dict:
+def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
     """One report from several of the same corpus and recipe: each system's runs (distinct seeds) are pooled and
-    summarised again; the merged report keeps every source's command."""
-    reports = [json.loads(Path(path).read_text()) for path in paths]
+    summarised again; the merged report keeps every source's command.
+
+    A source is `PATH`, or `PATH::SPEC` to take only some of its systems, each `NAME` or `NAME=NEW_NAME` (renamed,
+    e.g. a former default's runs of `tft`), comma-separated.
+    """
+    reports = [_select_systems(source) for source in sources]
     first = reports[0]
     for report in reports[1:]:
         for key in ("corpus", "recipe", "protocol"):
@@ -164,6 +168,18 @@ def merge_reports(paths: list[Path], notes: list[str] | None = None) -> dict:
     if notes:
         merged["notes"] = notes
     return merged
+
+
+def _select_systems(source: str) -> dict:
+    path, _, spec = source.partition("::")
+    report = json.loads(Path(path).read_text())
+    if spec:
+        chosen = dict(item.split("=", 1) if "=" in item else (item, item) for item in spec.split(","))
+        missing = sorted(set(chosen) - set(report["systems"]))
+        if missing:
+            raise ValueError(f"--merge: {path} has no system {missing} (it has {sorted(report['systems'])}).")
+        report["systems"] = {new: report["systems"][old] for old, new in chosen.items()}
+    return report
 
 
 def _without_seed(command: str) -> str:
@@ -203,7 +219,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--reuse", action="store_true", help="summarise runs that already finished with the same arguments"
     )
-    parser.add_argument("--merge", nargs="+", type=Path, help="combine these reports into --output; trains nothing")
+    parser.add_argument(
+        "--merge", nargs="+", help="combine these reports (PATH or PATH::NAME[=NEW],...) into --output; trains nothing"
+    )
     parser.add_argument("--note", action="append", help="with --merge: a note for the merged report's table")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
     args = parser.parse_args(argv)

@@ -37,6 +37,11 @@ def test_merge_pools_the_seeds_of_separate_reports(tmp_path: Path):
         for key in ("mean_ua", "mean_wa", "std_ua_over_folds", "std_ua_over_seeds"):
             assert pooled[key] == pytest.approx(summary[key])
     assert merged["notes"] == ["two seeds"] and json.loads((tmp_path / "merged.json").read_text()) == merged
+    renamed = accuracy.main(["--merge", f"{tmp_path / 'seed1.json'}::tft=tft_old,ast", str(tmp_path / "seed2.json"),
+                             "--output", str(tmp_path / "renamed.json")])  # fmt: skip
+    assert {name: s["num_seeds"] for name, s in renamed["systems"].items()} == {"tft_old": 1, "tft": 1, "ast": 2}
+    with pytest.raises(ValueError, match="has no system"):
+        accuracy.main(["--merge", f"{tmp_path / 'seed1.json'}::time_only", "--output", str(tmp_path / "bad.json")])
     with pytest.raises(ValueError, match="more than once"):
         accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed1.json"), "--output",
                        str(tmp_path / "bad.json")])  # fmt: skip
