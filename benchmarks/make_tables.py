@@ -39,6 +39,7 @@ SYSTEM_NAMES = {
     "tft_first_design": "TFT, first design (absolute positions, trajectory band tokens)",
     "tft_length_free": "TFT, length-free with mean pooling (S3 design)",
     "tft_separate_pooling": "TFT, each stream pooled then averaged (P2 design)",
+    "no_fusion_separate_pooling": "TFT: both branches, no fusion (each stream pooled then averaged)",
     "ast": "AST (equal size)",
 }
 GPU_COMMANDS = (
