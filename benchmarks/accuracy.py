@@ -161,8 +161,9 @@ def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
             raise ValueError(f"--merge: the runs of {system!r} differ in more than the seed: {sorted(options)}")
         system_runs.sort(key=lambda run: run["seed"])
     merged = {key: first[key] for key in ("benchmark", "corpus", "recipe", "protocol")}
-    dates = sorted({report["environment"]["date"] for report in reports})
-    merged["environment"] = {**first["environment"], "date": ", ".join(dates)}  # each run keeps its own
+    merged["environment"] = dict(first["environment"])  # each run keeps its own; these list every source's
+    for key in ("device", "date"):
+        merged["environment"][key] = ", ".join(sorted({report["environment"][key] for report in reports}))
     merged["command"] = "; ".join(report["command"] for report in reports)
     merged["systems"] = {system: summarise(system_runs) for system, system_runs in runs.items()}
     if notes:
