@@ -225,12 +225,13 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--note", action="append", help="with --merge: a note for the merged report's table")
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
     if args.merge:
         if not args.output:
             parser.error("--merge needs --output")
         report = merge_reports(args.merge, args.note)
-        report["command"] += "; " + shlex.join(["python", "benchmarks/accuracy.py", *(argv or sys.argv[1:])])
+        report["command"] += "; " + shlex.join(["python", "benchmarks/accuracy.py", *arguments])
         args.output.write_text(json.dumps(report, indent=1))
         print(f"merged {len(args.merge)} reports into {args.output}: {sorted(report['systems'])}")
         return report
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "accuracy",
         "corpus": corpus,
         "recipe": RECIPES[corpus],
-        "command": shlex.join(["python", "benchmarks/accuracy.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": shlex.join(["python", "benchmarks/accuracy.py", *arguments]),
         "systems": {},
     }
     output = args.output or BENCH_DIR / "results" / f"accuracy_{corpus}.json"

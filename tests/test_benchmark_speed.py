@@ -110,3 +110,13 @@ def test_frames_and_equal_size_models(speed: ModuleType) -> None:
     assert [speed.frames(s) for s in (1, 3, 10, 30)] == [100, 300, 1000, 3000]
     tft, ast = (speed.count_parameters(speed.build_model(name, 300)) for name in ("tft", "ast"))
     assert abs(tft - ast) / ast < 0.05, (tft, ast)
+
+
+def test_dropout_cost_benchmark_runs(tmp_path):
+    dropout_cost = load_module("dropout_cost")
+    report = dropout_cost.main(["--repeats", "1", "--output", str(tmp_path / "dropout.json")])
+    assert set(report["steps"]) == {*dropout_cost.TFT_VARIANTS, "ast"}
+    assert all(step["median_s"] > 0 for step in report["steps"].values())
+    assert report["steps"]["ast"]["ast_over_model"] == 1.0
+    assert 0 < report["tft_dropout_share_of_step"] < 1  # the default TFT draws dropout masks
+    assert json.loads((tmp_path / "dropout.json").read_text())["benchmark"] == "dropout_cost"

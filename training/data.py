@@ -146,10 +146,10 @@ class SpeechEmotionCollator:
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     With `speaker_statistics` (from `speaker_statistics`; the extractor must then use `normalization="none"`)
     every clip is standardised with the mean/std of its example's `"speaker"`.
-    For training it first perturbs each waveform (with `speed_factors`: torchaudio's `SpeedPerturbation`, one
-    factor drawn per clip, which changes tempo and pitch as in Kaldi/SpeechBrain recipes; with `gain_db > 0`: a
-    gain drawn uniformly in [-gain_db, +gain_db] dB), then takes a random crop of at most `crop_frames` frames
-    (default: the extractor's `max_length`) of each clip and afterwards applies
+    For training it first resamples each waveform with `speed_factors` (torchaudio's `SpeedPerturbation`, one
+    factor drawn per clip, which changes tempo and pitch as in Kaldi/SpeechBrain recipes), takes a random crop of
+    at most `crop_frames` frames (default: the extractor's `max_length`), scales it by a gain drawn uniformly in
+    [-gain_db, +gain_db] dB (with `gain_db > 0`), and afterwards applies
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
     itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
     from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
