@@ -434,8 +434,30 @@ def normalisation(report: dict[str, Any]) -> str:
     return "; ".join(f"`{name}` ({meanings.get(name, name)})" for name in sorted(names))
 
 
-def accuracy_report(name: str, report: dict[str, Any]) -> str:
-    """Summary, per-fold and target tables of one accuracy benchmark (`accuracy_<name>.json`)."""
+FLOOR_VARIANT = {"global": "none", "speaker": "speaker"}  # run_train normalisation -> floor feature variant
+
+
+def matching_floor(report: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The floor trained on the TFT's corpus, split and feature normalisation, if `statistics_baseline.py` ran it."""
+    runs = report["systems"]["tft"]["runs"]
+    held_out = {run.get("validation_speakers", 1) for run in runs}
+    variant = {FLOOR_VARIANT.get(run.get("normalization", "utterance")) for run in runs}
+    if len(held_out) != 1 or len(variant) != 1 or None in variant:
+        return None
+    for baseline in baselines.values():
+        same = baseline["corpus"] == report["corpus"] and baseline["protocol"] == report["protocol"]
+        if same and baseline.get("validation_speakers", 0) in held_out:
+            summary = baseline["variants"].get(next(iter(variant)))
+            return None if summary is None else {**summary, "command": baseline["command"]}
+    return None
+
+
+def accuracy_report(name: str, report: dict[str, Any], baselines: dict[str, dict[str, Any]] | None = None) -> str:
+    """Summary, per-fold and target tables of one accuracy benchmark (`accuracy_<name>.json`).
+
+    With `baselines` (the `statistics_baseline.py` reports), the target table compares the TFT with the floor
+    trained on the same corpus, split and feature normalisation.
+    """
     env = report["environment"]
     systems = report["systems"]
     environments = [run.get("environment", env) for summary in systems.values() for run in summary["runs"]]
@@ -495,6 +517,11 @@ def accuracy_report(name: str, report: dict[str, Any]) -> str:
     if "tft" in systems and "ast" in systems and "ast" not in invalid:
         gain = 100 * (systems["tft"]["mean_ua"] - systems["ast"]["mean_ua"])
         targets.append(["TFT ≥ equal-size AST + 3 points UA", f"{gain:+.2f} points", status(gain >= 3)])
+    floor = matching_floor(report, baselines or {}) if "tft" in systems else None
+    if floor is not None:
+        gain = 100 * (systems["tft"]["mean_ua"] - floor["mean_ua"])
+        measured = f"{gain:+.2f} points (floor {100 * floor['mean_ua']:.2f} %: `{floor['command']}`)"
+        targets.append(["TFT ≥ statistics floor + 3 points UA", measured, status(gain >= 3)])
     if corpus == "casia" and "tft" in systems:
         wa = 100 * systems["tft"]["mean_wa"]
         targets.append(["CASIA LOSO WA ≥ 45 % (milestone)", f"{wa:.2f} %", status(wa >= 45)])
@@ -548,8 +575,8 @@ def render_accuracy_section(results_dir: Path) -> str:
     ]
     if not reports:
         parts.append("No accuracy benchmark has been run yet.")
-    parts += [accuracy_report(name, report) for name, report in reports.items()]
     baselines = load(results_dir, "baseline")
+    parts += [accuracy_report(name, report, baselines) for name, report in reports.items()]
     if baselines:
         parts.append(baseline_report(baselines))
     parts += [search_report(name, search, results_dir) for name, search in load(results_dir, "search").items()]
@@ -562,7 +589,7 @@ def baseline_report(baselines: dict[str, dict[str, Any]]) -> str:
 
     def training(report: dict[str, Any]) -> str:
         held_out = report.get("validation_speakers", 0)
-        return f"non-test minus {held_out} validation (the search's split)" if held_out else "every non-test speaker"
+        return f"non-test minus {held_out} validation (as `run_train.py`)" if held_out else "every non-test speaker"
 
     rows = [
         [report["corpus"].upper(), report["protocol"], training(report), variants.get(name, name),
@@ -574,12 +601,11 @@ def baseline_report(baselines: dict[str, dict[str, Any]]) -> str:
         for name, summary in report["variants"].items()
     ]  # fmt: skip
     first = next(iter(baselines.values()))
-    env = first["environment"]
     return "\n".join([
         heading(3, "Reference floor: logistic regression on utterance statistics"),
-        f"- {first['model']}; same folds as above",
-        "- commands: " + "; ".join(f"`{report['command']}`" for report in baselines.values()),
-        f"- hardware: {env['device']}; python {env['python']}; {env['date']}",
+        f"- {first['model']}; same folds as above; validation speakers drawn as `run_train.py --seed 42` draws them",
+        *(f"- `{report['command']}`: {report['environment']['device']}, python {report['environment']['python']}, "
+          f"{report['environment']['date']}" for report in baselines.values()),
         "",
         md_table(["corpus", "protocol", "training speakers", "features", "folds", "WA %", "UA %",
                   "validation UA %"], rows),

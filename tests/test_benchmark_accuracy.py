@@ -74,6 +74,17 @@ def test_accuracy_tables(tmp_path: Path):
         "DEMO k_fold_by_speaker (validation speaker(s) held out; global feature normalisation; 1 seed(s) × 1 folds)"
         in tables.render_headline(results)
     )
+    floor = {"corpus": "demo", "protocol": "k_fold_by_speaker", "validation_speakers": 1, "command": "floor cmd",
+             "model": "LR", "environment": first["environment"],
+             "variants": {"none": {"folds": [], "mean_wa": 0.2, "mean_ua": 0.2, "std_wa_over_folds": 0,
+                                   "std_ua_over_folds": 0}}}  # fmt: skip
+    (results / "baseline_demo_validation1.json").write_text(json.dumps(floor))
+    gain = 100 * first["systems"]["tft"]["mean_ua"] - 20
+    expected = f"| TFT ≥ statistics floor + 3 points UA | {gain:+.2f} points (floor 20.00 %: `floor cmd`) |"
+    assert expected in tables.render_accuracy_section(results)  # same corpus, split and (global) normalisation
+    (results / "baseline_demo_validation1.json").write_text(json.dumps({**floor, "validation_speakers": 0}))
+    assert "statistics floor + 3" not in tables.render_accuracy_section(results)  # another split: no target
+    (results / "baseline_demo_validation1.json").unlink()
     for summary in first["systems"].values():  # a variant of the recipe is labelled as such in the model card
         summary["runs"][0]["normalization"] = "speaker"
     (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
