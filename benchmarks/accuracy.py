@@ -75,14 +75,24 @@ def finished_run(output_dir: Path, arguments: list[str]) -> dict | None:
     return results
 
 
+def merge_config_overrides(system: list[str], extra: list[str]) -> list[str]:
+    """`system + extra`, with an extra `--config_overrides` appended to the system's own instead of replacing it
+    (run_train.py keeps only the last flag; within one flag a later `key=value` wins)."""
+    flag = "--config_overrides"
+    if flag not in system or flag not in extra:
+        return system + extra
+    at, extra_at = system.index(flag) + 1, extra.index(flag) + 1
+    merged = [*system[:at], f"{system[at]},{extra[extra_at]}", *system[at + 1 :]]
+    return merged + extra[: extra_at - 1] + extra[extra_at + 1 :]
+
+
 def run_system(
     corpus: str, system: str, seed: int, output_root: Path, extra: list[str], smoke: bool, reuse: bool = False
 ) -> dict:
     """Train one system with one seed through run_train.py (or reuse its finished run); return WA/UA per fold."""
     output_dir = output_root / corpus / f"{system}_seed{seed}"
     arguments = [RECIPES[corpus], "--output_dir", str(output_dir), "--seed", str(seed), "--report_to", "none"]
-    arguments += (SMOKE[system] + SMOKE_ARGS) if smoke else SYSTEMS[system]
-    arguments += extra
+    arguments += merge_config_overrides((SMOKE[system] + SMOKE_ARGS) if smoke else SYSTEMS[system], extra)
     started = time.time()
     results = finished_run(output_dir, arguments) if reuse else None
     if results is None:

@@ -7,6 +7,7 @@ from transformers import PretrainedConfig
 FUSION_TYPES = ("joint", "cross")
 POOLING_TYPES = ("mean", "attention", "statistics")
 STREAM_POOLING_TYPES = ("separate", "joint")
+FREQUENCY_POOLING_TYPES = ("tokens", "flatten")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
 FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics")
 
@@ -67,6 +68,13 @@ class TFTConfig(PretrainedConfig):
             of the pooled streams. `"joint"`: one pooling over the tokens of both streams together (with
             `pooling="attention"` the weights of all tokens share one softmax, so the model chooses how much each
             stream counts). The same for a single-branch model.
+        frequency_pooling (`str`, *optional*, defaults to `"tokens"`):
+            `"tokens"`: the frequency tokens are pooled like the time tokens (`stream_pooling`), which forgets which
+            band is which. `"flatten"`: each frequency token is projected to `frequency_flatten_size` values and
+            the band-ordered concatenation is projected to `hidden_size`, keeping every band's place; that vector
+            is averaged with the pooled time tokens (or is the utterance vector of a frequency-only model).
+        frequency_flatten_size (`int`, *optional*, defaults to 8):
+            Values per frequency token kept by `frequency_pooling="flatten"`.
         use_time_branch (`bool`, *optional*, defaults to `True`):
             Ablation switch: build the time tokens and Time Transformer.
         use_frequency_branch (`bool`, *optional*, defaults to `True`):
@@ -136,6 +144,8 @@ class TFTConfig(PretrainedConfig):
         fusion_type: str = "joint",
         pooling: str = "attention",
         stream_pooling: str = "joint",
+        frequency_pooling: str = "tokens",
+        frequency_flatten_size: int = 8,
         use_time_branch: bool = True,
         use_frequency_branch: bool = True,
         use_fusion: bool = True,
@@ -170,6 +180,8 @@ class TFTConfig(PretrainedConfig):
         self.fusion_type = fusion_type
         self.pooling = pooling
         self.stream_pooling = stream_pooling
+        self.frequency_pooling = frequency_pooling
+        self.frequency_flatten_size = frequency_flatten_size
         self.use_time_branch = use_time_branch
         self.use_frequency_branch = use_frequency_branch
         self.use_fusion = use_fusion
@@ -231,6 +243,7 @@ class TFTConfig(PretrainedConfig):
             "position_kernel_size",
             "frequency_conv_channels",
             "frequency_conv_kernel_size",
+            "frequency_flatten_size",
         )
         for name in positive:
             if int(getattr(self, name)) < 1:
@@ -252,6 +265,7 @@ class TFTConfig(PretrainedConfig):
             "fusion_type": FUSION_TYPES,
             "pooling": POOLING_TYPES,
             "stream_pooling": STREAM_POOLING_TYPES,
+            "frequency_pooling": FREQUENCY_POOLING_TYPES,
             "time_position_embedding": TIME_POSITION_EMBEDDINGS,
             "frequency_embedding": FREQUENCY_EMBEDDINGS,
         }

@@ -364,6 +364,19 @@ class TFTPooler(nn.Module):
         return torch.einsum("bn,bnd->bd", weights, tokens)  # (batch, hidden)
 
 
+class TFTBandFlatten(nn.Module):
+    """The frequency stream as one vector that keeps each band's place: every band token is reduced to
+    `frequency_flatten_size` values, and their band-ordered concatenation is projected to `hidden_size`."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.reduce = nn.Linear(config.hidden_size, config.frequency_flatten_size)
+        self.projection = nn.Linear(config.num_frequency_tokens * config.frequency_flatten_size, config.hidden_size)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.projection(self.reduce(tokens).flatten(1))  # (batch, bands, hidden) -> (batch, hidden)
+
+
 class TFTPreTrainedModel(PreTrainedModel):
     config_class = TFTConfig
     config: TFTConfig
@@ -397,7 +410,9 @@ class TFTModel(TFTPreTrainedModel):
             self.frequency_encoder = TFTEncoder(config, config.num_frequency_layers)
         self.fusion = TFTFusion(config) if config.use_fusion else None
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.pooler = TFTPooler(config)
+        flatten = config.use_frequency_branch and config.frequency_pooling == "flatten"
+        self.band_flatten = TFTBandFlatten(config) if flatten else None
+        self.pooler = TFTPooler(config) if config.use_time_branch or not flatten else None  # pools the tokens
         self.post_init()
 
     def forward(
@@ -447,10 +462,7 @@ class TFTModel(TFTPreTrainedModel):
 
         streams = [self.layernorm(stream) for stream in streams]
         tokens, token_mask = torch.cat(streams, dim=1), torch.cat(masks, dim=1)
-        if self.config.stream_pooling == "joint":
-            pooled = self.pooler(tokens, token_mask)  # one pooling over the tokens of every stream
-        else:
-            pooled = torch.stack([self.pooler(s, m) for s, m in zip(streams, masks, strict=True)]).mean(0)
+        pooled = self._pool(streams, masks)
         output = TFTModelOutput(
             last_hidden_state=tokens,
             pooler_output=pooled,
@@ -459,6 +471,19 @@ class TFTModel(TFTPreTrainedModel):
             attentions=tuple(collector.attentions) if output_attentions else None,
         )
         return output if return_dict else output.to_tuple()
+
+    def _pool(self, streams: list[torch.Tensor], masks: list[torch.Tensor]) -> torch.Tensor:
+        """The utterance vector `(batch, hidden)` from the normalised streams (time first, then frequency)."""
+        band_vector = None
+        if self.band_flatten is not None:  # the frequency stream (the last) keeps its band order
+            band_vector, streams, masks = self.band_flatten(streams[-1]), streams[:-1], masks[:-1]
+            if not streams:
+                return band_vector
+        if self.config.stream_pooling == "joint":
+            pooled = self.pooler(torch.cat(streams, dim=1), torch.cat(masks, dim=1))  # one pooling over all tokens
+        else:
+            pooled = torch.stack([self.pooler(s, m) for s, m in zip(streams, masks, strict=True)]).mean(0)
+        return pooled if band_vector is None else (pooled + band_vector) / 2
 
     def _frame_mask(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Validate the input's shape and return a `(batch, frames)` boolean mask of real frames."""

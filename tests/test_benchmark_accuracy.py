@@ -119,3 +119,11 @@ def test_wall_time_names_folds_it_does_not_cover():
 
 def test_older_run_environment_keeps_its_thread_count():
     assert accuracy._environment({"cpu_threads": 2, "python": "3.11"}) == {"torch_threads": 2, "python": "3.11"}
+
+
+def test_extra_config_overrides_add_to_the_system_ones():
+    system = accuracy.SYSTEMS["frequency_only"]
+    merged = accuracy.merge_config_overrides(system, ["--seed", "1", "--config_overrides", "pooling=mean", "--x"])
+    assert merged == ["--config_overrides", "use_time_branch=False,use_fusion=False,pooling=mean", "--seed", "1", "--x"]
+    assert accuracy.merge_config_overrides([], ["--config_overrides", "a=1"]) == ["--config_overrides", "a=1"]
+    assert accuracy.merge_config_overrides(system, ["--seed", "1"]) == [*system, "--seed", "1"]

@@ -18,6 +18,9 @@ ABLATIONS = {
     "statistics_pooling": {"pooling": "statistics"},
     "separate_stream_pooling": {"stream_pooling": "separate"},
     "joint_stream_mean_pooling": {"stream_pooling": "joint", "pooling": "mean"},
+    "band_flatten": {"frequency_pooling": "flatten"},
+    "band_flatten_separate": {"frequency_pooling": "flatten", "stream_pooling": "separate"},
+    "band_flatten_frequency_only": {"frequency_pooling": "flatten", "use_time_branch": False, "use_fusion": False},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
     "no_fusion": {"use_fusion": False},
@@ -129,6 +132,27 @@ def test_stream_pooling_separate_and_joint():
     torch.testing.assert_close(separate.pooler_output, (means[0] + means[1]) / 2)
     with pytest.raises(ValueError, match="stream_pooling"):
         TFTConfig(stream_pooling="concat")
+
+
+def test_band_flatten_keeps_band_order():
+    tester = TFTModelTester(frequency_pooling="flatten", pooling="mean")
+    model = TFTModel(tester.config).eval()
+    output = model(**tester.inputs())
+    bands = output.last_hidden_state[:, -tester.config.num_frequency_tokens :]
+    band_vector = model.band_flatten(bands)
+    time = output.last_hidden_state[:, : -tester.config.num_frequency_tokens]
+    mask = output.token_mask[:, : time.shape[1], None].float()
+    torch.testing.assert_close(output.pooler_output, ((time * mask).sum(1) / mask.sum(1) + band_vector) / 2)
+    swapped = model.band_flatten(bands.flip(1))  # which band holds what changes the vector (mean pooling would not)
+    assert not torch.allclose(swapped, band_vector)
+    frequency_only = TFTModel(TFTConfig(**tiny_config_kwargs(frequency_pooling="flatten", use_time_branch=False,
+                                                             use_fusion=False))).eval()  # fmt: skip
+    output = frequency_only(**tester.inputs())
+    torch.testing.assert_close(output.pooler_output, frequency_only.band_flatten(output.last_hidden_state))
+    assert TFTModel(TFTConfig(**tiny_config_kwargs(frequency_pooling="flatten", use_frequency_branch=False,
+                                                   use_fusion=False))).band_flatten is None  # fmt: skip
+    with pytest.raises(ValueError, match="frequency_pooling"):
+        TFTConfig(frequency_pooling="max")
 
 
 def test_activation_dropout_is_the_feed_forward_dropout():
