@@ -59,6 +59,10 @@ class TFTConfig(PretrainedConfig):
         fusion_type (`str`, *optional*, defaults to `"joint"`):
             `"joint"`: self-attention over the concatenated time and frequency tokens (with learned type
             embeddings). `"cross"`: each stream cross-attends to the other, then its own feed-forward.
+        fusion_gate (`bool`, *optional*, defaults to `False`):
+            A learned per-channel gate on the Time-Frequency Transformer, initialised at zero: each stream becomes
+            `x + gate * (fusion(x) - x)`, so training starts from the no-fusion model and opens the fusion only
+            where it helps.
         pooling (`str`, *optional*, defaults to `"attention"`):
             `"mean"` (masked mean), `"attention"` (learned attentive pooling) or `"statistics"` (masked mean and
             standard deviation, concatenated and projected back to `hidden_size`, as in x-vectors) over each
@@ -142,6 +146,7 @@ class TFTConfig(PretrainedConfig):
         num_frequency_layers: int = 2,
         num_fusion_layers: int = 2,
         fusion_type: str = "joint",
+        fusion_gate: bool = False,
         pooling: str = "attention",
         stream_pooling: str = "joint",
         frequency_pooling: str = "tokens",
@@ -178,6 +183,7 @@ class TFTConfig(PretrainedConfig):
         self.num_frequency_layers = num_frequency_layers
         self.num_fusion_layers = num_fusion_layers
         self.fusion_type = fusion_type
+        self.fusion_gate = fusion_gate
         self.pooling = pooling
         self.stream_pooling = stream_pooling
         self.frequency_pooling = frequency_pooling

@@ -327,8 +327,18 @@ class TFTFusion(nn.Module):
             self.encoder = TFTEncoder(config, config.num_fusion_layers)
         else:
             self.layers = nn.ModuleList([TFTCrossFusionLayer(config) for _ in range(config.num_fusion_layers)])
+        # time, frequency; zero at initialisation (`_init_weights`): the fused streams start as the input streams
+        self.gate = nn.Parameter(torch.zeros(2, config.hidden_size)) if config.fusion_gate else None
 
     def forward(
+        self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        fused_time, fused_frequency = self._fuse(time, frequency, time_mask, collector)
+        if self.gate is None:
+            return fused_time, fused_frequency
+        return time + self.gate[0] * (fused_time - time), frequency + self.gate[1] * (fused_frequency - frequency)
+
+    def _fuse(
         self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.fusion_type == "cross":
@@ -393,8 +403,11 @@ class TFTPreTrainedModel(PreTrainedModel):
         embeddings = (TFTTimeEmbeddings, TFTFrequencyEmbeddings, TFTConvStatisticsFrequencyEmbeddings)
         if isinstance(module, embeddings) and module.position_embeddings is not None:
             init.trunc_normal_(module.position_embeddings, std=self.config.initializer_range)
-        elif isinstance(module, TFTFusion) and module.fusion_type == "joint":
-            init.trunc_normal_(module.type_embeddings, std=self.config.initializer_range)
+        elif isinstance(module, TFTFusion):
+            if module.fusion_type == "joint":
+                init.trunc_normal_(module.type_embeddings, std=self.config.initializer_range)
+            if module.gate is not None:
+                init.zeros_(module.gate)
 
 
 class TFTModel(TFTPreTrainedModel):

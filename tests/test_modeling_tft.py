@@ -21,6 +21,7 @@ ABLATIONS = {
     "band_flatten": {"frequency_pooling": "flatten"},
     "band_flatten_separate": {"frequency_pooling": "flatten", "stream_pooling": "separate"},
     "band_flatten_frequency_only": {"frequency_pooling": "flatten", "use_time_branch": False, "use_fusion": False},
+    "fusion_gate": {"fusion_gate": True},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
     "no_fusion": {"use_fusion": False},
@@ -86,6 +87,8 @@ def test_padding_does_not_change_logits(name):
 def test_gradient_reaches_every_parameter(name):
     tester = TFTModelTester(**ABLATIONS[name])
     model = TFTForAudioClassification(tester.config).train()
+    if tester.config.fusion_gate:  # a closed gate (its initial value) passes no gradient to the fusion weights
+        torch.nn.init.constant_(model.tft.fusion.gate, 0.5)
     model(**tester.inputs(), labels=torch.tensor([0, 1, 2])).loss.backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.any(p.grad != 0)]
     assert missing == []
@@ -153,6 +156,25 @@ def test_band_flatten_keeps_band_order():
                                                    use_fusion=False))).band_flatten is None  # fmt: skip
     with pytest.raises(ValueError, match="frequency_pooling"):
         TFTConfig(frequency_pooling="max")
+
+
+@pytest.mark.parametrize("fusion_type", ["joint", "cross"])
+def test_fusion_gate_starts_as_the_no_fusion_model_and_learns(fusion_type, tmp_path):
+    tester = TFTModelTester(fusion_gate=True, fusion_type=fusion_type)
+    gated = TFTForAudioClassification(tester.config).eval()
+    assert torch.all(gated.tft.fusion.gate == 0)
+    no_fusion = TFTForAudioClassification(TFTConfig(**{**tester.config.to_dict(), "use_fusion": False})).eval()
+    kept = {k: v for k, v in gated.state_dict().items() if not k.startswith("tft.fusion.")}
+    assert no_fusion.load_state_dict(kept, strict=True) is not None
+    inputs = tester.inputs()
+    torch.testing.assert_close(gated(**inputs).logits, no_fusion(**inputs).logits)
+    gated.train()
+    gated(**inputs, labels=torch.tensor([0, 1, 2])).loss.backward()
+    assert torch.any(gated.tft.fusion.gate.grad != 0)  # the gate opens; then the fusion weights get gradients
+    torch.nn.init.constant_(gated.tft.fusion.gate, 0.5)
+    gated.save_pretrained(tmp_path)
+    loaded = TFTForAudioClassification.from_pretrained(tmp_path)
+    assert torch.all(loaded.tft.fusion.gate == 0.5)  # a trained gate is loaded, not re-initialised
 
 
 def test_activation_dropout_is_the_feed_forward_dropout():
