@@ -475,7 +475,7 @@ class TFTModel(TFTPreTrainedModel):
 
         streams = [self.layernorm(stream) for stream in streams]
         tokens, token_mask = torch.cat(streams, dim=1), torch.cat(masks, dim=1)
-        pooled = self._pool(streams, masks)
+        pooled = self._pool(streams, masks, tokens, token_mask)
         output = TFTModelOutput(
             last_hidden_state=tokens,
             pooler_output=pooled,
@@ -485,15 +485,19 @@ class TFTModel(TFTPreTrainedModel):
         )
         return output if return_dict else output.to_tuple()
 
-    def _pool(self, streams: list[torch.Tensor], masks: list[torch.Tensor]) -> torch.Tensor:
-        """The utterance vector `(batch, hidden)` from the normalised streams (time first, then frequency)."""
+    def _pool(
+        self, streams: list[torch.Tensor], masks: list[torch.Tensor], tokens: torch.Tensor, token_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """The utterance vector `(batch, hidden)` from the normalised streams (time first, then frequency) and their
+        concatenation `tokens`."""
         band_vector = None
         if self.band_flatten is not None:  # the frequency stream (the last) keeps its band order
             band_vector, streams, masks = self.band_flatten(streams[-1]), streams[:-1], masks[:-1]
             if not streams:
                 return band_vector
+            tokens, token_mask = streams[0], masks[0]  # the time stream is what the pooler still sees
         if self.config.stream_pooling == "joint":
-            pooled = self.pooler(torch.cat(streams, dim=1), torch.cat(masks, dim=1))  # one pooling over all tokens
+            pooled = self.pooler(tokens, token_mask)  # one pooling over the tokens of every stream
         else:
             pooled = torch.stack([self.pooler(s, m) for s, m in zip(streams, masks, strict=True)]).mean(0)
         return pooled if band_vector is None else (pooled + band_vector) / 2
