@@ -531,6 +531,9 @@ def accuracy_report(name: str, report: dict[str, Any], baselines: dict[str, dict
     return "\n".join(lines)
 
 
+LATE_EPOCHS = 4  # the search's late-epoch statistic: mean validation UA over the last epochs of each fold
+
+
 def search_report(name: str, search: dict[str, Any], results_dir: Path) -> str:
     """The search record `search_<corpus>.json`: every variant tried, its mean validation UA, and the decision.
 
@@ -542,12 +545,15 @@ def search_report(name: str, search: dict[str, Any], results_dir: Path) -> str:
         report = json.loads((results_dir / entry["report"]).read_text())
         run = next(r for r in report["systems"][entry["system"]]["runs"] if r["seed"] == entry.get("seed", 42))
         validation = [f["validation_ua"] for f in run["folds"]]
-        final = [f["validation_ua_by_epoch"][-1] for f in run["folds"] if f.get("validation_ua_by_epoch")]
+        curves = [f["validation_ua_by_epoch"] for f in run["folds"] if f.get("validation_ua_by_epoch")]
+        final = [curve[-1] for curve in curves]
+        late = [sum(curve[-LATE_EPOCHS:]) / LATE_EPOCHS for curve in curves if len(curve) >= LATE_EPOCHS]
         rows.append([
             entry["id"], SYSTEM_NAMES.get(entry["system"], entry["system"]), entry["change"],
             run.get("normalization", "utterance"), run["seed"],
             " / ".join(f"{100 * v:.1f}" for v in validation), f"**{100 * sum(validation) / len(validation):.2f}**",
             f"{100 * sum(final) / len(final):.2f}" if len(final) == len(validation) else "—",
+            f"{100 * sum(late) / len(late):.2f}" if len(late) == len(validation) else "—",
             entry["decision"], entry.get("reason", ""),
         ])  # fmt: skip
     return "\n".join([
@@ -556,11 +562,14 @@ def search_report(name: str, search: dict[str, Any], results_dir: Path) -> str:
         f"- reports: `{os.path.relpath(results_dir, REPO_ROOT)}/` (each entry's `report`; the exact `run_train.py` "
         "commands and test scores are there, test scores were not used to decide)",
         "- best-epoch validation UA is each fold's best epoch (the checkpoint that is tested), so it is optimistic;"
-        " last-epoch validation UA (the end of the cosine schedule) is the unselected figure, read beside it",
+        " last-epoch validation UA (the end of the cosine schedule) is the unselected figure, read beside it;"
+        f" the mean over the last {LATE_EPOCHS} epochs is the least noisy of the three and the one that matches the"
+        " final protocols, which test the last epoch (decisions from 2026-12-02 on use it)",
         "",
         md_table(["id", "system", "change (against the entry it builds on)", "normalisation", "seed",
                   "best-epoch validation UA % per fold", "mean best-epoch validation UA %",
-                  "mean last-epoch validation UA %", "decision", "why"], rows),
+                  "mean last-epoch validation UA %", f"mean validation UA % of the last {LATE_EPOCHS} epochs",
+                  "decision", "why"], rows),
     ])  # fmt: skip
 
 

@@ -96,6 +96,10 @@ class TFTConfig(PretrainedConfig):
             masks of this, the widest tensor, are a large share of a training step.
         attention_probs_dropout_prob (`float`, *optional*, defaults to 0.0):
             Dropout on attention probabilities (training only).
+        drop_path_rate (`float`, *optional*, defaults to 0.0):
+            Stochastic depth (Huang et al., 2016; as in DeiT): during training each residual branch of a layer is
+            dropped for a whole clip with a probability that rises linearly with the layer's depth, from 0 at the
+            first branch layer to `drop_path_rate` at the last fusion layer (`TFTConfig.layer_drop_path_rates`).
         classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout before the classification layer.
         layer_norm_eps (`float`, *optional*, defaults to 1e-6):
@@ -158,6 +162,7 @@ class TFTConfig(PretrainedConfig):
         hidden_dropout_prob: float = 0.1,
         activation_dropout: float | None = 0.1,
         attention_probs_dropout_prob: float = 0.0,
+        drop_path_rate: float = 0.0,
         classifier_dropout: float = 0.1,
         layer_norm_eps: float = 1e-6,
         initializer_range: float = 0.02,
@@ -196,6 +201,7 @@ class TFTConfig(PretrainedConfig):
         # None (configs saved while it followed hidden_dropout_prob): the hidden dropout
         self.activation_dropout = hidden_dropout_prob if activation_dropout is None else activation_dropout
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.drop_path_rate = drop_path_rate
         self.classifier_dropout = classifier_dropout
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
@@ -231,6 +237,15 @@ class TFTConfig(PretrainedConfig):
         if window is None:
             return None
         return int(self.inference_hop_frames) if self.inference_hop_frames is not None else max(1, window // 2)
+
+    def layer_drop_path_rates(self, first_depth: int, num_layers: int) -> list[float]:
+        """Stochastic-depth rates of `num_layers` layers starting at depth `first_depth` (0: the first layer of a
+        branch; the fusion layers follow the deeper branch), linear from 0 to `drop_path_rate` at the last layer."""
+        branch_depth = max(
+            self.num_time_layers * self.use_time_branch, self.num_frequency_layers * self.use_frequency_branch
+        )
+        last = branch_depth + (self.num_fusion_layers if self.use_fusion else 0) - 1
+        return [self.drop_path_rate * depth / max(1, last) for depth in range(first_depth, first_depth + num_layers)]
 
     @property
     def num_frequency_tokens(self) -> int:
@@ -289,7 +304,8 @@ class TFTConfig(PretrainedConfig):
                 f"`use_fusion=False` for a single-branch ablation (use_time_branch={self.use_time_branch}, "
                 f"use_frequency_branch={self.use_frequency_branch})."
             )
-        for name in ("hidden_dropout_prob", "activation_dropout", "attention_probs_dropout_prob", "classifier_dropout"):
+        dropouts = ("hidden_dropout_prob", "activation_dropout", "attention_probs_dropout_prob", "classifier_dropout")
+        for name in (*dropouts, "drop_path_rate"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
         if not 0.0 <= float(self.label_smoothing) < 1.0:

@@ -92,6 +92,15 @@ class TFTAttention(nn.Module):
         return self.output(attended), weights
 
 
+def drop_path(hidden_states: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: zero a residual branch for whole samples with probability `rate` (training only), scaling
+    the kept ones by `1 / (1 - rate)`."""
+    if rate == 0.0 or not training:
+        return hidden_states
+    keep = hidden_states.new_empty(hidden_states.shape[0], *(1,) * (hidden_states.dim() - 1)).bernoulli_(1.0 - rate)
+    return hidden_states * keep / (1.0 - rate)
+
+
 class TFTMLP(nn.Module):
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
@@ -107,8 +116,9 @@ class TFTMLP(nn.Module):
 class TFTLayer(GradientCheckpointingLayer):
     """Pre-norm Transformer layer; with `cross_attention=True` its queries attend to another stream."""
 
-    def __init__(self, config: TFTConfig, cross_attention: bool = False) -> None:
+    def __init__(self, config: TFTConfig, cross_attention: bool = False, drop_path_rate: float = 0.0) -> None:
         super().__init__()
+        self.drop_path_rate = drop_path_rate
         self.norm_attention = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.norm_context = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if cross_attention else None
         self.attention = TFTAttention(config)
@@ -126,17 +136,19 @@ class TFTLayer(GradientCheckpointingLayer):
         normed = self.norm_attention(hidden_states)
         keys = self.norm_context(context) if self.norm_context is not None else normed
         attended, weights = self.attention(normed, keys, key_mask, output_attentions)
-        hidden_states = hidden_states + self.dropout(attended)
-        hidden_states = hidden_states + self.dropout(self.mlp(self.norm_mlp(hidden_states)))
+        hidden_states = hidden_states + drop_path(self.dropout(attended), self.drop_path_rate, self.training)
+        mlp = self.dropout(self.mlp(self.norm_mlp(hidden_states)))
+        hidden_states = hidden_states + drop_path(mlp, self.drop_path_rate, self.training)
         return hidden_states, weights
 
 
 class TFTEncoder(nn.Module):
     """A stack of self-attention layers over one token sequence."""
 
-    def __init__(self, config: TFTConfig, num_layers: int) -> None:
+    def __init__(self, config: TFTConfig, num_layers: int, first_depth: int = 0) -> None:
         super().__init__()
-        self.layers = nn.ModuleList([TFTLayer(config) for _ in range(num_layers)])
+        rates = config.layer_drop_path_rates(first_depth, num_layers)
+        self.layers = nn.ModuleList([TFTLayer(config, drop_path_rate=rate) for rate in rates])
 
     def forward(
         self, hidden_states: torch.Tensor, key_mask: torch.Tensor | None, collector: TFTCollector
@@ -301,10 +313,10 @@ FREQUENCY_EMBEDDING_CLASSES = {
 class TFTCrossFusionLayer(nn.Module):
     """Time tokens attend to frequency tokens and frequency tokens to time tokens, each with its own MLP."""
 
-    def __init__(self, config: TFTConfig) -> None:
+    def __init__(self, config: TFTConfig, drop_path_rate: float = 0.0) -> None:
         super().__init__()
-        self.time = TFTLayer(config, cross_attention=True)
-        self.frequency = TFTLayer(config, cross_attention=True)
+        self.time = TFTLayer(config, cross_attention=True, drop_path_rate=drop_path_rate)
+        self.frequency = TFTLayer(config, cross_attention=True, drop_path_rate=drop_path_rate)
 
     def forward(
         self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
@@ -322,11 +334,13 @@ class TFTFusion(nn.Module):
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.fusion_type = config.fusion_type
+        first_depth = max(config.num_time_layers, config.num_frequency_layers)  # the fusion follows both branches
         if config.fusion_type == "joint":
             self.type_embeddings = nn.Parameter(torch.zeros(2, config.hidden_size))  # time, frequency
-            self.encoder = TFTEncoder(config, config.num_fusion_layers)
+            self.encoder = TFTEncoder(config, config.num_fusion_layers, first_depth)
         else:
-            self.layers = nn.ModuleList([TFTCrossFusionLayer(config) for _ in range(config.num_fusion_layers)])
+            rates = config.layer_drop_path_rates(first_depth, config.num_fusion_layers)
+            self.layers = nn.ModuleList([TFTCrossFusionLayer(config, rate) for rate in rates])
         # time, frequency; zero at initialisation (`_init_weights`): the fused streams start as the input streams
         self.gate = nn.Parameter(torch.zeros(2, config.hidden_size)) if config.fusion_gate else None
 

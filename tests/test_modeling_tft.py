@@ -22,6 +22,8 @@ ABLATIONS = {
     "band_flatten_separate": {"frequency_pooling": "flatten", "stream_pooling": "separate"},
     "band_flatten_frequency_only": {"frequency_pooling": "flatten", "use_time_branch": False, "use_fusion": False},
     "fusion_gate": {"fusion_gate": True},
+    "drop_path": {"drop_path_rate": 0.2},
+    "drop_path_cross": {"drop_path_rate": 0.2, "fusion_type": "cross"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},
     "no_fusion": {"use_fusion": False},
@@ -175,6 +177,31 @@ def test_fusion_gate_starts_as_the_no_fusion_model_and_learns(fusion_type, tmp_p
     gated.save_pretrained(tmp_path)
     loaded = TFTForAudioClassification.from_pretrained(tmp_path)
     assert torch.all(loaded.tft.fusion.gate == 0.5)  # a trained gate is loaded, not re-initialised
+
+
+@pytest.mark.parametrize("fusion_type", ["joint", "cross"])
+def test_drop_path_rises_with_depth_and_acts_in_training_only(fusion_type):
+    no_dropout = {"hidden_dropout_prob": 0.0, "activation_dropout": 0.0, "classifier_dropout": 0.0}
+    tester = TFTModelTester(drop_path_rate=0.3, fusion_type=fusion_type, **no_dropout)
+    model = TFTForAudioClassification(tester.config)
+    tft = model.tft
+    fusion = tft.fusion.encoder.layers if fusion_type == "joint" else [x.time for x in tft.fusion.layers]
+    branch = [layer.drop_path_rate for layer in tft.time_encoder.layers]
+    assert branch == [layer.drop_path_rate for layer in tft.frequency_encoder.layers]  # same depth, same rate
+    rates = branch + [layer.drop_path_rate for layer in fusion]
+    assert rates[0] == 0.0 and rates == sorted(rates) and rates[-1] == pytest.approx(0.3)
+    reference = TFTForAudioClassification(TFTConfig(**{**tester.config.to_dict(), "drop_path_rate": 0.0}))
+    reference.load_state_dict(model.state_dict(), strict=True)  # no parameter of its own
+    inputs = tester.inputs()
+    model.eval(), reference.eval()
+    torch.testing.assert_close(model(**inputs).logits, reference(**inputs).logits)  # inference is unchanged
+    model.train(), reference.train()
+    torch.testing.assert_close(reference(**inputs).logits, reference(**inputs).logits)  # nothing else is random
+    torch.manual_seed(0)
+    dropped = torch.stack([model(**inputs).logits for _ in range(4)])
+    assert not torch.allclose(dropped, reference(**inputs).logits.expand_as(dropped))  # branches are dropped
+    with pytest.raises(ValueError, match="drop_path_rate"):
+        TFTConfig(drop_path_rate=1.0)
 
 
 def test_activation_dropout_is_the_feed_forward_dropout():
