@@ -79,6 +79,12 @@ class TFTConfig(PretrainedConfig):
             is averaged with the pooled time tokens (or is the utterance vector of a frequency-only model).
         frequency_flatten_size (`int`, *optional*, defaults to 8):
             Values per frequency token kept by `frequency_pooling="flatten"`.
+        instance_normalization (`bool`, *optional*, defaults to `False`):
+            Standardise each clip's features per mel band over its own frames before both branches (instance
+            normalisation, as in IBN-Net: the clip's level and spectral tilt leave every local token) and give
+            what was removed back as one *statistics token*: the clip's per-band mean and standard deviation,
+            projected to `hidden_size`, placed before the time tokens (before the band tokens in a frequency-only
+            model). Speaker and channel offsets then enter the model once instead of in every token.
         use_time_branch (`bool`, *optional*, defaults to `True`):
             Ablation switch: build the time tokens and Time Transformer.
         use_frequency_branch (`bool`, *optional*, defaults to `True`):
@@ -155,6 +161,7 @@ class TFTConfig(PretrainedConfig):
         stream_pooling: str = "joint",
         frequency_pooling: str = "tokens",
         frequency_flatten_size: int = 8,
+        instance_normalization: bool = False,
         use_time_branch: bool = True,
         use_frequency_branch: bool = True,
         use_fusion: bool = True,
@@ -193,6 +200,7 @@ class TFTConfig(PretrainedConfig):
         self.stream_pooling = stream_pooling
         self.frequency_pooling = frequency_pooling
         self.frequency_flatten_size = frequency_flatten_size
+        self.instance_normalization = instance_normalization
         self.use_time_branch = use_time_branch
         self.use_frequency_branch = use_frequency_branch
         self.use_fusion = use_fusion
@@ -303,6 +311,11 @@ class TFTConfig(PretrainedConfig):
                 "`use_fusion=True` fuses the time and frequency branches and needs both; set "
                 f"`use_fusion=False` for a single-branch ablation (use_time_branch={self.use_time_branch}, "
                 f"use_frequency_branch={self.use_frequency_branch})."
+            )
+        if self.instance_normalization and self.frequency_pooling == "flatten" and not self.use_time_branch:
+            raise ValueError(
+                "`instance_normalization=True` puts its statistics token in the frequency stream of a frequency-only "
+                "model, which `frequency_pooling='flatten'` keeps in band order; use `frequency_pooling='tokens'`."
             )
         dropouts = ("hidden_dropout_prob", "activation_dropout", "attention_probs_dropout_prob", "classifier_dropout")
         for name in (*dropouts, "drop_path_rate"):

@@ -26,7 +26,8 @@ class TFTModelOutput(ModelOutput):
 
     Args:
         last_hidden_state (`torch.FloatTensor` of shape `(batch, time_tokens + frequency_tokens, hidden_size)`):
-            Final tokens: the time tokens (if the time branch is on) followed by the frequency tokens.
+            Final tokens: the time tokens (if the time branch is on) followed by the frequency tokens; with
+            `instance_normalization` the statistics token comes first.
         pooler_output (`torch.FloatTensor` of shape `(batch, hidden_size)`):
             Utterance representation: the mean of each stream's pooled tokens, or (`stream_pooling="joint"`) one
             pooling over the tokens of both streams.
@@ -310,6 +311,24 @@ FREQUENCY_EMBEDDING_CLASSES = {
 }
 
 
+class TFTStatisticsEmbedding(nn.Module):
+    """The statistics token of `instance_normalization`: the clip's per-band mean and standard deviation (of the
+    features as they come in), projected to one token."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.projection = nn.Linear(2 * config.num_mel_bins, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The features standardised per clip and band over the real frames (padding stays zero), and the
+        statistics token `(batch, 1, hidden)`."""
+        statistics = masked_statistics(features.transpose(1, 2), frame_mask[:, None])  # (batch, 2 * mel)
+        mean, std = statistics[:, None].chunk(2, dim=-1)  # (batch, 1, mel) each
+        normalized = (features - mean) / std * frame_mask[..., None].to(features.dtype)
+        return normalized, self.dropout(self.projection(statistics))[:, None]
+
+
 class TFTCrossFusionLayer(nn.Module):
     """Time tokens attend to frequency tokens and frequency tokens to time tokens, each with its own MLP."""
 
@@ -435,6 +454,7 @@ class TFTModel(TFTPreTrainedModel):
         if config.use_frequency_branch:
             self.frequency_embeddings = FREQUENCY_EMBEDDING_CLASSES[config.frequency_embedding](config)
             self.frequency_encoder = TFTEncoder(config, config.num_frequency_layers)
+        self.statistics_embedding = TFTStatisticsEmbedding(config) if config.instance_normalization else None
         self.fusion = TFTFusion(config) if config.use_fusion else None
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         flatten = config.use_frequency_branch and config.frequency_pooling == "flatten"
@@ -472,15 +492,22 @@ class TFTModel(TFTPreTrainedModel):
             )
         features = input_features * frame_mask[..., None].to(input_features.dtype)  # (batch, frames, mel)
         collector = TFTCollector(output_hidden_states, output_attentions)
+        statistics = None
+        if self.statistics_embedding is not None:
+            features, statistics = self.statistics_embedding(features, frame_mask)  # statistics: (batch, 1, hidden)
 
         streams, masks = [], []
         if self.config.use_time_branch:
             time, time_mask = self.time_embeddings(features, frame_mask)  # (batch, time_tokens, hidden)
+            if statistics is not None:
+                time, time_mask = torch.cat([statistics, time], 1), torch.cat([time_mask[:, :1], time_mask], 1)
             collector.add(time)
             streams.append(self.time_encoder(time, time_mask, collector))
             masks.append(time_mask)
         if self.config.use_frequency_branch:
             frequency = self.frequency_embeddings(features, frame_mask)  # (batch, frequency_tokens, hidden)
+            if statistics is not None and not self.config.use_time_branch:
+                frequency = torch.cat([statistics, frequency], 1)
             collector.add(frequency)
             streams.append(self.frequency_encoder(frequency, None, collector))
             masks.append(frame_mask.new_ones(frequency.shape[:2]))

@@ -22,6 +22,13 @@ ABLATIONS = {
     "band_flatten_separate": {"frequency_pooling": "flatten", "stream_pooling": "separate"},
     "band_flatten_frequency_only": {"frequency_pooling": "flatten", "use_time_branch": False, "use_fusion": False},
     "fusion_gate": {"fusion_gate": True},
+    "instance_normalization": {"instance_normalization": True},
+    "instance_normalization_cross": {"instance_normalization": True, "fusion_type": "cross"},
+    "instance_normalization_frequency_only": {
+        "instance_normalization": True,
+        "use_time_branch": False,
+        "use_fusion": False,
+    },
     "drop_path": {"drop_path_rate": 0.2},
     "drop_path_cross": {"drop_path_rate": 0.2, "fusion_type": "cross"},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
@@ -56,7 +63,7 @@ class TFTModelTester:
     def num_tokens(self) -> int:
         time = self.config.num_time_tokens if self.config.use_time_branch else 0
         frequency = self.config.num_frequency_tokens if self.config.use_frequency_branch else 0
-        return time + frequency
+        return time + frequency + int(self.config.instance_normalization)  # the statistics token
 
 
 @pytest.mark.parametrize("name", ABLATIONS)
@@ -202,6 +209,20 @@ def test_drop_path_rises_with_depth_and_acts_in_training_only(fusion_type):
     assert not torch.allclose(dropped, reference(**inputs).logits.expand_as(dropped))  # branches are dropped
     with pytest.raises(ValueError, match="drop_path_rate"):
         TFTConfig(drop_path_rate=1.0)
+
+
+@pytest.mark.parametrize("name", ["instance_normalization", "instance_normalization_frequency_only"])
+def test_instance_normalization_moves_clip_offsets_into_the_statistics_token(name):
+    tester = TFTModelTester(**ABLATIONS[name])
+    model = TFTForAudioClassification(tester.config).eval()
+    inputs = tester.inputs()
+    mask = inputs["attention_mask"][..., None]
+    shifted = {**inputs, "input_features": (inputs["input_features"] * 1.7 + torch.randn(16)) * mask}
+    assert not torch.allclose(model(**inputs).logits, model(**shifted).logits)  # the token carries level and tilt
+    torch.nn.init.zeros_(model.tft.statistics_embedding.projection.weight)
+    torch.testing.assert_close(model(**inputs).logits, model(**shifted).logits)  # every other token is blind to them
+    with pytest.raises(ValueError, match="instance_normalization"):
+        TFTConfig(instance_normalization=True, frequency_pooling="flatten", use_time_branch=False, use_fusion=False)
 
 
 def test_activation_dropout_is_the_feed_forward_dropout():
