@@ -246,13 +246,15 @@ class TFTConfig(PretrainedConfig):
             return None
         return int(self.inference_hop_frames) if self.inference_hop_frames is not None else max(1, window // 2)
 
+    @property
+    def num_branch_layers(self) -> int:
+        """Layers of the deeper branch in use: the depth at which the fusion layers start."""
+        return max(self.num_time_layers * self.use_time_branch, self.num_frequency_layers * self.use_frequency_branch)
+
     def layer_drop_path_rates(self, first_depth: int, num_layers: int) -> list[float]:
         """Stochastic-depth rates of `num_layers` layers starting at depth `first_depth` (0: the first layer of a
-        branch; the fusion layers follow the deeper branch), linear from 0 to `drop_path_rate` at the last layer."""
-        branch_depth = max(
-            self.num_time_layers * self.use_time_branch, self.num_frequency_layers * self.use_frequency_branch
-        )
-        last = branch_depth + (self.num_fusion_layers if self.use_fusion else 0) - 1
+        branch; the fusion layers start at `num_branch_layers`), linear from 0 to `drop_path_rate` at the last layer."""
+        last = self.num_branch_layers + (self.num_fusion_layers if self.use_fusion else 0) - 1
         return [self.drop_path_rate * depth / max(1, last) for depth in range(first_depth, first_depth + num_layers)]
 
     @property

@@ -353,7 +353,7 @@ class TFTFusion(nn.Module):
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.fusion_type = config.fusion_type
-        first_depth = max(config.num_time_layers, config.num_frequency_layers)  # the fusion follows both branches
+        first_depth = config.num_branch_layers  # the fusion follows both branches
         if config.fusion_type == "joint":
             self.type_embeddings = nn.Parameter(torch.zeros(2, config.hidden_size))  # time, frequency
             self.encoder = TFTEncoder(config, config.num_fusion_layers, first_depth)
@@ -500,7 +500,8 @@ class TFTModel(TFTPreTrainedModel):
         if self.config.use_time_branch:
             time, time_mask = self.time_embeddings(features, frame_mask)  # (batch, time_tokens, hidden)
             if statistics is not None:
-                time, time_mask = torch.cat([statistics, time], 1), torch.cat([time_mask[:, :1], time_mask], 1)
+                time = torch.cat([statistics, time], 1)
+                time_mask = torch.cat([time_mask.new_ones(time_mask.shape[0], 1), time_mask], 1)
             collector.add(time)
             streams.append(self.time_encoder(time, time_mask, collector))
             masks.append(time_mask)
