@@ -118,6 +118,7 @@ def run_system(
                 "test_speakers": f["test_speakers"],
                 "validation_speakers": f["validation_speakers"],
                 "best_epoch": f["best_epoch"],
+                "averaged_epochs": f.get("averaged_epochs", []),  # the tested weights' epochs, if averaged
                 "validation_ua": f["validation_ua"],
                 "validation_ua_by_epoch": [h["eval_ua"] for h in f.get("history", []) if "eval_ua" in h],
                 **_scores(f["test"]),

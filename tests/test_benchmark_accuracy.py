@@ -104,11 +104,11 @@ def test_accuracy_tables(tmp_path: Path):
     validation, last = fold["validation_ua"], fold["validation_ua_by_epoch"][-1]
     assert len(fold["validation_ua_by_epoch"]) == 1  # one epoch: the best is the last
     row = f"| S1 | TFT (full) | x | speaker | 42 | {100 * validation:.1f} | **{100 * validation:.2f}** "
-    row += f"| {100 * last:.2f} | — |"  # fewer epochs than the late-epoch mean needs
+    row += f"| {100 * last:.2f} | — | — |"  # fewer epochs than the late-epoch mean needs; no averaging
     assert row + " kept |" in tables.render_accuracy_section(results)
     fold["validation_ua_by_epoch"] = [0.9, 0.1, 0.2, 0.3, 0.6]  # the last 4 epochs average 30 %
     (results / "accuracy_smoke.json").write_text(json.dumps(first))
-    assert "| 60.00 | 30.00 | kept |" in tables.render_accuracy_section(results)
+    assert "| 60.00 | 30.00 | — | kept |" in tables.render_accuracy_section(results)
 
 
 def test_wall_time_names_folds_it_does_not_cover():
@@ -130,3 +130,12 @@ def test_extra_config_overrides_add_to_the_system_ones():
     assert merged == ["--config_overrides", "use_time_branch=False,use_fusion=False,pooling=mean", "--seed", "1", "--x"]
     assert accuracy.merge_config_overrides([], ["--config_overrides", "a=1"]) == ["--config_overrides", "a=1"]
     assert accuracy.merge_config_overrides(system, ["--seed", "1"]) == [*system, "--seed", "1"]
+
+
+def test_epoch_kept_names_averaged_weights():
+    tables = importlib.import_module("make_tables")
+    assert tables.epoch_kept({"best_epoch": 7, "averaged_epochs": []}) == "7"
+    assert tables.epoch_kept({"best_epoch": None}) == "last"
+    assert tables.epoch_kept({"best_epoch": None, "averaged_epochs": [9, 10, 11, 12]}) == "mean of 9–12"
+    report = {"systems": {"tft": {"runs": [{"validation_speakers": 0, "folds": [{"averaged_epochs": [11, 12]}]}]}}}
+    assert tables.model_selection(report).endswith("runs marked so test the mean weights of their last 2 epochs")

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import datasets
 import pytest
+import torch
 from conftest import REPO_ROOT
 from huggingface_hub import ModelCard
+from safetensors.torch import load_file
 
 import run_train
 
@@ -88,20 +90,30 @@ def test_export_serves_in_fresh_process_with_remote_code(demo_runs, tmp_path):
     assert "['angry', 'happy', 'neutral', 'sad']" in done.stdout
 
 
-@pytest.mark.parametrize("trainer", ["accelerate", "hf"])
-def test_kill_and_resume_gives_same_metrics(tmp_path, trainer):
+KILL_AFTER = {  # checkpoint files that exist once the run may be killed: (glob, how many)
+    ("accelerate", False): ("epoch_2/loop_state.json", 1),
+    ("hf", False): ("checkpoint-*/trainer_state.json", 1),
+    # averaging epochs 2-4: killed once a checkpoint holds an average of two epochs, which the resumed run restores
+    ("accelerate", True): ("epoch_3/loop_state.json", 1),
+    ("hf", True): ("checkpoint-*/averaged_weights.pt", 3),
+}
+
+
+@pytest.mark.parametrize(("trainer", "averaging"), list(KILL_AFTER))
+def test_kill_and_resume_gives_same_metrics(tmp_path, trainer, averaging):
     arguments = [*BASE, "--trainer", trainer, "--folds", "0", "--num_train_epochs", "4", "--save_total_limit", "4"]
+    arguments += ["--average_last_epochs", "3"] if averaging else []
     run(tmp_path / "straight", *arguments)
     expected = json.loads((tmp_path / "straight" / "results.json").read_text())["folds"][0]
     again = run(tmp_path / "straight", *arguments)  # a finished fold is reused, and the run says so
     assert again["reused_folds"] == [0] and again["folds"][0]["test"] == expected["test"]
 
     killed = tmp_path / "killed"
-    marker = "epoch_2/loop_state.json" if trainer == "accelerate" else "checkpoint-*/trainer_state.json"
+    marker, count = KILL_AFTER[trainer, averaging]
     command = [sys.executable, "run_train.py", "--output_dir", str(killed), *arguments]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not list((killed / "fold_0" / "checkpoints").glob(marker)) and time.time() < deadline:
+    while len(list((killed / "fold_0" / "checkpoints").glob(marker))) < count and time.time() < deadline:
         assert process.poll() is None, "the run ended before it could be killed"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
@@ -112,7 +124,7 @@ def test_kill_and_resume_gives_same_metrics(tmp_path, trainer):
     resumed_run = json.loads((killed / "results.json").read_text())
     assert resumed_run["reused_folds"] == []  # fold 0 was resumed from a checkpoint, not reused
     resumed = resumed_run["folds"][0]
-    assert resumed["test"] == expected["test"]
+    assert resumed["test"] == expected["test"] and resumed["validation_ua"] == expected["validation_ua"]
     assert [round(r["eval_ua"], 6) for r in resumed["history"]] == [round(r["eval_ua"], 6) for r in expected["history"]]
 
 
@@ -167,3 +179,25 @@ def test_config_files(tmp_path):
         run_train.parse_arguments([str(tmp_path / "bad.yaml")])
     for config in (REPO_ROOT / "configs").glob("*.yaml"):
         run_train.parse_arguments([str(config)])
+
+
+@pytest.mark.parametrize("trainer", ["hf", "accelerate"])
+def test_average_of_the_last_epochs_is_the_model_tested(tmp_path, trainer):
+    arguments = ["--trainer", trainer, "--folds", "0", "--num_train_epochs", "3", "--save_total_limit", "3"]
+    results = run(tmp_path, *arguments, "--average_last_epochs", "2")
+    fold = results["folds"][0]
+    assert fold["averaged_epochs"] == [2, 3] and fold["best_epoch"] is None
+    assert 0 <= fold["validation_ua"] <= 1 and len(fold["history"]) == 3  # the averaged model validated once more
+    assert results["arguments"]["training"]["average_last_epochs"] == 2
+    saved = load_file(tmp_path / "fold_0" / "model" / "model.safetensors")
+    if trainer == "hf":  # the Trainer keeps every epoch's checkpoint here: the tested weights are their mean
+        steps = sorted(int(p.name.split("-")[1]) for p in (tmp_path / "fold_0" / "checkpoints").glob("checkpoint-*"))
+        epochs = [
+            load_file(tmp_path / "fold_0" / "checkpoints" / f"checkpoint-{s}" / "model.safetensors") for s in steps
+        ]
+        for name, value in saved.items():
+            torch.testing.assert_close(value, (epochs[1][name] + epochs[2][name]) / 2)
+    with pytest.raises(ValueError, match="drop early stopping"):
+        run(tmp_path / "bad", *arguments, "--average_last_epochs", "2", "--early_stopping_patience", "2")
+    with pytest.raises(ValueError, match=r"must be in \[1, 3\]"):
+        run(tmp_path / "bad", *arguments, "--average_last_epochs", "4")

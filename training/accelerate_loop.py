@@ -24,6 +24,7 @@ from transformers import get_scheduler
 
 from .fold_job import FoldJob, FoldOutcome
 from .scoring import scalar_metrics
+from .weight_averaging import EpochAverage
 
 STATE_FILE = "loop_state.json"
 
@@ -54,8 +55,11 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
     if accelerator.log_with:
         accelerator.init_trackers("tft")
     eval_loader = _eval_loader(job, job.validation, accelerator) if len(job.validation) else None
+    average = None
+    if args.average_last_epochs:  # after `prepare`: the average lives on the model's device
+        average = EpochAverage(accelerator.unwrap_model(model), args.num_train_epochs, args.average_last_epochs)
 
-    state = _resume(job, accelerator) if job.resume else _fresh_state()
+    state = _resume(job, accelerator, average) if job.resume else _fresh_state()
     for epoch in range(state["epoch"] + 1, epochs + 1):
         set_seed(args.seed + epoch)  # dropout, crops and masks of this epoch
         sampler = RandomSampler(job.train, generator=torch.Generator().manual_seed(args.seed + epoch))
@@ -83,13 +87,21 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
         accelerator.log(row, step=epoch)
         state["history"].append(row)
         state["epoch"] = epoch
-        _checkpoint(accelerator, job, state)
+        if average is not None:
+            average.update(accelerator.unwrap_model(model), epoch)
+        _checkpoint(accelerator, job, state, average)
         patience = args.early_stopping_patience
         if patience and state["bad_epochs"] >= patience:
             accelerator.print(f"Early stopping after epoch {epoch}: no validation UA gain for {patience} epochs.")
             break
 
-    if eval_loader is not None and args.load_best_model_at_end:
+    averaged_ua = None
+    if average is not None:  # the averaged weights replace best-epoch selection
+        average.apply_to(accelerator.unwrap_model(model))
+        if eval_loader is not None:
+            predictions, references, _ = _predict(model, eval_loader, accelerator)
+            averaged_ua = scalar_metrics(predictions, references, job.num_labels)["ua"]
+    elif eval_loader is not None and args.load_best_model_at_end:
         accelerator.unwrap_model(model).load_state_dict(torch.load(job.fold_dir / "best_weights" / "model.pt"))
     predictions, references, _ = _predict(model, _eval_loader(job, job.test, accelerator), accelerator)
     for tracker in accelerator.trackers:  # not `end_training()`: it destroys the process group the next fold needs
@@ -98,8 +110,10 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
         model=accelerator.unwrap_model(model),
         test_predictions=predictions,
         test_references=references,
-        best_epoch=state["best_epoch"],
+        best_epoch=state["best_epoch"] if average is None else None,
         history=state["history"],
+        averaged_epochs=average.epochs if average is not None else [],
+        averaged_validation_ua=averaged_ua,
     )
 
 
@@ -154,12 +168,14 @@ def _save_best(accelerator: Accelerator, model, folder: Path) -> None:
         torch.save(accelerator.unwrap_model(model).state_dict(), folder / "model.pt")
 
 
-def _checkpoint(accelerator: Accelerator, job: FoldJob, state: dict) -> None:
-    """Save `epoch_N` (model, optimizer, scheduler, RNG) and drop older ones."""
+def _checkpoint(accelerator: Accelerator, job: FoldJob, state: dict, average: EpochAverage | None) -> None:
+    """Save `epoch_N` (model, optimizer, scheduler, RNG, weight average) and drop older ones."""
     folder = job.checkpoint_dir / f"epoch_{state['epoch']}"
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
-        (folder / STATE_FILE).write_text(json.dumps(state, indent=1))
+        if average is not None:
+            average.save(folder)
+        (folder / STATE_FILE).write_text(json.dumps(state, indent=1))  # last: marks the checkpoint complete
         for old in job.checkpoint_dir.glob("epoch_*"):
             if old != folder:
                 shutil.rmtree(old)
@@ -170,11 +186,14 @@ def _fresh_state() -> dict:
     return {"epoch": 0, "best_ua": -1.0, "best_epoch": None, "history": [], "bad_epochs": 0}
 
 
-def _resume(job: FoldJob, accelerator: Accelerator) -> dict:
+def _resume(job: FoldJob, accelerator: Accelerator, average: EpochAverage | None) -> dict:
     checkpoints = sorted(job.checkpoint_dir.glob("epoch_*/" + STATE_FILE), key=lambda p: int(p.parent.name[6:]))
     if not checkpoints:
         return _fresh_state()
     folder = checkpoints[-1].parent
     accelerator.load_state(str(folder))
+    state = json.loads(checkpoints[-1].read_text())
+    if average is not None:
+        average.load(folder, state["epoch"])
     accelerator.print(f"Resuming from {folder}")
-    return json.loads(checkpoints[-1].read_text())
+    return state

@@ -91,6 +91,13 @@ class TFTTrainingArguments(TrainingArguments):
     early_stopping_patience: int = field(
         default=0, metadata={"help": "Stop a fold after this many epochs without validation UA gain (0: off)."}
     )
+    average_last_epochs: int = field(
+        default=0,
+        metadata={
+            "help": "Test the mean of the weights at the end of each of the last N epochs (0: off); it replaces "
+            "best-epoch selection, and with validation speakers the averaged model is validated once."
+        },
+    )
     export_dir: str | None = field(default=None, metadata={"help": "Hub-ready export folder (default OUTPUT/export)."})
     learning_rate: float = field(default=5e-4, metadata={"help": "Peak AdamW learning rate."})
     weight_decay: float = field(default=0.05, metadata={"help": "AdamW weight decay."})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import os
 import platform
 import time
@@ -58,6 +59,13 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: 
         raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
     if model_args.normalization not in TRAINING_NORMALIZATIONS:
         raise ValueError(f"--normalization must be one of {TRAINING_NORMALIZATIONS}, got {model_args.normalization!r}.")
+    if not 0 <= args.average_last_epochs <= math.ceil(args.num_train_epochs):
+        raise ValueError(
+            f"--average_last_epochs must be in [1, {math.ceil(args.num_train_epochs)}] (the epochs per fold), or 0 "
+            f"for no averaging; got {args.average_last_epochs}."
+        )
+    if args.average_last_epochs and args.early_stopping_patience:
+        raise ValueError("--average_last_epochs averages the last epochs of a fixed schedule; drop early stopping.")
     if model_args.model_name_or_path and model_args.config_overrides:
         raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
 
@@ -229,7 +237,8 @@ def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
         "train_speakers": list(fold.train_speakers),
         "num_test": len(outcome.test_references),
         "best_epoch": outcome.best_epoch,
-        "validation_ua": best.get("eval_ua"),
+        "validation_ua": outcome.averaged_validation_ua if outcome.averaged_epochs else best.get("eval_ua"),
+        "averaged_epochs": outcome.averaged_epochs,
         "test": score(outcome.test_predictions, outcome.test_references, num_labels),
         "history": outcome.history,
     }
@@ -315,6 +324,6 @@ def _training_arguments(args: TFTTrainingArguments) -> dict:
     keys = (
         "trainer", "learning_rate", "weight_decay", "warmup_steps", "lr_scheduler_type", "num_train_epochs",
         "per_device_train_batch_size", "gradient_accumulation_steps", "early_stopping_patience", "bf16", "fp16",
-        "torch_compile", "seed", "max_grad_norm",
+        "torch_compile", "seed", "max_grad_norm", "average_last_epochs",
     )  # fmt: skip
     return {key: getattr(args, key) for key in keys}

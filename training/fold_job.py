@@ -39,3 +39,5 @@ class FoldOutcome:
     test_references: np.ndarray
     best_epoch: int | None
     history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, eval_loss, eval_ua, eval_wa
+    averaged_epochs: list[int] = field(default_factory=list)  # epochs whose mean weights were tested (if averaged)
+    averaged_validation_ua: float | None = None  # the averaged model's validation UA

@@ -13,6 +13,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from .checkpoints import load_weights_strict
 from .fold_job import FoldJob, FoldOutcome
 from .scoring import scalar_metrics
+from .weight_averaging import EpochAverage, EpochAverageCallback
 
 
 class TFTTrainer(Trainer):
@@ -52,13 +53,15 @@ class TFTTrainer(Trainer):
 
 def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
     has_validation = len(job.validation) > 0
+    averaging = job.args.average_last_epochs > 0
     args = dataclasses.replace(
         job.args,
         output_dir=str(job.checkpoint_dir),
         eval_strategy=job.args.eval_strategy if has_validation else "no",
         push_to_hub=False,
-        load_best_model_at_end=job.args.load_best_model_at_end and has_validation,
+        load_best_model_at_end=job.args.load_best_model_at_end and has_validation and not averaging,
     )
+    checkpoint = get_last_checkpoint(str(job.checkpoint_dir)) if job.resume and job.checkpoint_dir.is_dir() else None
     callbacks = []
     if job.args.early_stopping_patience and has_validation:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=job.args.early_stopping_patience))
@@ -76,16 +79,26 @@ def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
-    checkpoint = get_last_checkpoint(str(job.checkpoint_dir)) if job.resume and job.checkpoint_dir.is_dir() else None
+    average = None
+    if averaging:  # after the Trainer has moved the model to its device
+        average = EpochAverage(trainer.model, job.args.num_train_epochs, job.args.average_last_epochs)
+        trainer.add_callback(EpochAverageCallback(average, resume_from=checkpoint))
     trainer.train(resume_from_checkpoint=checkpoint)
+    history = _history(trainer.state.log_history)  # before the averaged model's own evaluation
+    averaged_ua = None
+    if average is not None:
+        average.apply_to(trainer.model)
+        averaged_ua = trainer.evaluate(metric_key_prefix="averaged")["averaged_ua"] if has_validation else None
     test = trainer.predict(job.test)
-    best_epoch = _best_epoch(trainer) if has_validation else None
+    best_epoch = _best_epoch(trainer) if has_validation and average is None else None
     return FoldOutcome(
         model=trainer.model,
         test_predictions=np.argmax(test.predictions, -1),
         test_references=test.label_ids,
         best_epoch=best_epoch,
-        history=_history(trainer.state.log_history),
+        history=history,
+        averaged_epochs=average.epochs if average is not None else [],
+        averaged_validation_ua=averaged_ua,
     )
 
 
