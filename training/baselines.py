@@ -16,5 +16,9 @@ AST_EQUAL_SIZE = {
 
 
 def ast_config(num_labels: int, **kwargs) -> ASTConfig:
-    """The equal-size AST config (16x16 patches, stride 10, as transformers' defaults)."""
-    return ASTConfig(**{**AST_EQUAL_SIZE, **kwargs}, num_labels=num_labels)
+    """The equal-size AST config (16x16 patches, stride 10, as transformers' defaults).
+
+    It also carries the TFT loss's settings (`label_smoothing`, and `class_weights` set per fold), which
+    `classification_loss` reads, so `--config_overrides label_smoothing=...` applies to both models.
+    """
+    return ASTConfig(**{**AST_EQUAL_SIZE, "label_smoothing": 0.0, **kwargs}, num_labels=num_labels)
