@@ -47,8 +47,9 @@ RULE = "windows of max_length frames every max_length // 2 frames (the last ends
 @torch.no_grad()
 def window_logits(
     model: torch.nn.Module, features: torch.Tensor, num_frames: torch.Tensor, window: int, padding_value: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Whole-clip and first-window logits `(batch, labels)` of a model taking `input_values` of `window` frames.
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Whole-clip and first-window logits `(batch, labels)` of a model taking `input_values` of `window` frames,
+    and the number of windows scored.
 
     `features` `(batch, frames, mel)` hold `num_frames` real frames per clip (the rest is padding).
     """
@@ -61,7 +62,7 @@ def window_logits(
     per_clip = logits.new_zeros(*valid.shape, logits.shape[-1]).index_put(valid.nonzero(as_tuple=True), logits)
     # the first window in a batch of its own: the very forward pass of training's evaluation (same batch shape)
     first_window = model(input_values=features[:, :window]).logits.float()
-    return combine_window_logits(per_clip, valid.float()), first_window
+    return combine_window_logits(per_clip, valid.float()), first_window, int(valid.sum())
 
 
 def score_fold(fold_dir: Path, test, batch_size: int) -> dict:
@@ -79,12 +80,12 @@ def score_fold(fold_dir: Path, test, batch_size: int) -> dict:
         batch = [next(clips) for _ in range(min(batch_size, len(labels) - start))]
         features = extractor(batch, sampling_rate=extractor.sampling_rate, padding="longest", return_tensors="pt")
         num_frames = features["attention_mask"].sum(1)
-        combined, first_window = window_logits(
+        combined, first_window, count = window_logits(
             model, features["input_features"], num_frames, window, extractor.padding_value
         )
         whole.append(combined.argmax(-1))
         first.append(first_window.argmax(-1))
-        windows += int(window_starts(num_frames, window, max(1, window // 2))[1].sum())
+        windows += count
     num_labels = model.config.num_labels
     return {
         "whole": score(torch.cat(whole).numpy(), labels, num_labels),

@@ -26,7 +26,8 @@ def test_window_logits_follow_the_whole_clip_rule():
     model = tiny_ast(max_length=40)
     features = torch.randn(2, 100, 16)
     features[1, 30:] = 0.0  # clip 1: 30 real frames, then padding
-    whole, first = window_scores.window_logits(model, features, torch.tensor([100, 30]), 40, padding_value=0.0)
+    whole, first, count = window_scores.window_logits(model, features, torch.tensor([100, 30]), 40, padding_value=0.0)
+    assert count == 5  # four windows of clip 0, one of clip 1
     with torch.no_grad():
         # clip 0: windows at 0, 20, 40 and 60 (the last ends at the clip's end); the mean of their probabilities
         windows = torch.stack([features[0, s : s + 40] for s in (0, 20, 40, 60)])
@@ -37,7 +38,7 @@ def test_window_logits_follow_the_whole_clip_rule():
         torch.testing.assert_close(whole[1], single, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(first, model(input_values=features[:, :40]).logits)
     # a batch shorter than one window is padded with the extractor's padding value
-    short, _ = window_scores.window_logits(model, features[1:, :30], torch.tensor([30]), 40, padding_value=0.0)
+    short, _, _ = window_scores.window_logits(model, features[1:, :30], torch.tensor([30]), 40, padding_value=0.0)
     torch.testing.assert_close(short[0], single, atol=1e-5, rtol=1e-5)
 
 
