@@ -32,6 +32,7 @@ from transformers import AutoModelForAudioClassification  # noqa: E402
 
 import run_train  # noqa: E402
 
+LINEAR_TOKENS = "time_embedding=linear,bins_per_frequency_token=2"  # the token design of every default before CV5
 RECIPES = {"casia": "configs/casia_loso.yaml", "ravdess": "configs/ravdess_6fold.yaml", "demo": "configs/demo.yaml"}
 SYSTEMS = {
     "tft": [],
@@ -39,17 +40,21 @@ SYSTEMS = {
     "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False"],
     "no_fusion": ["--config_overrides", "use_fusion=False"],
     # the designs of earlier defaults, kept reproducible: the first design, the length-free one (S3) before
-    # attentive pooling became the default, and P2 (attentive pooling of each stream) before joint stream pooling
+    # attentive pooling became the default, P2 (attentive pooling of each stream) before joint stream pooling, and
+    # J1 (linear time tokens, 2-bin band tokens) before the conv2d time tokens and 4-bin band tokens (search CV5)
     "tft_first_design": [
         "--config_overrides",
-        "time_position_embedding=absolute,frequency_embedding=trajectory,pooling=mean,stream_pooling=separate",
+        f"{LINEAR_TOKENS},time_position_embedding=absolute,frequency_embedding=trajectory,pooling=mean,"
+        "stream_pooling=separate",
     ],
     "tft_length_free": [
         "--config_overrides",
-        "time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean,stream_pooling=separate",
+        f"{LINEAR_TOKENS},time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean,"
+        "stream_pooling=separate",
     ],
-    "tft_separate_pooling": ["--config_overrides", "stream_pooling=separate"],
-    "tft_lr5e-4": ["--learning_rate", "5e-4"],  # the default design at the recipes' learning rate before LR2
+    "tft_separate_pooling": ["--config_overrides", f"{LINEAR_TOKENS},stream_pooling=separate"],
+    "tft_lr5e-4": ["--config_overrides", LINEAR_TOKENS, "--learning_rate", "5e-4"],  # J1 at the rate before LR2
+    "tft_linear_time": ["--config_overrides", LINEAR_TOKENS],  # J1 at the recipes' 2.5e-4 (LR2)
     # the recipes' learning rate is the TFT's (2.5e-4); the AST keeps its own best (search LR3/LR4: 5e-4)
     "ast": ["--model_type", "ast", "--learning_rate", "5e-4"],
 }

@@ -8,8 +8,9 @@ FUSION_TYPES = ("joint", "cross")
 POOLING_TYPES = ("mean", "attention", "statistics")
 STREAM_POOLING_TYPES = ("separate", "joint")
 FREQUENCY_POOLING_TYPES = ("tokens", "flatten")
+TIME_EMBEDDINGS = ("linear", "conv2d")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
-FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics")
+FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics", "conv2d_statistics")
 
 
 class TFTConfig(PretrainedConfig):
@@ -27,8 +28,16 @@ class TFTConfig(PretrainedConfig):
             them, longer inputs raise; without, the model takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
             Consecutive frames grouped into one time token (4 frames = 40 ms).
-        bins_per_frequency_token (`int`, *optional*, defaults to 2):
+        bins_per_frequency_token (`int`, *optional*, defaults to 4):
             Adjacent mel bands grouped into one frequency token; must divide `num_mel_bins`.
+        time_embedding (`str`, *optional*, defaults to `"conv2d"`):
+            How a time token is made from its `frames_per_time_token` frames. `"linear"`: one `Linear` over the
+            frames' flattened mel bands. `"conv2d"`: a stack of 3x3 convolutions over (frames, mel bands), each with
+            stride 2 in both axes (log2 of `frames_per_time_token` of them, as in Conformer's subsampling), whose
+            output at each token step (channels x reduced bands) is projected to `hidden_size`: local, shift-tolerant
+            patterns along frequency as well as time.
+        time_conv_channels (`int`, *optional*, defaults to 32):
+            Channels of the `"conv2d"` time embedding.
         time_position_embedding (`str`, *optional*, defaults to `"convolutional"`):
             `"absolute"`: a learned table of `max_frames / frames_per_time_token` positions. `"convolutional"`: a
             depthwise convolution over neighbouring time tokens (`position_kernel_size`), added as in wav2vec 2.0:
@@ -143,7 +152,9 @@ class TFTConfig(PretrainedConfig):
         num_mel_bins: int = 64,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
-        bins_per_frequency_token: int = 2,
+        bins_per_frequency_token: int = 4,
+        time_embedding: str = "conv2d",
+        time_conv_channels: int = 32,
         time_position_embedding: str = "convolutional",
         position_kernel_size: int = 15,
         frequency_embedding: str = "conv_statistics",
@@ -183,6 +194,8 @@ class TFTConfig(PretrainedConfig):
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
+        self.time_embedding = time_embedding
+        self.time_conv_channels = time_conv_channels
         self.time_position_embedding = time_position_embedding
         self.position_kernel_size = position_kernel_size
         self.frequency_embedding = frequency_embedding
@@ -219,6 +232,14 @@ class TFTConfig(PretrainedConfig):
         self.inference_hop_frames = inference_hop_frames
         super().__init__(**kwargs)
         self._validate()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs) -> TFTConfig:
+        """As `PretrainedConfig.from_dict`; a saved config without `time_embedding` (written before the option
+        existed, 2026-12-02) had linear time tokens, so it loads as `time_embedding="linear"`."""
+        if "time_embedding" not in config_dict:
+            config_dict = {**config_dict, "time_embedding": "linear"}
+        return super().from_dict(config_dict, **kwargs)
 
     @property
     def num_time_tokens(self) -> int:
@@ -275,6 +296,7 @@ class TFTConfig(PretrainedConfig):
             "frequency_conv_channels",
             "frequency_conv_kernel_size",
             "frequency_flatten_size",
+            "time_conv_channels",
         )
         for name in positive:
             if int(getattr(self, name)) < 1:
@@ -297,6 +319,7 @@ class TFTConfig(PretrainedConfig):
             "pooling": POOLING_TYPES,
             "stream_pooling": STREAM_POOLING_TYPES,
             "frequency_pooling": FREQUENCY_POOLING_TYPES,
+            "time_embedding": TIME_EMBEDDINGS,
             "time_position_embedding": TIME_POSITION_EMBEDDINGS,
             "frequency_embedding": FREQUENCY_EMBEDDINGS,
         }
@@ -306,6 +329,12 @@ class TFTConfig(PretrainedConfig):
         for name in ("position_kernel_size", "frequency_conv_kernel_size"):
             if int(getattr(self, name)) % 2 == 0:
                 raise ValueError(f"`{name}` must be odd (centred convolution), got {getattr(self, name)}.")
+        stride = self.frames_per_time_token
+        if self.time_embedding == "conv2d" and (stride < 2 or stride & (stride - 1)):
+            raise ValueError(
+                "`time_embedding='conv2d'` reduces time by 2 per convolution, so `frames_per_time_token` must be a "
+                f"power of 2 (at least 2), got {stride}."
+            )
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
         if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):

@@ -215,8 +215,38 @@ def combine_window_logits(window_logits: torch.Tensor, weights: torch.Tensor) ->
 MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory on recordings of hours
 
 
+class TFTConvSubsampling(nn.Module):
+    """The `"conv2d"` time tokeniser: 3x3 convolutions over (frames, mel bands), each with stride 2 in both axes
+    (log2 of `frames_per_time_token` of them, as Conformer's subsampling), GELU after each.
+
+    Padded frames are zeroed after every convolution (output step i is centred on input step 2i), so a clip's
+    tokens do not depend on the padding of its batch.
+    """
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        channels, bins = config.time_conv_channels, config.num_mel_bins
+        num_layers = config.frames_per_time_token.bit_length() - 1  # log2: the config checks it is a power of 2
+        self.convolutions = nn.ModuleList(
+            nn.Conv2d(1 if i == 0 else channels, channels, 3, stride=2, padding=1) for i in range(num_layers)
+        )
+        self.act = ACT2FN[config.hidden_act]
+        for _ in range(num_layers):
+            bins = -(-bins // 2)
+        self.output_size = channels * bins
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(batch, frames, mel)` -> token inputs `(batch, tokens, channels * reduced bands)` and the token mask."""
+        hidden, mask = features[:, None], frame_mask  # (batch, 1, frames, mel)
+        for convolution in self.convolutions:
+            mask = mask[:, ::2]
+            hidden = self.act(convolution(hidden)) * mask[:, None, :, None].to(hidden.dtype)
+        return hidden.transpose(1, 2).flatten(2), mask  # (batch, tokens, channels * bands)
+
+
 class TFTTimeEmbeddings(nn.Module):
-    """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token.
+    """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token, by one `Linear`
+    over the group (`"linear"`) or through convolutions over time and frequency (`"conv2d"`, `TFTConvSubsampling`).
 
     Position information is a learned absolute table (`"absolute"`, fixed length) or a depthwise convolution
     over neighbouring tokens added to them (`"convolutional"`, any length; padded tokens are zeroed first, so a
@@ -226,7 +256,10 @@ class TFTTimeEmbeddings(nn.Module):
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.frames_per_token = config.frames_per_time_token
-        self.projection = nn.Linear(config.frames_per_time_token * config.num_mel_bins, config.hidden_size)
+        self.subsampling = TFTConvSubsampling(config) if config.time_embedding == "conv2d" else None
+        linear_size = config.frames_per_time_token * config.num_mel_bins  # the flattened frames of a token
+        token_size = self.subsampling.output_size if self.subsampling else linear_size
+        self.projection = nn.Linear(token_size, config.hidden_size)
         if config.time_position_embedding == "absolute":
             self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_time_tokens, config.hidden_size))
             self.position_conv = None
@@ -239,11 +272,14 @@ class TFTTimeEmbeddings(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        batch, frames, mel = features.shape
-        pad = -frames % self.frames_per_token
-        features = nn.functional.pad(features, (0, 0, 0, pad))  # (batch, tokens * frames_per_token, mel)
-        tokens = features.reshape(batch, -1, self.frames_per_token * mel)  # (batch, tokens, frames_per_token * mel)
-        token_mask = frame_mask[:, :: self.frames_per_token]  # a token holds audio if its first frame does
+        if self.subsampling is not None:
+            tokens, token_mask = self.subsampling(features, frame_mask)  # (batch, tokens, channels * bands)
+        else:
+            batch, frames, mel = features.shape
+            pad = -frames % self.frames_per_token
+            features = nn.functional.pad(features, (0, 0, 0, pad))  # (batch, tokens * frames_per_token, mel)
+            tokens = features.reshape(batch, -1, self.frames_per_token * mel)  # (batch, tokens, frames_per_token * mel)
+            token_mask = frame_mask[:, :: self.frames_per_token]  # a token holds audio if its first frame does
         embeddings = self.projection(tokens)
         if self.position_conv is None:
             embeddings = embeddings + self.position_embeddings[:, : tokens.shape[1]]
@@ -305,9 +341,37 @@ class TFTConvStatisticsFrequencyEmbeddings(nn.Module):
         return self.dropout(self.projection(statistics) + self.position_embeddings)
 
 
+class TFTConv2dStatisticsFrequencyEmbeddings(nn.Module):
+    """Band tokens from local time-frequency patterns: as `TFTConvStatisticsFrequencyEmbeddings`, but both
+    convolutions also span the neighbouring bands (kernel `(frequency_conv_kernel_size, 2 * bins - 1)` in frames x
+    mel bins; the first strides 2 frames and `bins_per_frequency_token` bins, so its output has one row per band
+    token), then the mean and standard deviation of each band row's channels over the clip's real frames."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        bins, channels = config.bins_per_frequency_token, config.frequency_conv_channels
+        kernel = config.frequency_conv_kernel_size
+        span = 2 * bins - 1  # the band's own bins and its neighbours' nearest
+        self.conv1 = nn.Conv2d(1, channels, (kernel, span), stride=(2, bins), padding=(kernel // 2, bins - 1))
+        self.conv2 = nn.Conv2d(channels, channels, (kernel, 3), padding=(kernel // 2, 1))
+        self.act = ACT2FN[config.hidden_act]
+        self.projection = nn.Linear(2 * channels, config.hidden_size)
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        mask = frame_mask[:, None, ::2, None].to(features.dtype)  # (batch, 1, steps, 1): step i is centred on frame 2i
+        hidden = self.act(self.conv1(features[:, None])) * mask  # (batch, channels, steps, bands)
+        hidden = self.act(self.conv2(hidden)) * mask
+        step_mask = frame_mask[:, None, None, ::2]  # (batch, 1, 1, steps)
+        statistics = masked_statistics(hidden.permute(0, 3, 1, 2), step_mask)  # (batch, bands, 2 * channels)
+        return self.dropout(self.projection(statistics) + self.position_embeddings)
+
+
 FREQUENCY_EMBEDDING_CLASSES = {
     "trajectory": TFTFrequencyEmbeddings,
     "conv_statistics": TFTConvStatisticsFrequencyEmbeddings,
+    "conv2d_statistics": TFTConv2dStatisticsFrequencyEmbeddings,
 }
 
 
@@ -433,9 +497,16 @@ class TFTPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
-        embeddings = (TFTTimeEmbeddings, TFTFrequencyEmbeddings, TFTConvStatisticsFrequencyEmbeddings)
+        embeddings = (
+            TFTTimeEmbeddings,
+            TFTFrequencyEmbeddings,
+            TFTConvStatisticsFrequencyEmbeddings,
+            TFTConv2dStatisticsFrequencyEmbeddings,
+        )
         if isinstance(module, embeddings) and module.position_embeddings is not None:
             init.trunc_normal_(module.position_embeddings, std=self.config.initializer_range)
+        elif isinstance(module, nn.Conv2d):  # the conv2d tokenisers: He init, as wav2vec 2.0's feature encoder
+            init.kaiming_normal_(module.weight)
         elif isinstance(module, TFTFusion):
             if module.fusion_type == "joint":
                 init.trunc_normal_(module.type_embeddings, std=self.config.initializer_range)

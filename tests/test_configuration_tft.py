@@ -8,7 +8,7 @@ def test_defaults_and_derived_token_counts():
     config = TFTConfig()
     assert config.model_type == "tft"
     assert config.num_time_tokens == 75  # 300 frames / 4
-    assert config.num_frequency_tokens == 32  # 64 bins / 2
+    assert config.num_frequency_tokens == 16  # 64 bins / 4
 
 
 def test_round_trip(tmp_path):
@@ -16,6 +16,14 @@ def test_round_trip(tmp_path):
     config.save_pretrained(tmp_path)
     loaded = TFTConfig.from_pretrained(tmp_path)
     assert loaded.to_dict() == config.to_dict()
+
+
+def test_configs_saved_before_time_embedding_existed_load_with_linear_time_tokens(tmp_path):
+    config = TFTConfig(**tiny_config_kwargs(time_embedding="linear"))
+    saved = config.to_dict()
+    del saved["time_embedding"], saved["time_conv_channels"]  # what an export of 2026-12-01 holds
+    assert TFTConfig.from_dict(saved).time_embedding == "linear"
+    assert TFTConfig.from_dict(config.to_dict() | {"time_embedding": "conv2d"}).time_embedding == "conv2d"
 
 
 @pytest.mark.parametrize(
@@ -27,6 +35,10 @@ def test_round_trip(tmp_path):
         ({"pooling": "max"}, "`pooling` must be one of"),
         ({"time_position_embedding": "rotary"}, "`time_position_embedding` must be one of"),
         ({"frequency_embedding": "linear"}, "`frequency_embedding` must be one of"),
+        ({"time_embedding": "conv1d"}, "`time_embedding` must be one of"),
+        ({"time_embedding": "conv2d", "frames_per_time_token": 3}, "must be a power of 2"),
+        ({"time_embedding": "conv2d", "frames_per_time_token": 1}, "must be a power of 2"),
+        ({"time_conv_channels": 0}, "time_conv_channels"),
         ({"position_kernel_size": 4}, "must be odd"),
         ({"frequency_conv_channels": 0}, "frequency_conv_channels"),
         ({"use_time_branch": False, "use_frequency_branch": False, "use_fusion": False}, "At least one"),

@@ -8,7 +8,7 @@ from transformers import AutoModelForAudioClassification
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
 from modeling_tft.modeling_tft import window_starts
 
-FIRST_DESIGN = {"time_position_embedding": "absolute", "frequency_embedding": "trajectory"}
+FIRST_DESIGN = {"time_embedding": "linear", "time_position_embedding": "absolute", "frequency_embedding": "trajectory"}
 ABLATIONS = {
     "full_joint": {},
     "first_design": FIRST_DESIGN,
@@ -42,6 +42,18 @@ ABLATIONS = {
     },
     "conv_frequency_only": {"frequency_embedding": "conv_statistics", "use_time_branch": False, "use_fusion": False},
     "conv_time_only": {"time_position_embedding": "convolutional", "use_frequency_branch": False, "use_fusion": False},
+    "linear_time": {"time_embedding": "linear"},  # the J1 design's time tokens (the default before CV5)
+    "linear_time_only": {"time_embedding": "linear", "use_frequency_branch": False, "use_fusion": False},
+    "conv2d_time": {"time_embedding": "conv2d"},
+    "conv2d_time_only": {"time_embedding": "conv2d", "use_frequency_branch": False, "use_fusion": False},
+    "conv2d_time_absolute": {"time_embedding": "conv2d", "time_position_embedding": "absolute"},
+    "conv2d_both": {"time_embedding": "conv2d", "frequency_embedding": "conv2d_statistics"},
+    "conv2d_frequency_only": {
+        "frequency_embedding": "conv2d_statistics",
+        "use_time_branch": False,
+        "use_fusion": False,
+    },
+    "conv2d_frequency_bins4": {"frequency_embedding": "conv2d_statistics", "bins_per_frequency_token": 4},
 }
 LENGTH_FREE = ABLATIONS["length_free"]
 
@@ -225,6 +237,29 @@ def test_instance_normalization_moves_clip_offsets_into_the_statistics_token(nam
         TFTConfig(instance_normalization=True, frequency_pooling="flatten", use_time_branch=False, use_fusion=False)
 
 
+def test_conv2d_time_tokens_are_local_in_time_and_frequency():
+    config = TFTConfig(**tiny_config_kwargs(time_embedding="conv2d"))  # 16 mel bins, 4 frames per token
+    subsampling = TFTModel(config).eval().time_embeddings.subsampling
+    features, mask = torch.randn(1, 60, 16), torch.ones(1, 60, dtype=torch.bool)
+    changed = features.clone()
+    changed[0, 30, 12] += 5.0  # one frame, one mel bin
+    before, token_mask = subsampling(features, mask)
+    after, _ = subsampling(changed, mask)
+    assert before.shape == (1, 15, config.time_conv_channels * 4) and token_mask.shape == (1, 15)
+    difference = (after - before).abs().view(1, 15, config.time_conv_channels, 4).amax(dim=2)[0]  # (tokens, bands)
+    # 3x3 stride-2 layers: output i reads inputs 2i-1..2i+1; frame 30 -> step 15 -> tokens 7, 8; bin 12 -> 6 -> band 3
+    assert set(difference.amax(1).nonzero().flatten().tolist()) == {7, 8}
+    assert set(difference.amax(0).nonzero().flatten().tolist()) == {3}
+
+
+def test_conv2d_stem_is_he_initialised():
+    model = TFTForAudioClassification(TFTConfig(num_labels=4))
+    for convolution in model.tft.time_embeddings.subsampling.convolutions:
+        expected = (2.0 / convolution.weight[0].numel()) ** 0.5  # kaiming normal, fan in, ReLU gain
+        assert abs(convolution.weight.std().item() / expected - 1) < 0.15
+        assert not convolution.bias.any()
+
+
 def test_activation_dropout_is_the_feed_forward_dropout():
     default = TFTModel(TFTConfig())
     assert {layer.mlp.dropout.p for layer in default.time_encoder.layers} == {0.1}
@@ -267,7 +302,9 @@ def test_loss_class_weights_and_label_smoothing():
         model(**inputs, labels=labels)
 
 
-@pytest.mark.parametrize("name", ["full_joint", "full_cross", "frequency_only", "time_only"])
+@pytest.mark.parametrize(
+    "name", ["full_joint", "full_cross", "frequency_only", "time_only", "linear_time", "conv2d_frequency_only"]
+)
 def test_length_free_models_take_any_length(name):
     tester = TFTModelTester(**ABLATIONS[name])
     assert not tester.config.fixed_length
