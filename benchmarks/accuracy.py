@@ -153,12 +153,14 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
+def merge_reports(sources: list[str], notes: list[str] | None = None, equivalent: list[str] | None = None) -> dict:
     """One report from several of the same corpus and recipe: each system's runs (distinct seeds) are pooled and
     summarised again; the merged report keeps every source's command.
 
     A source is `PATH`, or `PATH::SPEC` to take only some of its systems, each `NAME` or `NAME=NEW_NAME` (renamed,
-    e.g. a former default's runs of `tft`), comma-separated.
+    e.g. a former default's runs of `tft`), comma-separated. `equivalent` lists `OPTION=VALUE`s that a run may give
+    or leave to its recipe (the recipe's value when the runs without it were made): such an option does not make
+    runs differ; the merged report says which were treated so.
     """
     reports = [_select_systems(source) for source in sources]
     first = reports[0]
@@ -174,7 +176,7 @@ def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
         seeds = [run["seed"] for run in system_runs]
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"--merge: system {system!r} has seed(s) {seeds} more than once.")
-        options = {_without_seed(run["command"]) for run in system_runs}
+        options = {_without_seed(run["command"], equivalent or []) for run in system_runs}
         if len(options) != 1:
             raise ValueError(f"--merge: the runs of {system!r} differ in more than the seed: {sorted(options)}")
         system_runs.sort(key=lambda run: run["seed"])
@@ -184,6 +186,9 @@ def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
         merged["environment"][key] = ", ".join(sorted({report["environment"][key] for report in reports}))
     merged["command"] = "; ".join(report["command"] for report in reports)
     merged["systems"] = {system: summarise(system_runs) for system, system_runs in runs.items()}
+    notes = list(notes or [])
+    notes += [f"Runs compared as equal with or without `--{o.replace('=', ' ', 1)}` (the recipe's value when the runs "
+              "without it were made)." for o in equivalent or []]  # fmt: skip
     if notes:
         merged["notes"] = notes
     return merged
@@ -201,14 +206,16 @@ def _select_systems(source: str) -> dict:
     return report
 
 
-def _without_seed(command: str) -> str:
-    """A run's `run_train.py` command less its seed and output folder (which name the seed)."""
+def _without_seed(command: str, equivalent: list[str] = ()) -> str:
+    """A run's `run_train.py` command less its seed and output folder (which name the seed) and any `--OPTION VALUE`
+    pair listed in `equivalent` as `OPTION=VALUE`."""
     words, kept = shlex.split(command), []
+    pairs = {tuple(option.split("=", 1)) for option in equivalent}
     skip = False
-    for word in words:
+    for word, following in zip(words, [*words[1:], None], strict=True):
         if skip:
             skip = False
-        elif word in ("--seed", "--output_dir"):
+        elif word in ("--seed", "--output_dir") or (word[2:], following) in pairs:
             skip = True
         else:
             kept.append(word)
@@ -242,13 +249,20 @@ def main(argv: list[str] | None = None) -> dict:
         "--merge", nargs="+", help="combine these reports (PATH or PATH::NAME[=NEW],...) into --output; trains nothing"
     )
     parser.add_argument("--note", action="append", help="with --merge: a note for the merged report's table")
+    parser.add_argument(
+        "--equivalent",
+        action="append",
+        metavar="OPTION=VALUE",
+        help="with --merge: runs that give `--OPTION VALUE` and runs that leave it to their recipe (whose value it "
+        "then was) count as the same options, e.g. learning_rate=5e-4",
+    )
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     if args.merge:
         if not args.output:
             parser.error("--merge needs --output")
-        report = merge_reports(args.merge, args.note)
+        report = merge_reports(args.merge, args.note, args.equivalent)
         report["command"] += "; " + shlex.join(["python", "benchmarks/accuracy.py", *arguments])
         args.output.write_text(json.dumps(report, indent=1))
         print(f"merged {len(args.merge)} reports into {args.output}: {sorted(report['systems'])}")

@@ -49,6 +49,13 @@ def test_merge_pools_the_seeds_of_separate_reports(tmp_path: Path):
     with pytest.raises(ValueError, match="differ in more than the seed"):
         accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
                        str(tmp_path / "bad.json")])  # fmt: skip
+    # an option given explicitly at the value the recipe had when the other runs were made
+    equivalent = accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
+                                str(tmp_path / "eq.json"), "--equivalent", "learning_rate=0.1"])  # fmt: skip
+    assert equivalent["systems"]["tft"]["num_seeds"] == 2 and "--learning_rate 0.1" in equivalent["notes"][0]
+    with pytest.raises(ValueError, match="differ in more than the seed"):  # only that value is equivalent
+        accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
+                       str(tmp_path / "bad.json"), "--equivalent", "learning_rate=0.2"])  # fmt: skip
 
 
 def test_accuracy_tables(tmp_path: Path):
