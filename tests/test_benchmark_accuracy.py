@@ -146,3 +146,29 @@ def test_epoch_kept_names_averaged_weights():
     assert tables.epoch_kept({"best_epoch": None, "averaged_epochs": [9, 10, 11, 12]}) == "mean of 9–12"
     report = {"systems": {"tft": {"runs": [{"validation_speakers": 0, "folds": [{"averaged_epochs": [11, 12]}]}]}}}
     assert tables.model_selection(report).endswith("runs marked so test the mean weights of their last 2 epochs")
+
+
+def test_ablation_ordering_target_and_design_label():
+    """The paper's ordering is a target row (met only when the full TFT beats every ablation, on 3 seeds); a report
+    of an earlier design says so."""
+    tables = importlib.import_module("make_tables")
+    fold = {"fold": 0, "test_speakers": ["a"], "validation_speakers": [], "best_epoch": None, "wa": 0.5, "ua": 0.5}
+    environment = {"device": "cpu", "python": "3.11", "torch": "2", "transformers": "5", "date": "d",
+                   "torch_threads": 1, "cpu_cores": 2}  # fmt: skip
+
+    def summary(ua: float, seeds: int = 3) -> dict:
+        runs = [{"seed": s, "folds": [fold], "wall_time_s": 1.0, "validation_speakers": 0} for s in range(seeds)]
+        return {"num_seeds": seeds, "num_folds": 1, "num_parameters": 1, "mean_wa": ua, "mean_ua": ua,
+                "std_wa_over_folds": 0.0, "std_ua_over_folds": 0.0, "std_ua_over_seeds": 0.0, "runs": runs}  # fmt: skip
+
+    report = {"corpus": "demo", "protocol": "p", "recipe": "r", "command": "c", "environment": environment,
+              "systems": {"tft": summary(0.40), "time_only": summary(0.35), "no_fusion": summary(0.38)}}  # fmt: skip
+    text = tables.accuracy_report("demo_ablations", report)
+    assert "full minus: TFT: time branch only +5.00; TFT: both branches, no fusion +2.00 points | **met** |" in text
+    report["systems"]["frequency_only"] = summary(0.41, seeds=1)
+    missed = "TFT: frequency branch only -1.00; TFT: both branches, no fusion +2.00 points | **missed** |"
+    assert missed in tables.accuracy_report("demo_ablations", report)
+    report["systems"]["frequency_only"] = summary(0.10, seeds=1)
+    assert "| met on 1 seed(s), not yet on the 3 asked |" in tables.accuracy_report("demo_ablations", report)
+    assert "not today's default" not in text
+    assert "- TFT rows: TFT of the J1 design" in tables.accuracy_report("x", {**report, "tft_design": "j1"})

@@ -68,7 +68,7 @@ def test_speed_cli_smoke(tmp_path: Path) -> None:
         assert_positive(row, "median_s", "clips_per_s", "rtf")
     assert {c["mode"] for c in report["comparisons"]} == {"inference", "training"}
     assert all(c["tft_over_ast_throughput"] > 0 for c in report["comparisons"])
-    assert len(report["targets"]) == 2 and all("met" in t for t in report["targets"])
+    assert len(report["targets"]) == 3 and all("met" in t for t in report["targets"])
     assert set(report["profile"]["ops"]) == {"tft", "ast"}
 
 
@@ -120,3 +120,22 @@ def test_dropout_cost_benchmark_runs(tmp_path):
     assert report["steps"]["ast"]["ast_over_model"] == 1.0
     assert 0 < report["tft_dropout_share_of_step"] < 1  # the default TFT draws dropout masks
     assert json.loads((tmp_path / "dropout.json").read_text())["benchmark"] == "dropout_cost"
+
+
+def test_cpu_training_target_reads_batch_16(speed: ModuleType) -> None:
+    """Issue 11's cost target: TFT / AST training throughput at batch 16, on CPU, 3-s clips only."""
+    import torch
+
+    def row(model: str, batch: int, clips_per_s: float) -> dict:
+        return {"model": model, "mode": "training", "precision": "fp32", "compile": False, "batch_size": batch,
+                "clips_per_s": clips_per_s}  # fmt: skip
+
+    rows = [row("tft", 16, 30.0), row("ast", 16, 20.0), row("tft", 4, 10.0), row("ast", 4, 20.0)]
+    by_name = {t["target"]: t for t in speed.targets(torch.device("cpu"), rows, speed.CLIP_SECONDS)}
+    target = by_name["TFT CPU training throughput >= 1.5x equal-size AST at batch 16"]
+    assert target["value"] == pytest.approx(1.5) and target["met"] is True
+    rows[0]["clips_per_s"] = 29.0
+    missed = {t["target"]: t for t in speed.targets(torch.device("cpu"), rows, speed.CLIP_SECONDS)}
+    assert missed[target["target"]]["met"] is False
+    other_clip = {t["target"]: t for t in speed.targets(torch.device("cpu"), rows, 1.0)}
+    assert other_clip[target["target"]]["value"] is None and other_clip[target["target"]]["met"] is None
