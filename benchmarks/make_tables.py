@@ -678,8 +678,10 @@ def render_headline(results_dir: Path) -> str:
         split = "all non-test speakers train" if counts == {0} else "validation speaker(s) held out"
         normalizations = sorted({run.get("normalization", "utterance") for s in (tft, ast) for run in s["runs"]})
         split += "".join(f"; {n} feature normalisation" for n in normalizations)
-        label = f"{report['corpus'].upper()} {report['protocol']} ({split}; {tft['num_seeds']} seed(s) × "
-        label += f"{tft['num_folds']} folds): WA / UA %"
+        seeds = f"{tft['num_seeds']} seed(s)"
+        seeds += "" if ast["num_seeds"] == tft["num_seeds"] else f" (AST: {ast['num_seeds']})"
+        label = f"{report['corpus'].upper()} {report['protocol']} ({split}; {seeds} × {tft['num_folds']} folds): "
+        label += "WA / UA %"
         if report.get("tft_design") in TFT_DESIGNS:
             label += f" — {TFT_DESIGNS[report['tft_design']]}"
         rows.append([label] + [f"{100 * s['mean_wa']:.2f} / {100 * s['mean_ua']:.2f}" for s in (tft, ast)])

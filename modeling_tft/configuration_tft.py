@@ -11,6 +11,7 @@ FREQUENCY_POOLING_TYPES = ("tokens", "flatten")
 TIME_EMBEDDINGS = ("linear", "conv2d")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
 FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics", "conv2d_statistics")
+CONV_INITS = ("normal", "kaiming")
 
 
 class TFTConfig(PretrainedConfig):
@@ -53,6 +54,10 @@ class TFTConfig(PretrainedConfig):
             Channels of the `"conv_statistics"` band convolution.
         frequency_conv_kernel_size (`int`, *optional*, defaults to 5):
             Frames seen by each of the two `"conv_statistics"` convolution layers (odd).
+        frequency_conv_init (`str`, *optional*, defaults to `"normal"`):
+            Initialisation of the `"conv_statistics"` band convolutions when training from scratch: `"normal"`
+            (transformers' normal(`initializer_range`), as every `Linear`) or `"kaiming"` (He, as the conv2d
+            tokenisers). Weights loaded from a checkpoint are never re-initialised.
         hidden_size (`int`, *optional*, defaults to 192):
             Width of every token and Transformer layer.
         num_attention_heads (`int`, *optional*, defaults to 4):
@@ -160,6 +165,7 @@ class TFTConfig(PretrainedConfig):
         frequency_embedding: str = "conv_statistics",
         frequency_conv_channels: int = 32,
         frequency_conv_kernel_size: int = 5,
+        frequency_conv_init: str = "normal",
         hidden_size: int = 192,
         num_attention_heads: int = 4,
         intermediate_size: int = 768,
@@ -201,6 +207,7 @@ class TFTConfig(PretrainedConfig):
         self.frequency_embedding = frequency_embedding
         self.frequency_conv_channels = frequency_conv_channels
         self.frequency_conv_kernel_size = frequency_conv_kernel_size
+        self.frequency_conv_init = frequency_conv_init
         self.hidden_size = hidden_size
         self.num_attention_heads = num_attention_heads
         self.intermediate_size = intermediate_size
@@ -322,6 +329,7 @@ class TFTConfig(PretrainedConfig):
             "time_embedding": TIME_EMBEDDINGS,
             "time_position_embedding": TIME_POSITION_EMBEDDINGS,
             "frequency_embedding": FREQUENCY_EMBEDDINGS,
+            "frequency_conv_init": CONV_INITS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

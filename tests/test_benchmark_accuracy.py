@@ -96,6 +96,10 @@ def test_accuracy_tables(tmp_path: Path):
         summary["runs"][0]["normalization"] = "speaker"
     (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
     assert "held out; speaker feature normalisation; 1 seed(s)" in tables.render_headline(results)
+    first["systems"]["ast"]["num_seeds"] = 2  # fewer or more AST seeds than TFT seeds: the row says so
+    (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
+    assert "1 seed(s) (AST: 2) × 1 folds" in tables.render_headline(results)
+    first["systems"]["ast"]["num_seeds"] = 1
     # a report whose AST scores are known to be wrong: marked in its tables, no target row, not in the model card
     (results / "accuracy_smoke_speaker.json").unlink()
     (results / "accuracy_smoke.json").write_text(json.dumps({**first, "invalid_systems": {"ast": "a defect."}}))

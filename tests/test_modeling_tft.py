@@ -261,6 +261,29 @@ def test_conv2d_stem_is_he_initialised():
         assert not convolution.bias.any()
 
 
+def test_band_convolution_init_option():
+    def band_convolutions(init: str) -> list[torch.nn.Conv1d]:
+        embeddings = TFTModel(TFTConfig(frequency_conv_init=init)).frequency_embeddings
+        return [embeddings.conv1, embeddings.conv2]
+
+    for convolution in band_convolutions("kaiming"):
+        expected = (2.0 / convolution.weight[0].numel()) ** 0.5  # kaiming normal, fan in, ReLU gain
+        assert abs(convolution.weight.std().item() / expected - 1) < 0.15
+    for convolution in band_convolutions("normal"):  # the default: transformers' normal(initializer_range)
+        assert abs(convolution.weight.std().item() / 0.02 - 1) < 0.15
+    with pytest.raises(ValueError, match="frequency_conv_init"):
+        TFTConfig(frequency_conv_init="xavier")
+
+
+def test_band_convolution_init_never_touches_loaded_weights(tmp_path):
+    model = TFTForAudioClassification(TFTConfig(num_labels=4, frequency_conv_init="kaiming"))
+    model.save_pretrained(tmp_path)
+    loaded = TFTForAudioClassification.from_pretrained(tmp_path)
+    for name in ("conv1", "conv2"):
+        saved = getattr(model.tft.frequency_embeddings, name).weight
+        assert torch.equal(getattr(loaded.tft.frequency_embeddings, name).weight, saved)
+
+
 def test_activation_dropout_is_the_feed_forward_dropout():
     default = TFTModel(TFTConfig())
     assert {layer.mlp.dropout.p for layer in default.time_encoder.layers} == {0.1}
