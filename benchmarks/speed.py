@@ -9,7 +9,7 @@ the cost grows with clip length.
 
     python benchmarks/speed.py --device cpu --batch_sizes 1 16 --repeats 10 --profile \
         --output benchmarks/results/speed_cpu.json
-    python benchmarks/speed.py --device cpu --scaling --repeats 3 --warmup 2 \
+    python benchmarks/speed.py --device cpu --scaling --repeats 10 --warmup 2 \
         --output benchmarks/results/scaling_cpu.json
     python benchmarks/speed.py --smoke --output /tmp/speed.json      # seconds; what the test suite runs
 
