@@ -503,12 +503,11 @@ class TFTPreTrainedModel(PreTrainedModel):
             TFTConvStatisticsFrequencyEmbeddings,
             TFTConv2dStatisticsFrequencyEmbeddings,
         )
+        if isinstance(module, TFTConvStatisticsFrequencyEmbeddings) and self.config.frequency_conv_init == "kaiming":
+            for convolution in (module.conv1, module.conv2):  # children are initialised first: this replaces it
+                init.kaiming_normal_(convolution.weight)
         if isinstance(module, embeddings) and module.position_embeddings is not None:
             init.trunc_normal_(module.position_embeddings, std=self.config.initializer_range)
-            kaiming = self.config.frequency_conv_init == "kaiming"
-            if kaiming and isinstance(module, TFTConvStatisticsFrequencyEmbeddings):
-                init.kaiming_normal_(module.conv1.weight)  # after the children's normal init, which it replaces
-                init.kaiming_normal_(module.conv2.weight)
         elif isinstance(module, nn.Conv2d):  # the conv2d tokenisers: He init, as wav2vec 2.0's feature encoder
             init.kaiming_normal_(module.weight)
         elif isinstance(module, TFTFusion):
