@@ -1,11 +1,11 @@
-"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation and random gain."""
+"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation, random gain and VTLP."""
 
 import numpy as np
 import pytest
 import torch
 
 from modeling_tft import TFTFeatureExtractor
-from training.data import SpeechEmotionCollator
+from training.data import SpeechEmotionCollator, warp_mel_bands
 
 
 def examples(seconds: list[float], seed: int = 0) -> list[dict]:
@@ -88,3 +88,40 @@ def test_random_gain_scales_each_training_clip_within_its_range():
     torch.testing.assert_close(scored, plain, rtol=0, atol=0)  # evaluation clips are never perturbed
     with pytest.raises(ValueError, match="gain_db"):
         SpeechEmotionCollator(extractor, train=True, crop_frames=100, gain_db=-1.0)
+
+
+def tone(hz: float, seconds: float = 0.5) -> np.ndarray:
+    return np.sin(2 * np.pi * hz * np.arange(int(seconds * 16000)) / 16000).astype(np.float32)
+
+
+def test_vocal_tract_length_warp_moves_a_tone_to_where_the_factor_puts_it():
+    extractor = TFTFeatureExtractor(normalization="none", max_length=None)
+    features = lambda clip: extractor(clip, sampling_rate=16000, return_tensors="pt")["input_features"]  # noqa: E731
+    source = features(tone(2000.0))
+    identity = warp_mel_bands(source, torch.tensor([1.0]), extractor.f_min, 8000.0)
+    torch.testing.assert_close(identity, source, rtol=0, atol=1e-6)
+    for factor in (0.9, 1.1):  # band centre f reads the spectrum at f * factor: 2 kHz lands on the 2 kHz / factor band
+        warped = warp_mel_bands(source, torch.tensor([factor]), extractor.f_min, 8000.0)
+        expected = features(tone(2000.0 / factor))
+        peak = lambda x: x[0].mean(0).argmax().item()  # noqa: E731
+        assert peak(warped) == peak(expected) != peak(source)
+    two = torch.cat([source, source])  # one factor per clip
+    warped = warp_mel_bands(two, torch.tensor([1.0, 1.1]), extractor.f_min, 8000.0)
+    torch.testing.assert_close(warped[0], source[0], rtol=0, atol=1e-6)
+    assert not torch.allclose(warped[1], source[0])
+
+
+def test_collator_warps_training_clips_only():
+    extractor = TFTFeatureExtractor(feature_size=32, max_length=None)
+    batch = examples([0.5, 0.4])
+    torch.manual_seed(0)
+    plain = SpeechEmotionCollator(extractor, train=True, crop_frames=100)(batch)["input_features"]
+    torch.manual_seed(0)
+    warped = SpeechEmotionCollator(extractor, train=True, crop_frames=100, frequency_warp=0.1)(batch)
+    assert warped["input_features"].shape == plain.shape and not torch.allclose(warped["input_features"], plain)
+    padding = warped["attention_mask"] == 0
+    assert torch.all(warped["input_features"][padding] == 0)  # padded frames stay zero
+    evaluation = SpeechEmotionCollator(extractor, train=False, frequency_warp=0.1)(batch)["input_features"]
+    torch.testing.assert_close(evaluation, SpeechEmotionCollator(extractor, train=False)(batch)["input_features"])
+    with pytest.raises(ValueError, match="frequency_warp"):
+        SpeechEmotionCollator(extractor, train=True, crop_frames=100, frequency_warp=1.5)

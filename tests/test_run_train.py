@@ -15,8 +15,10 @@ import torch
 from conftest import REPO_ROOT
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
+from transformers import ASTForAudioClassification
 
 import run_train
+from training.baselines import ast_config
 
 TINY = (
     "hidden_size=32,num_attention_heads=2,intermediate_size=64,"
@@ -143,6 +145,27 @@ def test_fine_tune_onto_another_label_set(demo_runs, tmp_path):
     config = json.loads((tmp_path / "tuned" / "export" / "config.json").read_text())
     assert config["id2label"] == {"0": "angry", "1": "happy", "2": "neutral"}
     assert len(results["folds"][0]["test"]["confusion_matrix"]) == 3
+    with pytest.raises(ValueError, match="is a 'tft' checkpoint, not one of --model_type 'ast'"):
+        run_train.main(["--output_dir", str(tmp_path / "wrong_type"), *common, "--model_type", "ast"])
+
+
+def test_fine_tune_an_ast_checkpoint(demo_runs, tmp_path):
+    """The AST baseline fine-tunes from its own checkpoints too (e.g. pre-trained on another corpus), strictly."""
+    prepared = datasets.load_from_disk(str(demo_runs["hf"] / "prepared"))
+    config = ast_config(2, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64)
+    ASTForAudioClassification(config).save_pretrained(tmp_path / "ast")
+    results = run_train.main([
+        "--output_dir", str(tmp_path / "tuned"), "--dataset_dir", str(demo_runs["hf"] / "prepared"),
+        "--model_type", "ast", "--model_name_or_path", str(tmp_path / "ast"), "--ignore_mismatched_sizes",
+        "--folds", "0", "--num_folds", "3", "--num_train_epochs", "1", "--report_to", "none",
+    ])  # fmt: skip
+    num_labels = prepared.features["label"].num_classes
+    assert len(results["folds"][0]["test"]["confusion_matrix"]) == num_labels
+    tuned = load_file(tmp_path / "tuned" / "fold_0" / "model" / "model.safetensors")  # the AST has no Hub export
+    start = load_file(tmp_path / "ast" / "model.safetensors")
+    shared = [k for k in start if not k.startswith("classifier")]
+    assert shared and all(k in tuned and tuned[k].shape == start[k].shape for k in shared)
+    assert any(not torch.equal(tuned[k], start[k]) for k in shared)  # the encoder was trained, not replaced
 
 
 def test_bad_input_fails_before_training(demo_runs, tmp_path):
@@ -169,9 +192,10 @@ def test_config_files(tmp_path):
     assert (args.seed, data_args.protocol, args.num_train_epochs) == (7, "leave_one_speaker_out", 3)
     _, _, args = run_train.parse_arguments([str(tmp_path / "run.json"), "--seed", "9"])
     assert (args.seed, args.trainer) == (9, "accelerate")  # the command line overrides the file
-    (tmp_path / "augment.yaml").write_text("speed_factors: [0.9, 1.0, 1.1]\nrandom_gain_db: 6\n")
+    (tmp_path / "augment.yaml").write_text("speed_factors: [0.9, 1.0, 1.1]\nrandom_gain_db: 6\nfrequency_warp: 0.1\n")
     _, data_args, _ = run_train.parse_arguments([str(tmp_path / "augment.yaml")])
-    assert (data_args.speed_factors, data_args.random_gain_db) == ([0.9, 1.0, 1.1], 6.0)
+    augment = (data_args.speed_factors, data_args.random_gain_db, data_args.frequency_warp)
+    assert augment == ([0.9, 1.0, 1.1], 6.0, 0.1)
     _, data_args, _ = run_train.parse_arguments(["--speed_factors", "0.95", "1.05"])
     assert data_args.speed_factors == [0.95, 1.05]
     (tmp_path / "bad.yaml").write_text("sead: 7\n")

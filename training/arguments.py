@@ -25,7 +25,8 @@ class ModelArguments:
         default="tft", metadata={"help": "'tft', or 'ast' (equal-size transformers AST baseline, same features)."}
     )
     model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Fine-tune this checkpoint (local folder or Hub id) instead of training anew."}
+        default=None,
+        metadata={"help": "Fine-tune this --model_type checkpoint (local folder or Hub id) instead of training anew."},
     )
     config_overrides: str | None = field(
         default=None,
@@ -76,6 +77,10 @@ class DataArguments:
     )
     random_gain_db: float = field(
         default=0.0, metadata={"help": "Random gain of training clips, uniform in [-x, +x] dB (0: off)."}
+    )
+    frequency_warp: float = field(
+        default=0.0,
+        metadata={"help": "Vocal tract length perturbation: warp factors uniform in [1 - x, 1 + x] (0: off)."},
     )
     class_balanced_loss: bool = field(
         default=False, metadata={"help": "Weight the loss by inverse class frequency of each fold's training split."}

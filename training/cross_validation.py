@@ -17,16 +17,16 @@ import numpy as np
 import torch
 import transformers
 from accelerate import PartialState
-from transformers import AutoConfig, AutoModelForAudioClassification, set_seed
+from transformers import AutoConfig, AutoModelForAudioClassification, PreTrainedModel, set_seed
 
 from dataset_scripts import Fold
-from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
+from modeling_tft import TFTConfig, TFTFeatureExtractor
 from modeling_tft.feature_extraction_tft import NORMALIZATIONS
 from modeling_tft.modeling_tft import classification_loss
 
 from .accelerate_loop import train_fold_with_accelerate
 from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
-from .baselines import ast_config
+from .baselines import AST_MODEL_TYPE, ast_config
 from .checkpoints import load_pretrained_strict
 from .data import (
     SpeechEmotionCollator,
@@ -53,8 +53,6 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: 
     """Fail on bad options before any data is read or model built."""
     if model_args.model_type not in MODEL_TYPES:
         raise ValueError(f"--model_type must be one of {MODEL_TYPES}, got {model_args.model_type!r}.")
-    if model_args.model_type == "ast" and model_args.model_name_or_path:
-        raise ValueError("--model_type ast trains the baseline from scratch; --model_name_or_path is for TFT.")
     if args.trainer not in TRAINERS:
         raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
     if model_args.normalization not in TRAINING_NORMALIZATIONS:
@@ -116,6 +114,12 @@ def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) 
     if not model_args.model_name_or_path:
         return
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if config.model_type == AST_MODEL_TYPE else None
+    if checkpoint_type != model_args.model_type:
+        raise ValueError(
+            f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
+            f"{model_args.model_type!r}."
+        )
     checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
     if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:
         raise ValueError(
@@ -126,12 +130,12 @@ def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) 
 
 def build_model_and_extractor(
     model_args: ModelArguments, label_names: list[str], class_weights: list[float] | None
-) -> tuple[TFTForAudioClassification, TFTFeatureExtractor]:
+) -> tuple[PreTrainedModel, TFTFeatureExtractor]:
     labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
     attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
     if model_args.model_name_or_path:
         model = load_pretrained_strict(
-            TFTForAudioClassification,
+            AutoModelForAudioClassification,
             model_args.model_name_or_path,
             allow_new_head=model_args.ignore_mismatched_sizes,
             num_labels=len(label_names),
@@ -205,6 +209,7 @@ def _run_fold(
         "crop_frames": crop_frames(model.config),
         "speed_factors": data_args.speed_factors,
         "gain_db": data_args.random_gain_db,
+        "frequency_warp": data_args.frequency_warp,
     }
     job = FoldJob(
         model=model,

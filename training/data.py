@@ -134,6 +134,38 @@ def speaker_statistics(
     return statistics
 
 
+def warp_mel_bands(
+    features: torch.Tensor,
+    factors: torch.Tensor,
+    f_min: float,
+    f_max: float,
+    boundary_hz: float = 4800.0,
+) -> torch.Tensor:
+    """Vocal tract length perturbation (VTLP, Jaitly & Hinton 2013) of log-mel `features` (batch, frames, mel).
+
+    Each clip's frequency axis is warped by its factor: band centre f reads the spectrum at f * factor below
+    `boundary_hz * min(factor, 1) / factor` and on a straight line from there to `f_max` above it, so the band
+    edges stay put. Band centres follow torchaudio's (HTK) mel scale between `f_min` and `f_max`; values between
+    band centres are interpolated linearly.
+    """
+    num_bands = features.shape[-1]
+    mel = lambda hz: 2595.0 * torch.log10(1.0 + hz / 700.0)  # noqa: E731
+    mel_min, mel_max = mel(torch.tensor(f_min, dtype=torch.float64)), mel(torch.tensor(f_max, dtype=torch.float64))
+    step = (mel_max - mel_min) / (num_bands + 1)
+    centres = 700.0 * (10.0 ** ((mel_min + step * torch.arange(1, num_bands + 1)) / 2595.0) - 1.0)  # Hz
+    factors = factors.to(torch.float64)[:, None]  # (batch, 1)
+    knee = boundary_hz * factors.clamp(max=1.0)  # where the straight line starts, in the warped axis
+    below = centres[None] <= knee / factors
+    slope = (f_max - knee) / (f_max - knee / factors)
+    source = torch.where(below, centres * factors, f_max - slope * (f_max - centres[None]))  # (batch, mel) Hz
+    index = ((mel(source) - mel_min) / step - 1.0).clamp(0, num_bands - 1)
+    low = index.floor().long()
+    high = (low + 1).clamp(max=num_bands - 1)
+    weight = (index - low).to(features.dtype)[:, None]  # (batch, 1, mel)
+    expand = lambda i: i[:, None].expand(-1, features.shape[1], -1)  # noqa: E731
+    return torch.lerp(features.gather(-1, expand(low)), features.gather(-1, expand(high)), weight)
+
+
 def inverse_frequency_weights(labels: list[int], num_labels: int) -> list[float]:
     """Class weights n / (K * n_k), the usual 'balanced' weighting."""
     counts = Counter(labels)
@@ -149,7 +181,8 @@ class SpeechEmotionCollator:
     For training it first resamples each waveform with `speed_factors` (torchaudio's `SpeedPerturbation`, one
     factor drawn per clip, which changes tempo and pitch as in Kaldi/SpeechBrain recipes), takes a random crop of
     at most `crop_frames` frames (default: the extractor's `max_length`), scales it by a gain drawn uniformly in
-    [-gain_db, +gain_db] dB (with `gain_db > 0`), and afterwards applies
+    [-gain_db, +gain_db] dB (with `gain_db > 0`), and afterwards warps each clip's mel axis by a factor drawn
+    uniformly in [1 - frequency_warp, 1 + frequency_warp] (`warp_mel_bands`, with `frequency_warp > 0`), applies
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
     itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
     from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
@@ -171,6 +204,7 @@ class SpeechEmotionCollator:
         crop_frames: int | None = None,
         speed_factors: list[float] | None = None,
         gain_db: float = 0.0,
+        frequency_warp: float = 0.0,
     ) -> None:
         if mixup_alpha and not num_labels:
             raise ValueError("mixup needs `num_labels` (labels become mixed one-hot distributions).")
@@ -206,6 +240,9 @@ class SpeechEmotionCollator:
             else None
         )
         self.gain_db = gain_db if train else 0.0
+        if not 0.0 <= frequency_warp < 1.0:
+            raise ValueError(f"`frequency_warp` must be in [0, 1) (0.1: factors 0.9-1.1), got {frequency_warp}.")
+        self.frequency_warp = frequency_warp if train else 0.0
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         clips = [self._augment(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
@@ -215,6 +252,11 @@ class SpeechEmotionCollator:
         )
         if self.speaker_statistics is not None:
             features["input_features"] = self._speaker_normalised(features, batch)
+        if self.frequency_warp:
+            factors = torch.empty(len(batch)).uniform_(1.0 - self.frequency_warp, 1.0 + self.frequency_warp)
+            fe = self.feature_extractor
+            f_max = fe.f_max or fe.sampling_rate / 2
+            features["input_features"] = warp_mel_bands(features["input_features"], factors, fe.f_min, f_max)
         if len(self.masks):
             spectrogram = features["input_features"].transpose(1, 2)  # (batch, mel, frames)
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
