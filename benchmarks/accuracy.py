@@ -55,6 +55,8 @@ SYSTEMS = {
     "tft_separate_pooling": ["--config_overrides", f"{LINEAR_TOKENS},stream_pooling=separate"],
     "tft_lr5e-4": ["--config_overrides", LINEAR_TOKENS, "--learning_rate", "5e-4"],  # J1 at the rate before LR2
     "tft_linear_time": ["--config_overrides", LINEAR_TOKENS],  # J1 at the recipes' 2.5e-4 (LR2)
+    # CV5 (the default of 2026-12-02): the position convolution at transformers' normal(0.02) init (search PC1)
+    "tft_cv5": ["--config_overrides", "position_conv_init=normal"],
     # the recipes' learning rate is the TFT's (2.5e-4); the AST keeps its own best (search LR3/LR4: 5e-4)
     "ast": ["--model_type", "ast", "--learning_rate", "5e-4"],
 }

@@ -31,6 +31,7 @@ TFT_DESIGNS = {  # a report's `tft_design`, where its TFT is not today's default
     "length_free_mean_pooling": "TFT of the length-free design with mean pooling (S3, the default until attentive "
     "pooling)",
     "j1": "TFT of the J1 design (linear time tokens, 2-bin band tokens; the default until search CV5)",
+    "cv5": "TFT of the CV5 design (the position convolution at normal(0.02) init; the default until search PC1)",
 }
 SYSTEM_NAMES = {
     "tft": "TFT (full)",
@@ -42,6 +43,7 @@ SYSTEM_NAMES = {
     "tft_separate_pooling": "TFT, each stream pooled then averaged (P2 design)",
     "tft_lr5e-4": "TFT (full), J1 design, learning rate 5e-4 (the recipe before search LR2)",
     "tft_linear_time": "TFT, J1 design (linear time tokens, 2-bin band tokens; the default before search CV5)",
+    "tft_cv5": "TFT, CV5 design (position convolution at normal(0.02) init; the default before search PC1)",
     "no_fusion_separate_pooling": "TFT: both branches, no fusion (each stream pooled then averaged)",
     "ast": "AST (equal size)",
     "ast_windows": "AST (equal size), whole clips in 3-s windows",

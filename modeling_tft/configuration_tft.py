@@ -12,6 +12,7 @@ TIME_EMBEDDINGS = ("linear", "conv2d")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
 FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics", "conv2d_statistics")
 CONV_INITS = ("normal", "kaiming")
+POSITION_CONV_INITS = ("normal", "wav2vec2")
 
 
 class TFTConfig(PretrainedConfig):
@@ -45,6 +46,11 @@ class TFTConfig(PretrainedConfig):
             relative, so inputs of any length work.
         position_kernel_size (`int`, *optional*, defaults to 15):
             Time tokens seen by the convolutional position embedding (odd; 15 tokens = 0.6 s).
+        position_conv_init (`str`, *optional*, defaults to `"wav2vec2"`):
+            Initialisation of the `"convolutional"` position convolution when training from scratch: `"wav2vec2"`
+            (normal with std 2 / sqrt(kernel size), as wav2vec 2.0's positional convolution) or `"normal"`
+            (transformers' normal(`initializer_range`), which starts the position term near zero; the default
+            until 2026-12-03). Weights loaded from a checkpoint are never re-initialised.
         frequency_embedding (`str`, *optional*, defaults to `"conv_statistics"`):
             How a frequency token is made from its `bins_per_frequency_token` mel bands. `"trajectory"`: one
             `Linear` over the bands' whole `max_frames`-frame trajectory (tied to absolute time, fixed length).
@@ -162,6 +168,7 @@ class TFTConfig(PretrainedConfig):
         time_conv_channels: int = 32,
         time_position_embedding: str = "convolutional",
         position_kernel_size: int = 15,
+        position_conv_init: str = "wav2vec2",
         frequency_embedding: str = "conv_statistics",
         frequency_conv_channels: int = 32,
         frequency_conv_kernel_size: int = 5,
@@ -208,6 +215,7 @@ class TFTConfig(PretrainedConfig):
         self.frequency_conv_channels = frequency_conv_channels
         self.frequency_conv_kernel_size = frequency_conv_kernel_size
         self.frequency_conv_init = frequency_conv_init
+        self.position_conv_init = position_conv_init
         self.hidden_size = hidden_size
         self.num_attention_heads = num_attention_heads
         self.intermediate_size = intermediate_size
@@ -330,6 +338,7 @@ class TFTConfig(PretrainedConfig):
             "time_position_embedding": TIME_POSITION_EMBEDDINGS,
             "frequency_embedding": FREQUENCY_EMBEDDINGS,
             "frequency_conv_init": CONV_INITS,
+            "position_conv_init": POSITION_CONV_INITS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

@@ -244,6 +244,10 @@ class TFTConvSubsampling(nn.Module):
         return hidden.transpose(1, 2).flatten(2), mask  # (batch, tokens, channels * bands)
 
 
+class TFTPositionConvolution(nn.Conv1d):
+    """The depthwise convolution of the `"convolutional"` time positions (its own class for `_init_weights`)."""
+
+
 class TFTTimeEmbeddings(nn.Module):
     """Frame tokens: each group of `frames_per_time_token` frames (all mel bands) becomes one token, by one `Linear`
     over the group (`"linear"`) or through convolutions over time and frequency (`"conv2d"`, `TFTConvSubsampling`).
@@ -266,7 +270,7 @@ class TFTTimeEmbeddings(nn.Module):
         else:
             self.position_embeddings = None
             kernel = config.position_kernel_size
-            self.position_conv = nn.Conv1d(
+            self.position_conv = TFTPositionConvolution(
                 config.hidden_size, config.hidden_size, kernel, padding=kernel // 2, groups=config.hidden_size
             )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
@@ -506,6 +510,8 @@ class TFTPreTrainedModel(PreTrainedModel):
         if isinstance(module, TFTConvStatisticsFrequencyEmbeddings) and self.config.frequency_conv_init == "kaiming":
             for convolution in (module.conv1, module.conv2):  # children are initialised first: this replaces it
                 init.kaiming_normal_(convolution.weight)
+        if isinstance(module, TFTPositionConvolution) and self.config.position_conv_init == "wav2vec2":
+            init.normal_(module.weight, std=2.0 / module.kernel_size[0] ** 0.5)  # 2 / sqrt(fan-in), depthwise
         if isinstance(module, embeddings) and module.position_embeddings is not None:
             init.trunc_normal_(module.position_embeddings, std=self.config.initializer_range)
         elif isinstance(module, nn.Conv2d):  # the conv2d tokenisers: He init, as wav2vec 2.0's feature encoder

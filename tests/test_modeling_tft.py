@@ -275,6 +275,20 @@ def test_band_convolution_init_option():
         TFTConfig(frequency_conv_init="xavier")
 
 
+def test_position_convolution_init_option(tmp_path):
+    def position_conv(init: str) -> torch.nn.Conv1d:
+        return TFTModel(TFTConfig(position_conv_init=init)).time_embeddings.position_conv
+
+    assert abs(position_conv("wav2vec2").weight.std().item() / (2 / 15**0.5) - 1) < 0.15  # wav2vec 2.0's std
+    assert abs(position_conv("normal").weight.std().item() / 0.02 - 1) < 0.15
+    with pytest.raises(ValueError, match="position_conv_init"):
+        TFTConfig(position_conv_init="kaiming")
+    model = TFTForAudioClassification(TFTConfig(num_labels=4, position_conv_init="wav2vec2"))
+    model.save_pretrained(tmp_path)
+    loaded = TFTForAudioClassification.from_pretrained(tmp_path)  # loaded weights are never re-initialised
+    assert torch.equal(loaded.tft.time_embeddings.position_conv.weight, model.tft.time_embeddings.position_conv.weight)
+
+
 def test_band_convolution_init_never_touches_loaded_weights(tmp_path):
     model = TFTForAudioClassification(TFTConfig(num_labels=4, frequency_conv_init="kaiming"))
     model.save_pretrained(tmp_path)
