@@ -15,9 +15,6 @@ AST_EQUAL_SIZE = {
 }
 
 
-AST_MODEL_TYPE = ASTConfig.model_type  # "audio-spectrogram-transformer"
-
-
 def ast_config(num_labels: int, **kwargs) -> ASTConfig:
     """The equal-size AST config (16x16 patches, stride 10, as transformers' defaults).
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import transformers
 from accelerate import PartialState
-from transformers import AutoConfig, AutoModelForAudioClassification, PreTrainedModel, set_seed
+from transformers import ASTConfig, AutoConfig, AutoModelForAudioClassification, PreTrainedModel, set_seed
 
 from dataset_scripts import Fold
 from modeling_tft import TFTConfig, TFTFeatureExtractor
@@ -26,7 +26,7 @@ from modeling_tft.modeling_tft import classification_loss
 
 from .accelerate_loop import train_fold_with_accelerate
 from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
-from .baselines import AST_MODEL_TYPE, ast_config
+from .baselines import ast_config
 from .checkpoints import load_pretrained_strict
 from .data import (
     SpeechEmotionCollator,
@@ -110,11 +110,12 @@ def run_cross_validation(
 
 
 def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) -> None:
-    """A checkpoint being fine-tuned must predict the corpus's labels, unless its head is to be replaced."""
+    """A checkpoint being fine-tuned must be of `--model_type` and predict the corpus's labels, unless its head is to
+    be replaced."""
     if not model_args.model_name_or_path:
         return
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)
-    checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if config.model_type == AST_MODEL_TYPE else None
+    checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if isinstance(config, ASTConfig) else None
     if checkpoint_type != model_args.model_type:
         raise ValueError(
             f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
