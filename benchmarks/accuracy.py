@@ -185,7 +185,8 @@ def merge_reports(sources: list[str], notes: list[str] | None = None, equivalent
     merged = {key: first[key] for key in ("benchmark", "corpus", "recipe", "protocol")}
     merged["environment"] = dict(first["environment"])  # each run keeps its own; these list every source's
     for key in ("device", "date"):
-        merged["environment"][key] = ", ".join(sorted({report["environment"][key] for report in reports}))
+        values = {value for report in reports for value in report["environment"][key].split(", ")}  # merged: joined
+        merged["environment"][key] = ", ".join(sorted(values))
     merged["command"] = "; ".join(report["command"] for report in reports)
     merged["systems"] = {system: summarise(system_runs) for system, system_runs in runs.items()}
     notes = list(notes or [])

@@ -40,6 +40,16 @@ def test_merge_pools_the_seeds_of_separate_reports(tmp_path: Path):
     renamed = accuracy.main(["--merge", f"{tmp_path / 'seed1.json'}::tft=tft_old,ast", str(tmp_path / "seed2.json"),
                              "--output", str(tmp_path / "renamed.json")])  # fmt: skip
     assert {name: s["num_seeds"] for name, s in renamed["systems"].items()} == {"tft_old": 1, "tft": 1, "ast": 2}
+    other = json.loads((tmp_path / "seed2.json").read_text())  # as if run on another machine and day
+    other["environment"].update(device="CPU: elsewhere", date="2000-01-01")
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    mixed = accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "other.json"),
+                           "--output", str(tmp_path / "mixed.json")])  # fmt: skip
+    again = accuracy.main(["--merge", f"{tmp_path / 'mixed.json'}::tft=tft_old", str(tmp_path / "seed1.json"),
+                           "--output", str(tmp_path / "again.json")])  # fmt: skip
+    for key in ("device", "date"):  # a merged source's joined values are listed once each, not repeated
+        values = again["environment"][key].split(", ")
+        assert len(values) == len(set(values)) == 2 and values == mixed["environment"][key].split(", ")
     with pytest.raises(ValueError, match="has no system"):
         accuracy.main(["--merge", f"{tmp_path / 'seed1.json'}::time_only", "--output", str(tmp_path / "bad.json")])
     with pytest.raises(ValueError, match="more than once"):
