@@ -186,3 +186,16 @@ def test_ablation_ordering_target_and_design_label():
     assert "| met on 1 seed(s), not yet on the 3 asked |" in tables.accuracy_report("demo_ablations", report)
     assert "not today's default" not in text
     assert "- TFT rows: TFT of the J1 design" in tables.accuracy_report("x", {**report, "tft_design": "j1"})
+
+
+def test_paired_comparison_uses_only_the_shared_seed_fold_pairs():
+    paired = importlib.import_module("paired")
+
+    def runs(scores: dict[int, list[float]]) -> dict:
+        return {"runs": [{"seed": seed, "folds": [{"fold": i, "ua": ua} for i, ua in enumerate(folds)]}
+                         for seed, folds in scores.items()]}  # fmt: skip
+
+    report = {"systems": {"tft": runs({42: [0.5, 0.4], 43: [0.6, 0.2]}), "time_only": runs({42: [0.3, 0.5]})}}
+    comparison = paired.paired(report)["time_only"]
+    assert comparison["pairs"] == 2 and comparison["seeds"] == [42] and comparison["reference_ahead"] == 1
+    assert comparison["reference_ua"] == pytest.approx(45) and comparison["difference"] == pytest.approx(5)
