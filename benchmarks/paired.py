@@ -1,20 +1,37 @@
-"""Paired comparison of a report's systems with one of them: per seed-fold pair both scored, the mean UA difference
-and on how many pairs the reference is ahead (the figures quoted as "ahead on N of M pairs" in docs/RESULTS.md).
+"""Paired comparison of systems with one of them: per seed-fold pair both scored, the mean UA difference and on how
+many pairs the reference is ahead (the figures quoted as "ahead on N of M pairs" in docs/RESULTS.md).
+
+Systems of one report (test UA):
 
     python benchmarks/paired.py benchmarks/results/accuracy_ravdess_global_all_speakers_ablations.json --reference tft
+
+Search screens, one report per seed, grouped under names (validation UA over each fold's last 4 epochs, the
+search record's score):
+
+    python benchmarks/paired.py --late_epochs 4 --reference pc1 \\
+        --groups "pc1=benchmarks/results/search/tft_position_w2v*.json" \\
+                 "time_only=benchmarks/results/search/time_only_pc1*.json"
 """
 
 import argparse
+import glob
 import json
 from pathlib import Path
 
 
-def paired(report: dict, reference: str = "tft") -> dict[str, dict]:
-    """For each other system: the shared pairs' count, seeds, both mean UAs (%), their difference and pairs ahead."""
+def paired(report: dict, reference: str = "tft", late_epochs: int | None = None) -> dict[str, dict]:
+    """For each other system: the shared pairs' count, seeds, both mean UAs (%), their difference and pairs ahead.
+    A fold's score is its test UA, or with `late_epochs` the mean validation UA of its last `late_epochs` epochs."""
     systems = report["systems"]
 
+    def score(fold: dict) -> float:
+        if late_epochs is None:
+            return fold["ua"]
+        epochs = fold["validation_ua_by_epoch"][-late_epochs:]
+        return sum(epochs) / len(epochs)
+
     def fold_ua(system: str) -> dict[tuple[int, int], float]:
-        return {(run["seed"], fold["fold"]): fold["ua"] for run in systems[system]["runs"] for fold in run["folds"]}
+        return {(run["seed"], fold["fold"]): score(fold) for run in systems[system]["runs"] for fold in run["folds"]}
 
     ours = fold_ua(reference)
     comparisons = {}
@@ -35,12 +52,36 @@ def paired(report: dict, reference: str = "tft") -> dict[str, dict]:
     return comparisons
 
 
+def grouped_report(groups: list[str]) -> dict:
+    """A report whose systems are named groups `NAME=GLOB[,GLOB...]` of report files, each group's runs pooled
+    (e.g. one search screen per seed)."""
+    systems = {}
+    for group in groups:
+        name, _, pattern = group.partition("=")
+        paths = sorted({path for part in pattern.split(",") for path in glob.glob(part)})
+        if not name or not paths:
+            raise SystemExit(f"--groups {group!r}: expected NAME=GLOB[,GLOB...] matching at least one report file")
+        runs = [
+            run for path in paths for s in json.loads(Path(path).read_text())["systems"].values() for run in s["runs"]
+        ]
+        seeds = [run["seed"] for run in runs]
+        if len(set(seeds)) != len(seeds):
+            raise SystemExit(f"--groups {group!r}: seeds {sorted(seeds)} repeat; one run per seed is compared")
+        systems[name] = {"runs": runs}
+    return {"systems": systems}
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report", type=Path)
+    parser.add_argument("report", type=Path, nargs="?", help="a report whose systems are compared")
+    parser.add_argument("--groups", nargs="+", metavar="NAME=GLOB[,GLOB]", help="systems made of report files")
     parser.add_argument("--reference", default="tft", help="the system compared with every other (default tft)")
+    parser.add_argument("--late_epochs", type=int, help="score validation UA over each fold's last N epochs")
     args = parser.parse_args(argv)
-    comparisons = paired(json.loads(args.report.read_text()), args.reference)
+    if (args.report is None) == (args.groups is None):
+        parser.error("give either a report or --groups")
+    report = grouped_report(args.groups) if args.groups else json.loads(args.report.read_text())
+    comparisons = paired(report, args.reference, args.late_epochs)
     for system, c in comparisons.items():
         print(f"{args.reference} vs {system}: seeds {c['seeds']}, {c['pairs']} pairs: UA {c['reference_ua']:.2f} vs "
               f"{c['ua']:.2f} % ({c['difference']:+.2f}), {args.reference} ahead on {c['reference_ahead']} of "

@@ -38,7 +38,11 @@ class TFTModelOutput(ModelOutput):
             the frequency stream (likewise), then each fusion layer's output (concatenated streams).
         attentions (`tuple(torch.FloatTensor)`, *optional*):
             With `output_attentions=True`: each layer's attention weights `(batch, heads, queries, keys)`, in the
-            order of `hidden_states` (a cross-fusion layer gives time→frequency, then frequency→time).
+            order of `hidden_states` (a cross-fusion layer gives time→frequency, then frequency→time; a time-query
+            layer gives time→both streams).
+        branch_pooler_outputs (`tuple(torch.FloatTensor)`, *optional*):
+            With `config.has_branch_heads`: the time and the frequency branch's tokens before the fusion, each
+            mean-pooled to `(batch, hidden_size)`, for the branch heads of [`TFTForAudioClassification`].
     """
 
     last_hidden_state: torch.FloatTensor | None = None
@@ -46,6 +50,7 @@ class TFTModelOutput(ModelOutput):
     token_mask: torch.BoolTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
+    branch_pooler_outputs: tuple[torch.FloatTensor, ...] | None = None
 
 
 def eager_attention(
@@ -172,6 +177,12 @@ class TFTCollector:
             self.hidden_states.append(hidden_states)
         if self.attentions is not None:
             self.attentions.extend(w for w in weights if w is not None)
+
+
+def masked_mean(tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+    """Mean `(batch, hidden)` of `tokens` `(batch, tokens, hidden)` over the tokens where `token_mask` is set."""
+    weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
+    return torch.einsum("bn,bnd->bd", weights, tokens)
 
 
 def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -422,11 +433,16 @@ class TFTFusion(nn.Module):
         super().__init__()
         self.fusion_type = config.fusion_type
         first_depth = config.num_branch_layers  # the fusion follows both branches
+        rates = config.layer_drop_path_rates(first_depth, config.num_fusion_layers)
+        self.type_embeddings = None  # time, frequency: where both streams share a key sequence
+        if config.fusion_type != "cross":
+            self.type_embeddings = nn.Parameter(torch.zeros(2, config.hidden_size))
         if config.fusion_type == "joint":
-            self.type_embeddings = nn.Parameter(torch.zeros(2, config.hidden_size))  # time, frequency
             self.encoder = TFTEncoder(config, config.num_fusion_layers, first_depth)
+        elif config.fusion_type == "time_query":
+            layers = [TFTLayer(config, cross_attention=True, drop_path_rate=rate) for rate in rates]
+            self.layers = nn.ModuleList(layers)
         else:
-            rates = config.layer_drop_path_rates(first_depth, config.num_fusion_layers)
             self.layers = nn.ModuleList([TFTCrossFusionLayer(config, rate) for rate in rates])
         # time, frequency; zero at initialisation (`_init_weights`): the fused streams start as the input streams
         self.gate = nn.Parameter(torch.zeros(2, config.hidden_size)) if config.fusion_gate else None
@@ -446,8 +462,16 @@ class TFTFusion(nn.Module):
             for layer in self.layers:
                 time, frequency = layer(time, frequency, time_mask, collector)
             return time, frequency
-        tokens = torch.cat([time + self.type_embeddings[0], frequency + self.type_embeddings[1]], dim=1)
         frequency_mask = time_mask.new_ones(frequency.shape[:2])
+        if self.fusion_type == "time_query":  # the time tokens query both streams; the band tokens pass unchanged
+            key_mask, bands = torch.cat([time_mask, frequency_mask], dim=1), frequency + self.type_embeddings[1]
+            time = time + self.type_embeddings[0]
+            for layer in self.layers:
+                context = torch.cat([time, bands], dim=1)
+                time, weights = layer(time, key_mask, context, output_attentions=collector.attentions is not None)
+                collector.add(torch.cat([time, frequency], dim=1), weights)
+            return time, frequency
+        tokens = torch.cat([time + self.type_embeddings[0], frequency + self.type_embeddings[1]], dim=1)
         tokens = self.encoder(tokens, torch.cat([time_mask, frequency_mask], dim=1), collector)
         return tokens.split([time.shape[1], frequency.shape[1]], dim=1)
 
@@ -467,11 +491,10 @@ class TFTPooler(nn.Module):
     def forward(self, tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "statistics":
             return self.projection(masked_statistics(tokens.transpose(1, 2), token_mask[:, None]))  # (batch, hidden)
-        if self.pooling == "attention":
-            scores = self.score(tokens).squeeze(-1).float()  # float32: the score may be bf16 under autocast
-            weights = scores.masked_fill(~token_mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(tokens.dtype)
-        else:
-            weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
+        if self.pooling == "mean":
+            return masked_mean(tokens, token_mask)
+        scores = self.score(tokens).squeeze(-1).float()  # float32: the score may be bf16 under autocast
+        weights = scores.masked_fill(~token_mask, torch.finfo(scores.dtype).min).softmax(dim=-1).to(tokens.dtype)
         return torch.einsum("bn,bnd->bd", weights, tokens)  # (batch, hidden)
 
 
@@ -517,7 +540,7 @@ class TFTPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.Conv2d):  # the conv2d tokenisers: He init, as wav2vec 2.0's feature encoder
             init.kaiming_normal_(module.weight)
         elif isinstance(module, TFTFusion):
-            if module.fusion_type == "joint":
+            if module.type_embeddings is not None:
                 init.trunc_normal_(module.type_embeddings, std=self.config.initializer_range)
             if module.gate is not None:
                 init.zeros_(module.gate)
@@ -592,6 +615,9 @@ class TFTModel(TFTPreTrainedModel):
             collector.add(frequency)
             streams.append(self.frequency_encoder(frequency, None, collector))
             masks.append(frame_mask.new_ones(frequency.shape[:2]))
+        branch_pooled = None
+        if self.config.has_branch_heads:  # each branch's own utterance vector, before the fusion mixes them
+            branch_pooled = tuple(masked_mean(stream, mask) for stream, mask in zip(streams, masks, strict=True))
         if self.fusion is not None:
             streams = list(self.fusion(streams[0], streams[1], masks[0], collector))
 
@@ -604,6 +630,7 @@ class TFTModel(TFTPreTrainedModel):
             token_mask=token_mask,
             hidden_states=tuple(collector.hidden_states) if output_hidden_states else None,
             attentions=tuple(collector.attentions) if output_attentions else None,
+            branch_pooler_outputs=branch_pooled,
         )
         return output if return_dict else output.to_tuple()
 
@@ -662,6 +689,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.tft = TFTModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.branch_classifiers = None  # the heads of the branch losses (`config.branch_loss_weight`)
+        if config.has_branch_heads:
+            self.branch_classifiers = nn.ModuleList(
+                nn.Sequential(
+                    nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps),
+                    nn.Linear(config.hidden_size, config.num_labels),
+                )
+                for _ in range(2)
+            )
         self.post_init()
 
     def forward(
@@ -686,6 +722,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         if window is not None and input_features.shape[1] > window:
             self._check_no_layer_outputs(output_attentions, output_hidden_states, input_features.shape[1])
             logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
+            branch_pooled = None
         else:
             outputs = self.tft(
                 input_features,
@@ -696,7 +733,14 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             )
             logits = self.classifier(self.dropout(outputs.pooler_output))
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
+            branch_pooled = outputs.branch_pooler_outputs
         loss = self.loss(logits, labels) if labels is not None else None
+        if loss is not None and self.training and branch_pooled is not None:  # the branch losses (deep supervision)
+            branch_losses = [
+                self.loss(head(self.dropout(pooled)), labels)
+                for head, pooled in zip(self.branch_classifiers, branch_pooled, strict=True)
+            ]
+            loss = loss + self.config.branch_loss_weight * torch.stack(branch_losses).mean()
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
         return output if return_dict else output.to_tuple()
 

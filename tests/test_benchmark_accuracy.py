@@ -199,3 +199,22 @@ def test_paired_comparison_uses_only_the_shared_seed_fold_pairs():
     comparison = paired.paired(report)["time_only"]
     assert comparison["pairs"] == 2 and comparison["seeds"] == [42] and comparison["reference_ahead"] == 1
     assert comparison["reference_ua"] == pytest.approx(45) and comparison["difference"] == pytest.approx(5)
+
+
+def test_paired_comparison_of_screens_scores_late_validation_epochs(tmp_path):
+    paired = importlib.import_module("paired")
+
+    def screen(name: str, seed: int, epochs: list[list[float]]) -> None:
+        folds = [{"fold": i, "ua": 0.0, "validation_ua_by_epoch": by_epoch} for i, by_epoch in enumerate(epochs)]
+        report = {"systems": {"tft": {"runs": [{"seed": seed, "folds": folds}]}}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(report))
+
+    screen("new", 42, [[0.9, 0.5, 0.6], [0.1, 0.4, 0.4]])
+    screen("new_seed43", 43, [[0.0, 0.3, 0.3]])
+    screen("old", 42, [[0.0, 0.5, 0.5], [0.9, 0.5, 0.5]])
+    groups = [f"new={tmp_path}/new*.json", f"old={tmp_path}/old.json"]
+    comparison = paired.main(["--groups", *groups, "--reference", "new", "--late_epochs", "2"])["old"]
+    assert comparison["pairs"] == 2 and comparison["seeds"] == [42] and comparison["reference_ahead"] == 1
+    assert comparison["reference_ua"] == pytest.approx(47.5) and comparison["difference"] == pytest.approx(-2.5)
+    with pytest.raises(SystemExit, match="repeat"):
+        paired.main(["--groups", f"new={tmp_path}/*.json", f"old={tmp_path}/old.json"])

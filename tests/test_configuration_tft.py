@@ -45,6 +45,7 @@ def test_configs_saved_before_time_embedding_existed_load_with_linear_time_token
         ({"use_time_branch": False}, "needs both"),
         ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
         ({"label_smoothing": -0.1}, "label_smoothing"),
+        ({"branch_loss_weight": -0.1}, "branch_loss_weight"),
         ({"max_frames": 0}, "max_frames"),
         ({"num_fusion_layers": -1}, "num_fusion_layers"),
         ({"class_weights": [1.0, 1.0]}, "2 entries but the model has 3 labels"),

@@ -14,6 +14,7 @@ ABLATIONS = {
     "first_design": FIRST_DESIGN,
     "first_design_cross": {**FIRST_DESIGN, "fusion_type": "cross"},
     "full_cross": {"fusion_type": "cross"},
+    "time_query": {"fusion_type": "time_query"},
     "mean_pooling": {"pooling": "mean"},
     "statistics_pooling": {"pooling": "statistics"},
     "separate_stream_pooling": {"stream_pooling": "separate"},
@@ -22,6 +23,7 @@ ABLATIONS = {
     "band_flatten_separate": {"frequency_pooling": "flatten", "stream_pooling": "separate"},
     "band_flatten_frequency_only": {"frequency_pooling": "flatten", "use_time_branch": False, "use_fusion": False},
     "fusion_gate": {"fusion_gate": True},
+    "branch_losses": {"branch_loss_weight": 0.5},
     "instance_normalization": {"instance_normalization": True},
     "instance_normalization_cross": {"instance_normalization": True, "fusion_type": "cross"},
     "instance_normalization_frequency_only": {
@@ -116,7 +118,7 @@ def test_gradient_reaches_every_parameter(name):
     assert missing == []
 
 
-@pytest.mark.parametrize("fusion_type", ["joint", "cross"])
+@pytest.mark.parametrize("fusion_type", ["joint", "cross", "time_query"])
 def test_eager_and_sdpa_agree_and_attentions_are_returned(fusion_type):
     tester = TFTModelTester(fusion_type=fusion_type)
     sdpa = TFTForAudioClassification(tester.config).eval()
@@ -128,12 +130,16 @@ def test_eager_and_sdpa_agree_and_attentions_are_returned(fusion_type):
     inputs = tester.inputs()
     torch.testing.assert_close(sdpa(**inputs).logits, eager(**inputs).logits, atol=1e-5, rtol=1e-4)
     output = sdpa(**inputs, output_attentions=True, output_hidden_states=True)
-    expected_attentions = 2 + (1 if fusion_type == "joint" else 2)  # time, frequency, fusion layer(s)
+    expected_attentions = 2 + (2 if fusion_type == "cross" else 1)  # time, frequency, fusion layer(s)
     assert len(output.attentions) == expected_attentions
     assert output.attentions[0].shape == (3, 4, 15, 15)  # time tokens attend to time tokens
     assert len(output.hidden_states) == 2 + 2 + 1  # embeddings + layer per branch, then the fusion layer
     padded_keys = output.attentions[0][2, :, :, 3:]  # the 9-frame clip has 3 real time tokens
     assert torch.all(padded_keys == 0)
+    if fusion_type == "time_query":  # time queries over both streams; the band tokens leave the fusion unchanged
+        assert output.attentions[-1].shape == (3, 4, 15, 15 + 8)
+        assert torch.all(output.attentions[-1][2, :, :, 3:15] == 0)
+        torch.testing.assert_close(output.hidden_states[-1][:, 15:], output.hidden_states[3])
 
 
 def test_stream_pooling_separate_and_joint():
@@ -338,6 +344,27 @@ def test_loss_class_weights_and_label_smoothing():
     model.config.class_weights = [1.0, 2.0]
     with pytest.raises(ValueError, match="class_weights has 2 entries for 3 labels"):
         model(**inputs, labels=labels)
+
+
+def test_branch_losses_train_only_and_main_logits():
+    no_dropout = {"hidden_dropout_prob": 0.0, "activation_dropout": 0.0, "classifier_dropout": 0.0}
+    tester = TFTModelTester(branch_loss_weight=0.5, **no_dropout)
+    inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    model = TFTForAudioClassification(tester.config).train()
+    outputs = model.tft(**inputs)
+    time, frequency = outputs.branch_pooler_outputs
+    alone = model.tft(inputs["input_features"][1:2, :37])  # padding never reaches a branch's pooled tokens
+    torch.testing.assert_close(alone.branch_pooler_outputs[0], time[1:2], atol=1e-5, rtol=1e-4)
+    ce = torch.nn.functional.cross_entropy
+    branch = (ce(model.branch_classifiers[0](time), labels) + ce(model.branch_classifiers[1](frequency), labels)) / 2
+    expected = ce(model.classifier(outputs.pooler_output), labels) + 0.5 * branch
+    torch.testing.assert_close(model(**inputs, labels=labels).loss, expected)
+    model.eval()  # evaluation scores the main head alone
+    torch.testing.assert_close(model(**inputs, labels=labels).loss, ce(model(**inputs).logits, labels))
+    single = TFTForAudioClassification(
+        TFTModelTester(branch_loss_weight=0.5, use_frequency_branch=False, use_fusion=False).config
+    )
+    assert single.branch_classifiers is None and single.tft(**inputs).branch_pooler_outputs is None
 
 
 @pytest.mark.parametrize(
