@@ -339,7 +339,9 @@ class TFTConvStatisticsFrequencyEmbeddings(nn.Module):
         self.conv1 = nn.Conv1d(config.bins_per_frequency_token, channels, kernel, stride=2, padding=kernel // 2)
         self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
         self.act = ACT2FN[config.hidden_act]
-        self.projection = nn.Linear(2 * channels, config.hidden_size)
+        self.band_statistics = config.frequency_band_statistics
+        raw = 2 * config.bins_per_frequency_token if self.band_statistics else 0  # each bin's mean and std
+        self.projection = nn.Linear(2 * channels + raw, config.hidden_size)
         self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
@@ -353,6 +355,9 @@ class TFTConvStatisticsFrequencyEmbeddings(nn.Module):
         hidden = self.act(self.conv1(bands)) * mask
         hidden = self.act(self.conv2(hidden)) * mask  # (batch * bands, channels, frames)
         statistics = masked_statistics(hidden, mask).view(batch, num_bands, -1)  # (batch, bands, 2 * channels)
+        if self.band_statistics:  # the bins' own mean and std over the real frames, as the statistics floor reads
+            raw = masked_statistics(bands, frame_mask[:, None, None].expand(batch, num_bands, 1, frames).flatten(0, 1))
+            statistics = torch.cat([statistics, raw.view(batch, num_bands, -1)], dim=-1)
         return self.dropout(self.projection(statistics) + self.position_embeddings)
 
 

@@ -15,6 +15,7 @@ ABLATIONS = {
     "first_design_cross": {**FIRST_DESIGN, "fusion_type": "cross"},
     "full_cross": {"fusion_type": "cross"},
     "time_query": {"fusion_type": "time_query"},
+    "band_statistics": {"frequency_band_statistics": True},
     "mean_pooling": {"pooling": "mean"},
     "statistics_pooling": {"pooling": "statistics"},
     "separate_stream_pooling": {"stream_pooling": "separate"},
@@ -242,6 +243,19 @@ def test_instance_normalization_moves_clip_offsets_into_the_statistics_token(nam
     torch.testing.assert_close(model(**inputs).logits, model(**shifted).logits)  # every other token is blind to them
     with pytest.raises(ValueError, match="instance_normalization"):
         TFTConfig(instance_normalization=True, frequency_pooling="flatten", use_time_branch=False, use_fusion=False)
+
+
+def test_band_statistics_are_each_bins_mean_and_std_over_real_frames():
+    tester = TFTModelTester(frequency_band_statistics=True)
+    embeddings = TFTModel(tester.config).eval().frequency_embeddings
+    captured = []
+    embeddings.projection.register_forward_hook(lambda module, args, output: captured.append(args[0]))
+    inputs = tester.inputs()
+    embeddings(inputs["input_features"], inputs["attention_mask"].bool())
+    raw = captured[0][..., -4:]  # (batch, 8 bands, 2 bins x (mean, std)) after the convolution statistics
+    clip = inputs["input_features"][1, :37]  # the 37-frame clip's real frames
+    torch.testing.assert_close(raw[1, :, :2], clip.mean(0).view(8, 2))
+    torch.testing.assert_close(raw[1, :, 2:], clip.std(0, unbiased=False).view(8, 2), atol=1e-4, rtol=1e-4)
 
 
 def test_conv2d_time_tokens_are_local_in_time_and_frequency():
