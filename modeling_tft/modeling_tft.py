@@ -35,11 +35,13 @@ class TFTModelOutput(ModelOutput):
             Which tokens of `last_hidden_state` hold audio (padded time tokens are `False`).
         hidden_states (`tuple(torch.FloatTensor)`, *optional*):
             With `output_hidden_states=True`: the time stream (embeddings, then each Time Transformer layer),
-            the frequency stream (likewise), then each fusion layer's output (concatenated streams).
+            the frequency stream (likewise; `"conv_segments"` band tokens averaged over the clip's segments), then
+            each fusion layer's output (concatenated streams).
         attentions (`tuple(torch.FloatTensor)`, *optional*):
             With `output_attentions=True`: each layer's attention weights `(batch, heads, queries, keys)`, in the
             order of `hidden_states` (a cross-fusion layer gives time→frequency, then frequency→time; a time-query
-            layer gives time→both streams).
+            layer gives time→both streams; a `"conv_segments"` Frequency Transformer layer gives its band x band
+            weights averaged over the clip's segments).
         branch_pooler_outputs (`tuple(torch.FloatTensor)`, *optional*):
             With `config.has_branch_heads`: the time and the frequency branch's tokens before the fusion, each
             mean-pooled to `(batch, hidden_size)`, for the branch heads of [`TFTForAudioClassification`].
@@ -348,17 +350,52 @@ class TFTConvStatisticsFrequencyEmbeddings(nn.Module):
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         batch, frames, mel = features.shape
         num_bands = mel // self.bins_per_token
-        bands = features.view(batch, frames, num_bands, self.bins_per_token).permute(0, 2, 3, 1)
-        bands = bands.reshape(batch * num_bands, self.bins_per_token, frames)  # (batch * bands, bins, frames)
-        mask = frame_mask[:, None, None, ::2].expand(batch, num_bands, 1, -1).reshape(batch * num_bands, 1, -1)
-        mask = mask.to(features.dtype)  # output step i of the strided convolution is centred on frame 2i
-        hidden = self.act(self.conv1(bands)) * mask
-        hidden = self.act(self.conv2(hidden)) * mask  # (batch * bands, channels, frames)
+        bands, hidden, mask = self._convolve(features, frame_mask)
         statistics = masked_statistics(hidden, mask).view(batch, num_bands, -1)  # (batch, bands, 2 * channels)
         if self.band_statistics:  # the bins' own mean and std over the real frames, as the statistics floor reads
             raw = masked_statistics(bands, frame_mask[:, None, None].expand(batch, num_bands, 1, frames).flatten(0, 1))
             statistics = torch.cat([statistics, raw.view(batch, num_bands, -1)], dim=-1)
         return self.dropout(self.projection(statistics) + self.position_embeddings)
+
+    def _convolve(
+        self, features: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The bands `(batch * bands, bins, frames)`, the convolutions' output `(batch * bands, channels, steps)`
+        (zero at padded steps) and the mask of real steps `(batch * bands, 1, steps)`."""
+        batch, frames, mel = features.shape
+        num_bands = mel // self.bins_per_token
+        bands = features.view(batch, frames, num_bands, self.bins_per_token).permute(0, 2, 3, 1)
+        bands = bands.reshape(batch * num_bands, self.bins_per_token, frames)
+        mask = frame_mask[:, None, None, ::2].expand(batch, num_bands, 1, -1).reshape(batch * num_bands, 1, -1)
+        mask = mask.to(features.dtype)  # output step i of the strided convolution is centred on frame 2i
+        hidden = self.act(self.conv1(bands)) * mask
+        return bands, self.act(self.conv2(hidden)) * mask, mask
+
+
+class TFTConvSegmentsFrequencyEmbeddings(TFTConvStatisticsFrequencyEmbeddings):
+    """Band x time-segment patch tokens: the band convolutions of `TFTConvStatisticsFrequencyEmbeddings`, with the
+    statistics pooling done inside each `frequency_segment_frames`-frame segment, so one token per band and segment.
+
+    Returns the tokens `(batch, segments, bands, hidden)` and the mask of segments holding audio `(batch, segments)`.
+    """
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__(config)
+        self.segment_frames = config.frequency_segment_frames
+
+    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, _, mel = features.shape
+        num_bands, segment_steps = mel // self.bins_per_token, self.segment_frames // 2
+        _, hidden, mask = self._convolve(features, frame_mask)
+        num_segments = -(-hidden.shape[-1] // segment_steps)
+        pad = num_segments * segment_steps - hidden.shape[-1]
+        # (batch * bands, segments, channels or 1, steps per segment): statistics over each segment's real steps
+        hidden, mask = (
+            nn.functional.pad(x, (0, pad)).unflatten(-1, (num_segments, -1)).transpose(1, 2) for x in (hidden, mask)
+        )
+        statistics = masked_statistics(hidden, mask).view(batch, num_bands, num_segments, -1).transpose(1, 2)
+        tokens = self.projection(statistics) + self.position_embeddings[:, None]  # band positions, every segment
+        return self.dropout(tokens), frame_mask[:, :: self.segment_frames]  # segment k: from frame k * segment_frames
 
 
 class TFTConv2dStatisticsFrequencyEmbeddings(nn.Module):
@@ -392,6 +429,7 @@ FREQUENCY_EMBEDDING_CLASSES = {
     "trajectory": TFTFrequencyEmbeddings,
     "conv_statistics": TFTConvStatisticsFrequencyEmbeddings,
     "conv2d_statistics": TFTConv2dStatisticsFrequencyEmbeddings,
+    "conv_segments": TFTConvSegmentsFrequencyEmbeddings,
 }
 
 
@@ -422,10 +460,12 @@ class TFTCrossFusionLayer(nn.Module):
         self.frequency = TFTLayer(config, cross_attention=True, drop_path_rate=drop_path_rate)
 
     def forward(
-        self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
+        self, time: torch.Tensor, frequency: torch.Tensor, masks: tuple[torch.Tensor, ...], collector: TFTCollector
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One cross layer; `masks` are the time and the frequency tokens' masks."""
+        time_mask, frequency_mask = masks
         output_attentions = collector.attentions is not None
-        new_time, time_weights = self.time(time, None, frequency, output_attentions)
+        new_time, time_weights = self.time(time, frequency_mask, frequency, output_attentions)
         new_frequency, frequency_weights = self.frequency(frequency, time_mask, time, output_attentions)
         collector.add(torch.cat([new_time, new_frequency], dim=1), time_weights, frequency_weights)
         return new_time, new_frequency
@@ -453,21 +493,26 @@ class TFTFusion(nn.Module):
         self.gate = nn.Parameter(torch.zeros(2, config.hidden_size)) if config.fusion_gate else None
 
     def forward(
-        self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
+        self,
+        time: torch.Tensor,
+        frequency: torch.Tensor,
+        time_mask: torch.Tensor,
+        frequency_mask: torch.Tensor,
+        collector: TFTCollector,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        fused_time, fused_frequency = self._fuse(time, frequency, time_mask, collector)
+        fused_time, fused_frequency = self._fuse(time, frequency, (time_mask, frequency_mask), collector)
         if self.gate is None:
             return fused_time, fused_frequency
         return time + self.gate[0] * (fused_time - time), frequency + self.gate[1] * (fused_frequency - frequency)
 
     def _fuse(
-        self, time: torch.Tensor, frequency: torch.Tensor, time_mask: torch.Tensor, collector: TFTCollector
+        self, time: torch.Tensor, frequency: torch.Tensor, masks: tuple[torch.Tensor, ...], collector: TFTCollector
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.fusion_type == "cross":
             for layer in self.layers:
-                time, frequency = layer(time, frequency, time_mask, collector)
+                time, frequency = layer(time, frequency, masks, collector)
             return time, frequency
-        frequency_mask = time_mask.new_ones(frequency.shape[:2])
+        time_mask, frequency_mask = masks
         if self.fusion_type == "time_query":  # the time tokens query both streams; the band tokens pass unchanged
             key_mask, bands = torch.cat([time_mask, frequency_mask], dim=1), frequency + self.type_embeddings[1]
             time = time + self.type_embeddings[0]
@@ -614,17 +659,14 @@ class TFTModel(TFTPreTrainedModel):
             streams.append(self.time_encoder(time, time_mask, collector))
             masks.append(time_mask)
         if self.config.use_frequency_branch:
-            frequency = self.frequency_embeddings(features, frame_mask)  # (batch, frequency_tokens, hidden)
-            if statistics is not None and not self.config.use_time_branch:
-                frequency = torch.cat([statistics, frequency], 1)
-            collector.add(frequency)
-            streams.append(self.frequency_encoder(frequency, None, collector))
-            masks.append(frame_mask.new_ones(frequency.shape[:2]))
+            frequency, frequency_mask = self._frequency_stream(features, frame_mask, statistics, collector)
+            streams.append(frequency)  # (batch, frequency_tokens, hidden)
+            masks.append(frequency_mask)
         branch_pooled = None
         if self.config.has_branch_heads:  # each branch's own utterance vector, before the fusion mixes them
             branch_pooled = tuple(masked_mean(stream, mask) for stream, mask in zip(streams, masks, strict=True))
         if self.fusion is not None:
-            streams = list(self.fusion(streams[0], streams[1], masks[0], collector))
+            streams = list(self.fusion(streams[0], streams[1], masks[0], masks[1], collector))
 
         streams = [self.layernorm(stream) for stream in streams]
         tokens, token_mask = torch.cat(streams, dim=1), torch.cat(masks, dim=1)
@@ -638,6 +680,48 @@ class TFTModel(TFTPreTrainedModel):
             branch_pooler_outputs=branch_pooled,
         )
         return output if return_dict else output.to_tuple()
+
+    def _frequency_stream(
+        self,
+        features: torch.Tensor,
+        frame_mask: torch.Tensor,
+        statistics: torch.Tensor | None,
+        collector: TFTCollector,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Frequency Transformer's tokens `(batch, frequency_tokens, hidden)` and which of them hold audio; the
+        statistics token (if any) leads them in a frequency-only model."""
+        statistics = statistics if not self.config.use_time_branch else None
+        if self.config.frequency_embedding != "conv_segments":
+            frequency = self.frequency_embeddings(features, frame_mask)  # (batch, frequency_tokens, hidden)
+            if statistics is not None:
+                frequency = torch.cat([statistics, frequency], 1)
+            collector.add(frequency)
+            return self.frequency_encoder(frequency, None, collector), frame_mask.new_ones(frequency.shape[:2])
+        # axial: attention across the bands of each segment, then each band averaged over the clip's real segments
+        tokens, segment_mask = self.frequency_embeddings(features, frame_mask)  # (batch, segments, bands, hidden)
+        batch, num_segments = segment_mask.shape
+        if statistics is not None:
+            tokens = torch.cat([statistics[:, None].expand(-1, num_segments, -1, -1), tokens], 2)
+        segments = TFTCollector(collector.hidden_states is not None, collector.attentions is not None)
+        segments.add(tokens.flatten(0, 1))
+        encoded = self.frequency_encoder(tokens.flatten(0, 1), None, segments)
+        weights = segment_mask.to(tokens.dtype) / segment_mask.sum(1, keepdim=True).to(tokens.dtype)
+
+        def segment_mean(values: torch.Tensor) -> torch.Tensor:  # (batch * segments, ...) -> (batch, ...)
+            return torch.einsum("bs,bs...->b...", weights.to(values.dtype), values.unflatten(0, (batch, num_segments)))
+
+        def stream(values: torch.Tensor) -> torch.Tensor:  # (batch * segments, bands, hidden) -> the stream's tokens
+            if self.config.frequency_segment_pooling == "mean":
+                return segment_mean(values)
+            return values.unflatten(0, (batch, num_segments)).flatten(1, 2)  # every band x segment, segment-major
+
+        for hidden_states in segments.hidden_states or ():
+            collector.add(stream(hidden_states))
+        for attention in segments.attentions or ():
+            collector.add(None, segment_mean(attention))
+        if self.config.frequency_segment_pooling == "mean":
+            return segment_mean(encoded), frame_mask.new_ones(batch, encoded.shape[1])
+        return stream(encoded), segment_mask[:, :, None].expand(-1, -1, encoded.shape[1]).flatten(1)
 
     def _pool(
         self, streams: list[torch.Tensor], masks: list[torch.Tensor], tokens: torch.Tensor, token_mask: torch.Tensor

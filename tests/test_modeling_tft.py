@@ -6,7 +6,7 @@ from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
-from modeling_tft.modeling_tft import window_starts
+from modeling_tft.modeling_tft import TFTCollector, window_starts
 
 FIRST_DESIGN = {"time_embedding": "linear", "time_position_embedding": "absolute", "frequency_embedding": "trajectory"}
 ABLATIONS = {
@@ -57,6 +57,44 @@ ABLATIONS = {
         "use_fusion": False,
     },
     "conv2d_frequency_bins4": {"frequency_embedding": "conv2d_statistics", "bins_per_frequency_token": 4},
+    "band_segments": {"frequency_embedding": "conv_segments", "frequency_segment_frames": 16},
+    "band_segments_frequency_only": {
+        "frequency_embedding": "conv_segments",
+        "frequency_segment_frames": 16,
+        "use_time_branch": False,
+        "use_fusion": False,
+    },
+    "band_segment_tokens": {
+        "frequency_embedding": "conv_segments",
+        "frequency_segment_frames": 16,
+        "frequency_segment_pooling": "none",
+    },
+    "band_segment_tokens_cross": {
+        "frequency_embedding": "conv_segments",
+        "frequency_segment_frames": 16,
+        "frequency_segment_pooling": "none",
+        "fusion_type": "cross",
+    },
+    "band_segment_tokens_time_query": {
+        "frequency_embedding": "conv_segments",
+        "frequency_segment_frames": 16,
+        "frequency_segment_pooling": "none",
+        "fusion_type": "time_query",
+    },
+    "band_segment_tokens_frequency_only": {
+        "frequency_embedding": "conv_segments",
+        "frequency_segment_frames": 16,
+        "frequency_segment_pooling": "none",
+        "use_time_branch": False,
+        "use_fusion": False,
+    },
+    "band_segments_instance_normalization_frequency_only": {
+        "frequency_embedding": "conv_segments",
+        "frequency_segment_frames": 16,
+        "instance_normalization": True,
+        "use_time_branch": False,
+        "use_fusion": False,
+    },
 }
 LENGTH_FREE = ABLATIONS["length_free"]
 
@@ -78,6 +116,8 @@ class TFTModelTester:
     def num_tokens(self) -> int:
         time = self.config.num_time_tokens if self.config.use_time_branch else 0
         frequency = self.config.num_frequency_tokens if self.config.use_frequency_branch else 0
+        if self.config.frequency_embedding == "conv_segments" and self.config.frequency_segment_pooling == "none":
+            frequency *= -(-self.config.max_frames // self.config.frequency_segment_frames)  # per band and segment
         return time + frequency + int(self.config.instance_normalization)  # the statistics token
 
 
@@ -256,6 +296,45 @@ def test_band_statistics_are_each_bins_mean_and_std_over_real_frames():
     clip = inputs["input_features"][1, :37]  # the 37-frame clip's real frames
     torch.testing.assert_close(raw[1, :, :2], clip.mean(0).view(8, 2))
     torch.testing.assert_close(raw[1, :, 2:], clip.std(0, unbiased=False).view(8, 2), atol=1e-4, rtol=1e-4)
+
+
+def test_band_segments_pool_each_segment_and_attend_across_bands_inside_it():
+    tester = TFTModelTester(frequency_embedding="conv_segments", frequency_segment_frames=16)
+    model = TFTModel(tester.config).eval()
+    inputs = tester.inputs()  # clips of 60, 37 and 9 frames: 4, 3 and 1 segments of 16 frames
+    tokens, segment_mask = model.frequency_embeddings(inputs["input_features"], inputs["attention_mask"].bool())
+    assert tokens.shape == (3, 4, 8, 32)
+    assert segment_mask.tolist() == [[True] * 4, [True, True, True, False], [True, False, False, False]]
+    # a clip of one segment: the same tokens as whole-clip statistics pooling with the same weights
+    clip_statistics = TFTModel(TFTConfig(**tiny_config_kwargs(frequency_embedding="conv_statistics")))
+    clip_statistics.frequency_embeddings.load_state_dict(model.frequency_embeddings.state_dict())
+    short = {name: value[2:, :9] for name, value in inputs.items()}
+    expected = clip_statistics.eval().frequency_embeddings(short["input_features"], short["attention_mask"].bool())
+    torch.testing.assert_close(tokens[2, 0], expected[0])
+    output = model(**inputs, output_attentions=True, output_hidden_states=True)
+    # per band: embeddings, then one layer, each averaged over the clip's segments; attention is band x band
+    assert [h.shape for h in output.hidden_states[2:4]] == [(3, 8, 32)] * 2
+    assert output.attentions[1].shape == (3, 4, 8, 8)  # (batch, heads, bands, bands): across bands only
+    torch.testing.assert_close(output.attentions[1].sum(-1), torch.ones(3, 4, 8))
+    # the stream is each band's mean over the clip's real segments: the 37-frame clip's padded fourth is left out
+    clip = inputs["input_features"][1:2, :37]
+    stream = model._frequency_stream(clip, torch.ones(1, 37, dtype=torch.bool), None, TFTCollector(False, False))
+    encoded = model.frequency_encoder(tokens[1, :3], None, TFTCollector(False, False))  # (segments, bands, hidden)
+    torch.testing.assert_close(stream[0][0], encoded.mean(0))
+    with pytest.raises(ValueError, match="frequency_segment_frames"):
+        TFTConfig(frequency_embedding="conv_segments", frequency_segment_frames=25)
+
+
+def test_band_segment_tokens_reach_the_fusion_with_padded_segments_masked():
+    tester = TFTModelTester(
+        frequency_embedding="conv_segments", frequency_segment_frames=16, frequency_segment_pooling="none"
+    )
+    output = TFTModel(tester.config).eval()(**tester.inputs())  # clips of 60, 37 and 9 frames
+    band_mask = output.token_mask[:, tester.config.num_time_tokens :].view(3, 4, 8)  # (batch, segments, bands)
+    assert band_mask.all(-1).tolist() == band_mask.any(-1).tolist()  # a segment's bands are all real or all padding
+    assert band_mask.all(-1).sum(1).tolist() == [4, 3, 1]
+    with pytest.raises(ValueError, match="one token per band"):
+        TFTConfig(frequency_embedding="conv_segments", frequency_segment_pooling="none", frequency_pooling="flatten")
 
 
 def test_conv2d_time_tokens_are_local_in_time_and_frequency():
