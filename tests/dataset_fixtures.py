@@ -57,10 +57,19 @@ IEMOCAP_ROWS = [
     (s, dialog, turn, code)
     for s in (1, 2, 3)
     for dialog, turns in (
-        (f"Ses0{s}F_impro01", [("F000", "neu"), ("M000", "ang"), ("F001", "hap"), ("M001", "exc"),
-                               ("F002", "sad"), ("M002", "fru"), ("F003", "xxx")]),
-        (f"Ses0{s}M_script01_1", [("F000", "sad"), ("M000", "hap"), ("F001", "exc"),
-                                  ("M001", "neu"), ("M002", "ang")]),
+        (
+            f"Ses0{s}F_impro01",
+            [
+                ("F000", "neu"),
+                ("M000", "ang"),
+                ("F001", "hap"),
+                ("M001", "exc"),
+                ("F002", "sad"),
+                ("M002", "fru"),
+                ("F003", "xxx"),
+            ],
+        ),
+        (f"Ses0{s}M_script01_1", [("F000", "sad"), ("M000", "hap"), ("F001", "exc"), ("M001", "neu"), ("M002", "ang")]),
     )
     for turn, code in turns
 ]
@@ -99,10 +108,12 @@ def build_iemocap_tree(root: Path) -> IemocapTree:
         header = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
         body = "".join(lines)
         if (session, dialog) == (1, "Ses01F_impro01"):
-            bad = ["[3.1 - 4.2] Ses01F_impro01_F009 neu [2.5, 2.5, 2.5]\n",  # spaces, not tabs
-                   "[7.0000 - 8.0000]\tnot_an_utterance_id\tneu\t[2.5, 2.5, 2.5]\n"]
+            bad = [
+                "[3.1 - 4.2] Ses01F_impro01_F009 neu [2.5, 2.5, 2.5]\n",  # spaces, not tabs
+                "[7.0000 - 8.0000]\tnot_an_utterance_id\tneu\t[2.5, 2.5, 2.5]\n",
+            ]
             body = header + bad[0] + body + bad[1]
-            first, last = 3, 2 + body[len(header):].count("\n")
+            first, last = 3, 2 + body[len(header) :].count("\n")
             tree.malformed = [f"{label_dir / (dialog + '.txt')}:{n}" for n in (first, last)]
         else:
             body = header + body

@@ -38,8 +38,7 @@ def test_counts_match_readme(casia):
     speakers = Counter(dataset["speaker"])
     assert speakers == {"liuchanhg": 300, "zhaoquanyin": 300, "wangzhe": 300, "ZhaoZuoxiang": 300}
     genders = {s: g for s, g in zip(dataset["speaker"], dataset["gender"], strict=True)}
-    assert genders == {"liuchanhg": "female", "zhaoquanyin": "female", "wangzhe": "male",
-                       "ZhaoZuoxiang": "male"}
+    assert genders == {"liuchanhg": "female", "zhaoquanyin": "female", "wangzhe": "male", "ZhaoZuoxiang": "male"}
     assert set(dataset["session"]) == {None}
     assert len(set(dataset["utterance_id"])) == 1200
     durations = np.array(dataset["duration"])
@@ -65,8 +64,12 @@ def test_leave_one_speaker_out_covers_each_utterance_once(casia):
     assert len(tested) == 1200 and set(tested.values()) == {1}
     # Validation = next speaker in sorted order, cyclically (CASIA has no sessions).
     by_test = {f.test_speakers[0]: f.validation_speakers[0] for f in folds}
-    assert by_test == {"ZhaoZuoxiang": "liuchanhg", "liuchanhg": "wangzhe",
-                       "wangzhe": "zhaoquanyin", "zhaoquanyin": "ZhaoZuoxiang"}
+    assert by_test == {
+        "ZhaoZuoxiang": "liuchanhg",
+        "liuchanhg": "wangzhe",
+        "wangzhe": "zhaoquanyin",
+        "zhaoquanyin": "ZhaoZuoxiang",
+    }
 
 
 def test_fold_options_and_errors(casia):

@@ -49,14 +49,12 @@ def test_deterministic_for_a_seed():
     second = generate_demo_corpus(seed=7, num_speakers=2, utterances_per_class=2)
     other = generate_demo_corpus(seed=8, num_speakers=2, utterances_per_class=2)
     audio = [decode_audio(a) for a in first["audio"]]
-    assert all(np.array_equal(a, decode_audio(b)) for a, b in zip(audio, second["audio"],
-                                                                    strict=True))
+    assert all(np.array_equal(a, decode_audio(b)) for a, b in zip(audio, second["audio"], strict=True))
     assert first["duration"] == second["duration"] != other["duration"]
 
 
 def _features(split: datasets.Dataset, extractor: TFTFeatureExtractor) -> tuple[torch.Tensor, ...]:
-    batch = extractor([decode_audio(a) for a in split["audio"]], sampling_rate=16000,
-                      return_tensors="pt")
+    batch = extractor([decode_audio(a) for a in split["audio"]], sampling_rate=16000, return_tensors="pt")
     return batch["input_features"], batch["attention_mask"], torch.tensor(split["label"])
 
 
@@ -78,9 +76,16 @@ def test_small_tft_beats_chance_on_held_out_speakers(demo, one_thread):
     extractor = TFTFeatureExtractor(max_length=MAX_FRAMES)
     x_train, mask_train, y_train = _features(fold.splits["train"], extractor)
     x_test, mask_test, y_test = _features(fold.splits["test"], extractor)
-    config = TFTConfig(num_labels=4, hidden_size=64, num_attention_heads=4, num_time_layers=1,
-                       num_frequency_layers=1, num_fusion_layers=1, intermediate_size=128,
-                       max_frames=MAX_FRAMES)
+    config = TFTConfig(
+        num_labels=4,
+        hidden_size=64,
+        num_attention_heads=4,
+        num_time_layers=1,
+        num_frequency_layers=1,
+        num_fusion_layers=1,
+        intermediate_size=128,
+        max_frames=MAX_FRAMES,
+    )
     model = TFTForAudioClassification(config)
     epochs, batch_size = 10, 32
     steps = epochs * -(-len(y_train) // batch_size)
@@ -90,8 +95,7 @@ def test_small_tft_beats_chance_on_held_out_speakers(demo, one_thread):
     model.train()
     for _ in range(epochs):
         for idx in torch.randperm(len(y_train), generator=generator).split(batch_size):
-            loss = model(input_features=x_train[idx], attention_mask=mask_train[idx],
-                         labels=y_train[idx]).loss
+            loss = model(input_features=x_train[idx], attention_mask=mask_train[idx], labels=y_train[idx]).loss
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

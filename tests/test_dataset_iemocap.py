@@ -27,32 +27,37 @@ def tree(tmp_path_factory):
 
 def expected_labels(codes: dict[str, str], merge_excited: bool, improvised_only: bool) -> dict:
     mapping = {**FOUR, **({"exc": "happy"} if merge_excited else {})}
-    return {utt: mapping[code] for utt, code in codes.items()
-            if code in mapping and (not improvised_only or "_impro" in utt)}
+    return {
+        utt: mapping[code]
+        for utt, code in codes.items()
+        if code in mapping and (not improvised_only or "_impro" in utt)
+    }
 
 
 @pytest.mark.parametrize("merge_excited", [True, False])
 @pytest.mark.parametrize("improvised_only", [False, True])
 def test_variants_give_the_right_labels(tree, tmp_path, merge_excited, improvised_only):
-    dataset = prepare_iemocap(tree.root, tmp_path / "out", merge_excited=merge_excited,
-                              improvised_only=improvised_only, expected_num_rows=None)
+    dataset = prepare_iemocap(
+        tree.root,
+        tmp_path / "out",
+        merge_excited=merge_excited,
+        improvised_only=improvised_only,
+        expected_num_rows=None,
+    )
     names = dataset.features["label"].names
     assert names == list(IEMOCAP_LABELS) == ["angry", "happy", "neutral", "sad"]
-    got = {utt: names[lab] for utt, lab in zip(dataset["utterance_id"], dataset["label"],
-                                               strict=True)}
+    got = {utt: names[lab] for utt, lab in zip(dataset["utterance_id"], dataset["label"], strict=True)}
     assert got == expected_labels(tree.codes, merge_excited, improvised_only)
     report = json.loads((tmp_path / "out" / REPORT_FILENAME).read_text())
     excluded = report["excluded_by_variant"]
     assert excluded["fru"] == excluded["xxx"] == 3  # impro dialogs only, one per session
     assert excluded.get("exc", 0) == (0 if merge_excited else 6 - 3 * improvised_only)
-    assert sum(v for k, v in excluded.items() if k.startswith("scripted:")) == (
-        15 if improvised_only else 0)
+    assert sum(v for k, v in excluded.items() if k.startswith("scripted:")) == (15 if improvised_only else 0)
 
 
 def test_speaker_is_the_utterance_gender_letter_not_the_dialog(tree):
     dataset = prepare_iemocap(tree.root, expected_num_rows=None)
-    rows = {r["utterance_id"]: r for r in dataset.select_columns(
-        ["utterance_id", "speaker", "gender", "session"])}
+    rows = {r["utterance_id"]: r for r in dataset.select_columns(["utterance_id", "speaker", "gender", "session"])}
     assert rows["Ses01F_impro01_M000"]["speaker"] == "Ses01_M"
     assert rows["Ses01F_impro01_M000"]["gender"] == "male"
     assert rows["Ses02M_script01_1_F000"]["speaker"] == "Ses02_F"

@@ -22,8 +22,9 @@ def tree(tmp_path):
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-    return subprocess.run([sys.executable, *args], cwd=REPO_ROOT.parent, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO_ROOT.parent, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_bad_files_are_reported_with_paths(tree, tmp_path):
@@ -48,12 +49,13 @@ def test_folder_and_manifest_modes(tree, tmp_path):
     assert dataset.num_rows == 4 and dataset.features["label"].names == list(labels)
     assert set(dataset["speaker"]) == {None}
     manifest = tmp_path / "list.tsv"
-    rows = ["path\tlabel\tspeaker"] + [
-        f"{p.relative_to(tree.root)}\t{p.parent.name}\t{p.parent.parent.name}" for p in tree.good
-    ] + ["wangzhe/sad/missing.wav\tsad\twangzhe", "wangzhe/bored/201.wav\tbored\twangzhe"]
+    rows = (
+        ["path\tlabel\tspeaker"]
+        + [f"{p.relative_to(tree.root)}\t{p.parent.name}\t{p.parent.parent.name}" for p in tree.good]
+        + ["wangzhe/sad/missing.wav\tsad\twangzhe", "wangzhe/bored/201.wav\tbored\twangzhe"]
+    )
     manifest.write_text("\n".join(rows) + "\n")
-    dataset = prepare_folder(tree.root, tmp_path / "manifest", manifest=manifest,
-                             label_names=("angry", "happy", "sad"))
+    dataset = prepare_folder(tree.root, tmp_path / "manifest", manifest=manifest, label_names=("angry", "happy", "sad"))
     assert dataset.num_rows == len(tree.good)
     assert set(dataset["speaker"]) == {"liuchanhg", "wangzhe"}
     report = json.loads((tmp_path / "manifest" / REPORT_FILENAME).read_text())
@@ -66,8 +68,9 @@ def test_scripts_run_by_path_strict_and_offline_push(tree, tmp_path):
     strict = run_script(script, "--data_dir", str(tree.root), "--output_dir", str(out), "--strict")
     assert strict.returncode == 1 and str(next(iter(tree.problems))) in strict.stderr
     assert not out.exists()
-    pushed = run_script(script, "--data_dir", str(tree.root), "--output_dir", str(out),
-                        "--push_to_hub", "someone/casia-test")
+    pushed = run_script(
+        script, "--data_dir", str(tree.root), "--output_dir", str(out), "--push_to_hub", "someone/casia-test"
+    )
     assert pushed.returncode == 1, pushed.stderr
     assert "Could not push to the Hub repo someone/casia-test" in pushed.stderr
     assert "6 file(s)/line(s) skipped" in pushed.stderr and "Traceback" not in pushed.stderr

@@ -40,8 +40,17 @@ def audio_dir(tmp_path_factory, corpora) -> Path:
 
 def test_predict_json_timeline_plot_and_explain(model_dir, audio_dir, tmp_path):
     result = run_cli(
-        "predict", model_dir, str(audio_dir / "call.wav"), str(audio_dir / "angry.wav"), "--json", "--timeline",
-        "--plot", str(tmp_path / "timeline.png"), "--explain", str(tmp_path / "explain.png"), cwd=tmp_path,
+        "predict",
+        model_dir,
+        str(audio_dir / "call.wav"),
+        str(audio_dir / "angry.wav"),
+        "--json",
+        "--timeline",
+        "--plot",
+        str(tmp_path / "timeline.png"),
+        "--explain",
+        str(tmp_path / "explain.png"),
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -16,7 +16,9 @@ def test_batched_segments_match_one_pass(corpora):
     options = VADOptions(min_piece_seconds=4.0, warmup_seconds=1.0)  # many pieces on a short recording
     batched = speech_segments(audio, options)
     one_pass = _silero_package().get_speech_timestamps(
-        torch.from_numpy(audio), _silero(), min_silence_duration_ms=options.min_silence_ms,
+        torch.from_numpy(audio),
+        _silero(),
+        min_silence_duration_ms=options.min_silence_ms,
         max_speech_duration_s=options.max_segment_s,
     )
     assert len(batched) == len(one_pass) == 8
