@@ -162,6 +162,14 @@ class TFTConfig(PretrainedConfig):
             the loss adds `branch_loss_weight` times the mean of the branches' cross-entropies, so that neither
             branch is left to the other. The logits are the main head's alone. A single-branch model has no such
             heads. Off by default: 0.5 and 1.0 were on par on CASIA's validation speakers (search BL1, BL2).
+        speaker_adversarial_weight (`float`, *optional*, defaults to 0.0):
+            Speaker-adversarial training (domain-adversarial, Ganin et al., JMLR 2016): with a weight > 0 and
+            `num_speakers` >= 2, a speaker head (LayerNorm, Linear, GELU, Linear) classifies the pooled utterance
+            vector into the training speakers behind a gradient reversal layer, so in training mode the head learns
+            the speakers while the backbone receives `-speaker_adversarial_weight` times its gradient and unlearns
+            them. Needs `speaker_labels` in the training batches; inference never uses the head.
+        num_speakers (`int`, *optional*, defaults to 0):
+            Training speakers of the speaker head (`run_train.py` sets it to each fold's training speakers).
         inference_window_frames (`int`, *optional*):
             Frames per window when [`TFTForAudioClassification`] scores an input longer than this (10 ms frames:
             300 = 3 s). Defaults to `max_frames` for a fixed-length model (`fixed_length`) and to no windowing (the
@@ -229,6 +237,8 @@ class TFTConfig(PretrainedConfig):
         class_weights: list[float] | None = None,
         label_smoothing: float = 0.0,
         branch_loss_weight: float = 0.0,
+        speaker_adversarial_weight: float = 0.0,
+        num_speakers: int = 0,
         inference_window_frames: int | None = None,
         inference_hop_frames: int | None = None,
         **kwargs,
@@ -277,6 +287,8 @@ class TFTConfig(PretrainedConfig):
         self.class_weights = list(class_weights) if class_weights is not None else None
         self.label_smoothing = label_smoothing
         self.branch_loss_weight = branch_loss_weight
+        self.speaker_adversarial_weight = speaker_adversarial_weight
+        self.num_speakers = num_speakers
         self.inference_window_frames = inference_window_frames
         self.inference_hop_frames = inference_hop_frames
         super().__init__(**kwargs)
@@ -331,6 +343,11 @@ class TFTConfig(PretrainedConfig):
     def has_branch_heads(self) -> bool:
         """Whether the model classifies each branch on its own too (`branch_loss_weight` > 0 with both branches)."""
         return float(self.branch_loss_weight) > 0.0 and self.use_time_branch and self.use_frequency_branch
+
+    @property
+    def has_speaker_head(self) -> bool:
+        """Whether the model has the speaker-adversarial head (`speaker_adversarial_weight` > 0)."""
+        return float(self.speaker_adversarial_weight) > 0.0
 
     @property
     def num_frequency_tokens(self) -> int:
@@ -430,6 +447,13 @@ class TFTConfig(PretrainedConfig):
             raise ValueError(f"`label_smoothing` must be in [0, 1), got {self.label_smoothing}.")
         if float(self.branch_loss_weight) < 0.0:
             raise ValueError(f"`branch_loss_weight` must be >= 0, got {self.branch_loss_weight}.")
+        if float(self.speaker_adversarial_weight) < 0.0:
+            raise ValueError(f"`speaker_adversarial_weight` must be >= 0, got {self.speaker_adversarial_weight}.")
+        if float(self.speaker_adversarial_weight) > 0.0 and int(self.num_speakers) < 2:
+            raise ValueError(
+                "`speaker_adversarial_weight` > 0 needs `num_speakers` >= 2 training speakers for the speaker head, "
+                f"got {self.num_speakers} (run_train.py sets it from each fold's training speakers)."
+            )
         if self.class_weights is not None:
             if len(self.class_weights) != self.num_labels:
                 raise ValueError(

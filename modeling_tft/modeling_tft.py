@@ -100,6 +100,19 @@ class TFTAttention(nn.Module):
         return self.output(attended), weights
 
 
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; the backward multiplies the gradient by `-scale` (domain-adversarial training)."""
+
+    @staticmethod
+    def forward(ctx, hidden_states: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return hidden_states.view_as(hidden_states)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return -ctx.scale * grad_output, None
+
+
 def drop_path(hidden_states: torch.Tensor, rate: float, training: bool) -> torch.Tensor:
     """Stochastic depth: zero a residual branch for whole samples with probability `rate` (training only), scaling
     the kept ones by `1 / (1 - rate)`."""
@@ -787,6 +800,14 @@ class TFTForAudioClassification(TFTPreTrainedModel):
                 )
                 for _ in range(2)
             )
+        self.speaker_classifier = None  # the speaker-adversarial head (`config.speaker_adversarial_weight`)
+        if config.has_speaker_head:
+            self.speaker_classifier = nn.Sequential(
+                nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps),
+                nn.Linear(config.hidden_size, config.hidden_size),
+                ACT2FN[config.hidden_act],
+                nn.Linear(config.hidden_size, config.num_speakers),
+            )
         self.post_init()
 
     def forward(
@@ -797,6 +818,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
+        speaker_labels: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput | tuple[torch.Tensor, ...]:
         r"""
         input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
@@ -805,13 +827,16 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         labels (`torch.LongTensor` of shape `(batch,)`, or `torch.FloatTensor` `(batch, num_labels)`, *optional*):
             Class indices in `[0, num_labels)`, or class probabilities (e.g. from mixup); the loss is cross-entropy
             with `config.class_weights` and `config.label_smoothing`.
+        speaker_labels (`torch.LongTensor` `(batch,)` or `torch.FloatTensor` `(batch, num_speakers)`, *optional*):
+            Training speakers' indices (or mixup's speaker probabilities) for the speaker-adversarial loss
+            (`config.speaker_adversarial_weight`); used in training mode only, with `labels`.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         window = self.config.window_frames
         if window is not None and input_features.shape[1] > window:
             self._check_no_layer_outputs(output_attentions, output_hidden_states, input_features.shape[1])
             logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
-            branch_pooled = None
+            branch_pooled = pooled = None
         else:
             outputs = self.tft(
                 input_features,
@@ -820,7 +845,8 @@ class TFTForAudioClassification(TFTPreTrainedModel):
                 output_hidden_states=output_hidden_states,
                 return_dict=True,
             )
-            logits = self.classifier(self.dropout(outputs.pooler_output))
+            pooled = outputs.pooler_output
+            logits = self.classifier(self.dropout(pooled))
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
             branch_pooled = outputs.branch_pooler_outputs
         loss = self.loss(logits, labels) if labels is not None else None
@@ -830,6 +856,12 @@ class TFTForAudioClassification(TFTPreTrainedModel):
                 for head, pooled in zip(self.branch_classifiers, branch_pooled, strict=True)
             ]
             loss = loss + self.config.branch_loss_weight * torch.stack(branch_losses).mean()
+        adversarial = self.speaker_classifier is not None and speaker_labels is not None and pooled is not None
+        if loss is not None and self.training and adversarial:  # the head learns speakers, the backbone unlearns them
+            reversed_pooled = GradientReversal.apply(pooled, float(self.config.speaker_adversarial_weight))
+            speaker_logits = self.speaker_classifier(reversed_pooled).float()
+            target = speaker_labels.float() if speaker_labels.is_floating_point() else speaker_labels.view(-1)
+            loss = loss + nn.functional.cross_entropy(speaker_logits, target)
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
         return output if return_dict else output.to_tuple()
 

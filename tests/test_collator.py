@@ -1,4 +1,5 @@
-"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation, random gain and VTLP."""
+"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation, random gain, VTLP and speaker
+labels."""
 
 import numpy as np
 import pytest
@@ -51,6 +52,27 @@ def test_mixup_mixes_features_masks_and_labels():
     assert torch.all(mask.diff(dim=1) <= 0)  # still a prefix mask, as the model requires
     evaluation = SpeechEmotionCollator(extractor, train=False, mixup_alpha=0.4, num_labels=3)(batch)
     assert evaluation["labels"].dtype == torch.int64  # evaluation is never mixed
+
+
+def test_speaker_labels_come_with_training_batches_only_and_mix_under_mixup():
+    extractor = TFTFeatureExtractor(feature_size=16, max_length=100)
+    batch = examples([0.3, 0.6, 0.9, 0.5])
+    for example, speaker in zip(batch, ["b", "a", "b", "c"], strict=True):
+        example["speaker"] = speaker
+    speaker_ids = {"a": 0, "b": 1, "c": 2}
+    train = SpeechEmotionCollator(extractor, train=True, speaker_ids=speaker_ids)(batch)
+    assert train["speaker_labels"].tolist() == [1, 0, 1, 2]
+    assert "speaker_labels" not in SpeechEmotionCollator(extractor, train=False, speaker_ids=speaker_ids)(batch)
+    torch.manual_seed(1)
+    SpeechEmotionCollator(extractor, train=True)(batch)  # the crops' draws
+    alpha = torch.tensor(0.4)  # then the same draws the mixup collator makes
+    weight, order = float(torch.distributions.Beta(alpha, alpha).sample()), torch.randperm(4)
+    torch.manual_seed(1)
+    mixed = SpeechEmotionCollator(extractor, train=True, mixup_alpha=0.4, num_labels=3, speaker_ids=speaker_ids)(batch)
+    one_hot = torch.nn.functional.one_hot(train["speaker_labels"], 3).float()
+    torch.testing.assert_close(mixed["speaker_labels"], weight * one_hot + (1 - weight) * one_hot[order])
+    with pytest.raises(KeyError, match="not among the speaker head's training speakers"):
+        SpeechEmotionCollator(extractor, train=True, speaker_ids={"a": 0, "b": 1})(batch)
 
 
 def test_speed_perturbation_resamples_training_clips_only():

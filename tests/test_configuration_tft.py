@@ -46,6 +46,8 @@ def test_configs_saved_before_time_embedding_existed_load_with_linear_time_token
         ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
         ({"label_smoothing": -0.1}, "label_smoothing"),
         ({"branch_loss_weight": -0.1}, "branch_loss_weight"),
+        ({"speaker_adversarial_weight": -0.1}, "speaker_adversarial_weight"),
+        ({"speaker_adversarial_weight": 0.5, "num_speakers": 1}, "needs `num_speakers` >= 2"),
         ({"frequency_band_statistics": True, "frequency_embedding": "trajectory"}, "adds to the `'conv_statistics'`"),
         ({"max_frames": 0}, "max_frames"),
         ({"num_fusion_layers": -1}, "num_fusion_layers"),

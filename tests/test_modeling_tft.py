@@ -460,6 +460,31 @@ def test_branch_losses_train_only_and_main_logits():
     assert single.branch_classifiers is None and single.tft(**inputs).branch_pooler_outputs is None
 
 
+def test_speaker_adversarial_head_reverses_its_gradient_in_training_only():
+    tester = TFTModelTester(speaker_adversarial_weight=0.5, num_speakers=3)
+    model = TFTForAudioClassification(tester.config).train()  # the tiny config has no dropout
+    inputs, labels, speakers = tester.inputs(), torch.tensor([0, 1, 2]), torch.tensor([2, 0, 1])
+
+    def gradients(loss: torch.Tensor) -> dict[str, torch.Tensor]:
+        model.zero_grad()
+        loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    main = gradients(model(**inputs, labels=labels).loss)
+    both = gradients(model(**inputs, labels=labels, speaker_labels=speakers).loss)
+    pooled = model.tft(**inputs).pooler_output
+    plain = gradients(torch.nn.functional.cross_entropy(model.speaker_classifier(pooled), speakers))
+    for name, gradient in plain.items():  # the head learns the speakers; the backbone gets -0.5 x their gradient
+        scale = 1.0 if name.startswith("speaker_classifier") else -0.5
+        torch.testing.assert_close(both[name] - main.get(name, 0.0), scale * gradient, atol=1e-6, rtol=1e-4)
+    assert not any(name.startswith("speaker_classifier") for name in main)
+    model.eval()  # evaluation ignores speaker labels; the logits never depend on the head
+    with torch.no_grad():
+        evaluated = model(**inputs, labels=labels, speaker_labels=speakers)
+        torch.testing.assert_close(evaluated.loss, model(**inputs, labels=labels).loss)
+    assert TFTForAudioClassification(TFTModelTester().config).speaker_classifier is None
+
+
 @pytest.mark.parametrize(
     "name", ["full_joint", "full_cross", "frequency_only", "time_only", "linear_time", "conv2d_frequency_only"]
 )

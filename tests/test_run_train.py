@@ -225,3 +225,15 @@ def test_average_of_the_last_epochs_is_the_model_tested(tmp_path, trainer):
         run(tmp_path / "bad", *arguments, "--average_last_epochs", "2", "--early_stopping_patience", "2")
     with pytest.raises(ValueError, match=r"must be in \[1, 3\]"):
         run(tmp_path / "bad", *arguments, "--average_last_epochs", "4")
+
+
+@pytest.mark.parametrize("trainer", ["hf", "accelerate"])
+def test_speaker_adversarial_training_runs_with_a_head_per_training_speaker(tmp_path, trainer):
+    overrides = f"{TINY},speaker_adversarial_weight=0.3"
+    results = run(tmp_path, "--trainer", trainer, "--folds", "0", "--num_train_epochs", "1", "--config_overrides",
+                  overrides)  # fmt: skip
+    fold = results["folds"][0]
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["num_speakers"] == len(fold["train_speakers"]) == 3  # 6 demo speakers: 2 test, 1 validation
+    assert fold["validation_ua"] is not None  # validated and tested on batches without speaker labels
+    assert sum(map(sum, fold["test"]["confusion_matrix"])) == fold["num_test"] > 0

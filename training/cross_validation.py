@@ -130,8 +130,13 @@ def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) 
 
 
 def build_model_and_extractor(
-    model_args: ModelArguments, label_names: list[str], class_weights: list[float] | None
+    model_args: ModelArguments,
+    label_names: list[str],
+    class_weights: list[float] | None,
+    num_speakers: int = 0,
 ) -> tuple[PreTrainedModel, TFTFeatureExtractor]:
+    """The model and feature extractor of one fold; `num_speakers` (training speakers) sizes a TFT's
+    speaker-adversarial head when `--config_overrides speaker_adversarial_weight=...` asks for one."""
     labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
     attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
     if model_args.model_name_or_path:
@@ -151,6 +156,8 @@ def build_model_and_extractor(
             config = TFTConfig(num_labels=len(label_names), **labels)
         if model_args.config_overrides:
             config.update_from_string(model_args.config_overrides)
+            if getattr(config, "speaker_adversarial_weight", 0.0):
+                config.num_speakers = num_speakers
             config.__init__(**config.to_dict())  # re-run the config's own validation
         model = AutoModelForAudioClassification.from_config(config, **attention)
     model.config.class_weights = class_weights
@@ -193,7 +200,8 @@ def _run_fold(
     weights = None
     if data_args.class_balanced_loss:
         weights = inverse_frequency_weights(fold.splits["train"]["label"][:], len(label_names))
-    model, feature_extractor = build_model_and_extractor(model_args, label_names, weights)
+    train_speakers = sorted(fold.train_speakers)
+    model, feature_extractor = build_model_and_extractor(model_args, label_names, weights, len(train_speakers))
     collator_extractor, statistics = feature_extractor, None
     if model_args.normalization == "speaker":
         collator_extractor = copy.deepcopy(feature_extractor)  # stays "none": the collator normalises per speaker
@@ -212,6 +220,8 @@ def _run_fold(
         "gain_db": data_args.random_gain_db,
         "frequency_warp": data_args.frequency_warp,
     }
+    if getattr(model.config, "has_speaker_head", False):
+        train_options["speaker_ids"] = {speaker: index for index, speaker in enumerate(train_speakers)}
     job = FoldJob(
         model=model,
         train=train,

@@ -184,7 +184,9 @@ class SpeechEmotionCollator:
     [-gain_db, +gain_db] dB (with `gain_db > 0`), and afterwards warps each clip's mel axis by a factor drawn
     uniformly in [1 - frequency_warp, 1 + frequency_warp] (`warp_mel_bands`, with `frequency_warp > 0`), applies
     SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
-    itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). All randomness comes
+    itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). With `speaker_ids`
+    (speaker name -> index) training batches also carry `speaker_labels` for the speaker-adversarial head (mixed
+    likewise under mixup). All randomness comes
     from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
     feature extractor's `max_length`, or kept whole when it is `None` (a TFT, which scores clips longer than
     its inference window in windows).
@@ -205,6 +207,7 @@ class SpeechEmotionCollator:
         speed_factors: list[float] | None = None,
         gain_db: float = 0.0,
         frequency_warp: float = 0.0,
+        speaker_ids: dict[str, int] | None = None,
     ) -> None:
         if mixup_alpha and not num_labels:
             raise ValueError("mixup needs `num_labels` (labels become mixed one-hot distributions).")
@@ -243,6 +246,7 @@ class SpeechEmotionCollator:
         if not 0.0 <= frequency_warp < 1.0:
             raise ValueError(f"`frequency_warp` must be in [0, 1) (0.1: factors 0.9-1.1), got {frequency_warp}.")
         self.frequency_warp = frequency_warp if train else 0.0
+        self.speaker_ids = speaker_ids if train else None
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         clips = [self._augment(example["audio"]) for example in batch] if self.train else [e["audio"] for e in batch]
@@ -262,6 +266,8 @@ class SpeechEmotionCollator:
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
             features["input_features"] = masked * features["attention_mask"][..., None]
         features["labels"] = torch.tensor([example["label"] for example in batch])
+        if self.speaker_ids is not None:
+            features["speaker_labels"] = self._speaker_labels(batch)
         if self.mixup_alpha:
             self._mixup(features)
         if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
@@ -279,6 +285,15 @@ class SpeechEmotionCollator:
         features["attention_mask"] = torch.maximum(mask, mask[order])  # both masks are prefixes: the longer one
         one_hot = torch.nn.functional.one_hot(features["labels"], self.num_labels).float()
         features["labels"] = weight * one_hot + (1 - weight) * one_hot[order]
+        if "speaker_labels" in features:  # the speaker-adversarial targets are mixed like the emotions
+            one_hot = torch.nn.functional.one_hot(features["speaker_labels"], len(self.speaker_ids)).float()
+            features["speaker_labels"] = weight * one_hot + (1 - weight) * one_hot[order]
+
+    def _speaker_labels(self, batch: list[dict]) -> torch.Tensor:
+        unknown = sorted({e["speaker"] for e in batch} - set(self.speaker_ids))
+        if unknown:
+            raise KeyError(f"Speaker(s) {unknown} are not among the speaker head's training speakers.")
+        return torch.tensor([self.speaker_ids[e["speaker"]] for e in batch])
 
     def _speaker_normalised(self, features: dict[str, torch.Tensor], batch: list[dict]) -> torch.Tensor:
         missing = sorted({e["speaker"] for e in batch} - set(self.speaker_statistics))

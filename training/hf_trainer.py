@@ -59,6 +59,7 @@ def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
         output_dir=str(job.checkpoint_dir),
         eval_strategy=job.args.eval_strategy if has_validation else "no",
         push_to_hub=False,
+        label_names=["labels"],  # not `speaker_labels` (training batches only), which the Trainer would also pick
         load_best_model_at_end=job.args.load_best_model_at_end and has_validation and not averaging,
     )
     checkpoint = get_last_checkpoint(str(job.checkpoint_dir)) if job.resume and job.checkpoint_dir.is_dir() else None
