@@ -167,7 +167,8 @@ class TFTConfig(PretrainedConfig):
             `num_speakers` >= 2, a speaker head (LayerNorm, Linear, GELU, Linear) classifies the pooled utterance
             vector into the training speakers behind a gradient reversal layer, so in training mode the head learns
             the speakers while the backbone receives `-speaker_adversarial_weight` times its gradient and unlearns
-            them. Needs `speaker_labels` in the training batches; inference never uses the head.
+            them. Needs `speaker_labels` in the training batches; inference never uses the head. Off by default: on
+            par on CASIA's validation speakers (search SA1, SA2).
         num_speakers (`int`, *optional*, defaults to 0):
             Training speakers of the speaker head (`run_train.py` sets it to each fold's training speakers).
         inference_window_frames (`int`, *optional*):
