@@ -195,9 +195,9 @@ class TFTCollector:
 
 
 def masked_mean(tokens: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
-    """Mean `(batch, hidden)` of `tokens` `(batch, tokens, hidden)` over the tokens where `token_mask` is set."""
+    """Mean `(batch, ...)` of `tokens` `(batch, tokens, ...)` over the tokens where `token_mask` is set."""
     weights = token_mask.to(tokens.dtype) / token_mask.sum(1, keepdim=True).to(tokens.dtype)
-    return torch.einsum("bn,bnd->bd", weights, tokens)
+    return torch.einsum("bn,bn...->b...", weights, tokens)
 
 
 def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -718,10 +718,9 @@ class TFTModel(TFTPreTrainedModel):
         segments = TFTCollector(collector.hidden_states is not None, collector.attentions is not None)
         segments.add(tokens.flatten(0, 1))
         encoded = self.frequency_encoder(tokens.flatten(0, 1), None, segments)
-        weights = segment_mask.to(tokens.dtype) / segment_mask.sum(1, keepdim=True).to(tokens.dtype)
 
         def segment_mean(values: torch.Tensor) -> torch.Tensor:  # (batch * segments, ...) -> (batch, ...)
-            return torch.einsum("bs,bs...->b...", weights.to(values.dtype), values.unflatten(0, (batch, num_segments)))
+            return masked_mean(values.unflatten(0, (batch, num_segments)), segment_mask)
 
         def stream(values: torch.Tensor) -> torch.Tensor:  # (batch * segments, bands, hidden) -> the stream's tokens
             if self.config.frequency_segment_pooling == "mean":
@@ -733,8 +732,10 @@ class TFTModel(TFTPreTrainedModel):
         for attention in segments.attentions or ():
             collector.add(None, segment_mean(attention))
         if self.config.frequency_segment_pooling == "mean":
-            return segment_mean(encoded), frame_mask.new_ones(batch, encoded.shape[1])
-        return stream(encoded), segment_mask[:, :, None].expand(-1, -1, encoded.shape[1]).flatten(1)
+            token_mask = frame_mask.new_ones(batch, encoded.shape[1])
+        else:
+            token_mask = segment_mask[:, :, None].expand(-1, -1, encoded.shape[1]).flatten(1)
+        return stream(encoded), token_mask
 
     def _pool(
         self, streams: list[torch.Tensor], masks: list[torch.Tensor], tokens: torch.Tensor, token_mask: torch.Tensor
