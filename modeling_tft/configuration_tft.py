@@ -60,7 +60,7 @@ class TFTConfig(PretrainedConfig):
             same convolution, pooled over each `frequency_segment_frames`-frame segment instead of the whole clip
             (band x segment patches); the Frequency Transformer attends across bands inside each segment (axial)
             and each band's tokens are then averaged over the clip's segments (level with `"conv_statistics"` on
-            CASIA's validation speakers at 1.4x its training step: search SG1).
+            CASIA's validation speakers at 1.3x its training step: search SG1).
         frequency_conv_channels (`int`, *optional*, defaults to 32):
             Channels of the band convolution (`"conv_statistics"`, `"conv_segments"`).
         frequency_conv_kernel_size (`int`, *optional*, defaults to 5):

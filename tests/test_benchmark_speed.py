@@ -139,3 +139,12 @@ def test_cpu_training_target_reads_batch_16(speed: ModuleType) -> None:
     assert missed[target["target"]]["met"] is False
     other_clip = {t["target"]: t for t in speed.targets(torch.device("cpu"), rows, 1.0)}
     assert other_clip[target["target"]]["value"] is None and other_clip[target["target"]]["met"] is None
+
+
+def test_step_time_reports_each_variant_against_the_default(capsys):
+    step_time = load_module("step_time")
+    step_time.main(["--batch_size", "2", "--frames", "40", "SEG=frequency_embedding=conv_segments"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("default: ") and lines[2].startswith("SEG: ") and lines[2].endswith("x the default")
+    with pytest.raises(ValueError, match="frequency_segment_frames"):
+        step_time.main(["--frames", "40", "BAD=frequency_embedding=conv_segments,frequency_segment_frames=25"])
