@@ -1,5 +1,5 @@
-"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation, random gain, VTLP and speaker
-labels."""
+"""The training/evaluation collator: whole-clip evaluation, mixup, speed perturbation, random gain, additive noise,
+VTLP and speaker labels."""
 
 import numpy as np
 import pytest
@@ -110,6 +110,25 @@ def test_random_gain_scales_each_training_clip_within_its_range():
     torch.testing.assert_close(scored, plain, rtol=0, atol=0)  # evaluation clips are never perturbed
     with pytest.raises(ValueError, match="gain_db"):
         SpeechEmotionCollator(extractor, train=True, crop_frames=100, gain_db=-1.0)
+
+
+def test_additive_noise_lands_at_a_signal_to_noise_ratio_inside_its_range():
+    extractor = TFTFeatureExtractor(feature_size=16, max_length=None)
+    clip = np.sin(np.arange(8000) / 5.0).astype(np.float32)
+    collator = SpeechEmotionCollator(extractor, train=True, crop_frames=300, noise_snr_db=(10.0, 30.0))
+    torch.manual_seed(0)
+    ratios = []
+    for _ in range(50):
+        noise = collator._augment(clip) - clip
+        assert noise.std() > 0 and abs(np.corrcoef(noise, clip)[0, 1]) < 0.1  # added noise, not a scaled signal
+        ratios.append(10 * np.log10(np.sum(clip**2) / np.sum(noise**2)))
+    assert 9.9 < min(ratios) < 15.0 and 25.0 < max(ratios) < 30.1  # one SNR per clip, spread over the range
+    scored = SpeechEmotionCollator(extractor, train=False, noise_snr_db=(10.0, 30.0))(examples([0.5]))
+    plain = SpeechEmotionCollator(extractor, train=False)(examples([0.5]))
+    torch.testing.assert_close(scored["input_features"], plain["input_features"], rtol=0, atol=0)
+    for bad in [(30.0, 10.0), (10.0,)]:
+        with pytest.raises(ValueError, match="noise_snr_db"):
+            SpeechEmotionCollator(extractor, train=True, crop_frames=100, noise_snr_db=bad)
 
 
 def tone(hz: float, seconds: float = 0.5) -> np.ndarray:

@@ -192,10 +192,11 @@ def test_config_files(tmp_path):
     assert (args.seed, data_args.protocol, args.num_train_epochs) == (7, "leave_one_speaker_out", 3)
     _, _, args = run_train.parse_arguments([str(tmp_path / "run.json"), "--seed", "9"])
     assert (args.seed, args.trainer) == (9, "accelerate")  # the command line overrides the file
-    (tmp_path / "augment.yaml").write_text("speed_factors: [0.9, 1.0, 1.1]\nrandom_gain_db: 6\nfrequency_warp: 0.1\n")
+    augment_file = "speed_factors: [0.9, 1.0, 1.1]\nrandom_gain_db: 6\nfrequency_warp: 0.1\nnoise_snr_db: [10, 30]\n"
+    (tmp_path / "augment.yaml").write_text(augment_file)
     _, data_args, _ = run_train.parse_arguments([str(tmp_path / "augment.yaml")])
-    augment = (data_args.speed_factors, data_args.random_gain_db, data_args.frequency_warp)
-    assert augment == ([0.9, 1.0, 1.1], 6.0, 0.1)
+    augment = (data_args.speed_factors, data_args.random_gain_db, data_args.frequency_warp, data_args.noise_snr_db)
+    assert augment == ([0.9, 1.0, 1.1], 6.0, 0.1, [10.0, 30.0])
     _, data_args, _ = run_train.parse_arguments(["--speed_factors", "0.95", "1.05"])
     assert data_args.speed_factors == [0.95, 1.05]
     (tmp_path / "bad.yaml").write_text("sead: 7\n")
@@ -237,3 +238,14 @@ def test_speaker_adversarial_training_runs_with_a_head_per_training_speaker(tmp_
     assert config["num_speakers"] == len(fold["train_speakers"]) == 3  # 6 demo speakers: 2 test, 1 validation
     assert fold["validation_ua"] is not None  # validated and tested on batches without speaker labels
     assert sum(map(sum, fold["test"]["confusion_matrix"])) == fold["num_test"] > 0
+    if trainer == "accelerate":
+        return
+    # fine-tuning that export on folds with 2 training speakers needs a new speaker head, asked for explicitly
+    checkpoint, prepared = str(tmp_path / "export"), str(tmp_path / "prepared")
+    tune = ["--dataset_dir", prepared, "--num_folds", "3", "--folds", "0", "--validation_speakers", "2",
+            "--num_train_epochs", "1", "--model_name_or_path", checkpoint, "--report_to", "none"]  # fmt: skip
+    with pytest.raises(ValueError, match="speaker-adversarial head for 3 speakers but this fold trains on 2"):
+        run_train.main(["--output_dir", str(tmp_path / "refused"), *tune])
+    results = run_train.main(["--output_dir", str(tmp_path / "tuned"), *tune, "--ignore_mismatched_sizes"])
+    config = json.loads((tmp_path / "tuned" / "export" / "config.json").read_text())
+    assert config["num_speakers"] == len(results["folds"][0]["train_speakers"]) == 2

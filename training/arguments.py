@@ -82,6 +82,10 @@ class DataArguments:
         default=0.0,
         metadata={"help": "Vocal tract length perturbation: warp factors uniform in [1 - x, 1 + x] (0: off)."},
     )
+    noise_snr_db: list[float] | None = field(
+        default=None,
+        metadata={"help": "White noise added to training clips at an SNR uniform in [low, high] dB, e.g. 10 30."},
+    )
     class_balanced_loss: bool = field(
         default=False, metadata={"help": "Weight the loss by inverse class frequency of each fold's training split."}
     )

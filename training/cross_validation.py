@@ -148,6 +148,7 @@ def build_model_and_extractor(
             ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
             **labels,
             **attention,
+            **_speaker_head_size(model_args, num_speakers),
         )
     else:
         if model_args.model_type == "ast":
@@ -172,6 +173,20 @@ def build_model_and_extractor(
         normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
     )
     return model, feature_extractor
+
+
+def _speaker_head_size(model_args: ModelArguments, num_speakers: int) -> dict[str, int]:
+    """`num_speakers` for a checkpoint whose speaker-adversarial head learnt another number of speakers than this
+    fold trains on (its head is then re-initialised, which needs --ignore_mismatched_sizes); empty otherwise."""
+    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    if not getattr(config, "has_speaker_head", False) or config.num_speakers == num_speakers:
+        return {}
+    if not model_args.ignore_mismatched_sizes:
+        raise ValueError(
+            f"{model_args.model_name_or_path} has a speaker-adversarial head for {config.num_speakers} speakers but "
+            f"this fold trains on {num_speakers}; pass --ignore_mismatched_sizes to fine-tune with a new speaker head."
+        )
+    return {"num_speakers": num_speakers}
 
 
 def crop_frames(config) -> int:
@@ -219,6 +234,7 @@ def _run_fold(
         "speed_factors": data_args.speed_factors,
         "gain_db": data_args.random_gain_db,
         "frequency_warp": data_args.frequency_warp,
+        "noise_snr_db": data_args.noise_snr_db,
     }
     if getattr(model.config, "has_speaker_head", False):
         train_options["speaker_ids"] = {speaker: index for index, speaker in enumerate(train_speakers)}

@@ -181,14 +181,15 @@ class SpeechEmotionCollator:
     For training it first resamples each waveform with `speed_factors` (torchaudio's `SpeedPerturbation`, one
     factor drawn per clip, which changes tempo and pitch as in Kaldi/SpeechBrain recipes), takes a random crop of
     at most `crop_frames` frames (default: the extractor's `max_length`), scales it by a gain drawn uniformly in
-    [-gain_db, +gain_db] dB (with `gain_db > 0`), and afterwards warps each clip's mel axis by a factor drawn
-    uniformly in [1 - frequency_warp, 1 + frequency_warp] (`warp_mel_bands`, with `frequency_warp > 0`), applies
-    SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch mixed with a shuffled copy of
-    itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot distributions). With `speaker_ids`
-    (speaker name -> index) training batches also carry `speaker_labels` for the speaker-adversarial head (mixed
-    likewise under mixup). All randomness comes
-    from torch's global generator, which both trainers seed and checkpoint. Evaluation clips are cut to the
-    feature extractor's `max_length`, or kept whole when it is `None` (a TFT, which scores clips longer than
+    [-gain_db, +gain_db] dB (with `gain_db > 0`), adds white noise at a signal-to-noise ratio drawn uniformly in
+    the (low, high) dB range `noise_snr_db` (torchaudio's `add_noise`), and afterwards warps each clip's mel axis
+    by a factor drawn uniformly in [1 - frequency_warp, 1 + frequency_warp] (`warp_mel_bands`, with
+    `frequency_warp > 0`), applies SpecAugment masks (torchaudio) and, with `mixup_alpha > 0`, mixup (each batch
+    mixed with a shuffled copy of itself, weight ~ Beta(alpha, alpha); labels become the mixed one-hot
+    distributions). With `speaker_ids` (speaker name -> index) training batches also carry `speaker_labels` for
+    the speaker-adversarial head (mixed likewise under mixup). All randomness comes from torch's global
+    generator, which both trainers seed and checkpoint. Evaluation clips are cut to the feature extractor's
+    `max_length`, or kept whole when it is `None` (a TFT, which scores clips longer than
     its inference window in windows).
     """
 
@@ -207,6 +208,7 @@ class SpeechEmotionCollator:
         speed_factors: list[float] | None = None,
         gain_db: float = 0.0,
         frequency_warp: float = 0.0,
+        noise_snr_db: tuple[float, float] | None = None,
         speaker_ids: dict[str, int] | None = None,
     ) -> None:
         if mixup_alpha and not num_labels:
@@ -246,6 +248,9 @@ class SpeechEmotionCollator:
         if not 0.0 <= frequency_warp < 1.0:
             raise ValueError(f"`frequency_warp` must be in [0, 1) (0.1: factors 0.9-1.1), got {frequency_warp}.")
         self.frequency_warp = frequency_warp if train else 0.0
+        if noise_snr_db is not None and (len(noise_snr_db) != 2 or noise_snr_db[0] > noise_snr_db[1]):
+            raise ValueError(f"`noise_snr_db` must be a (low, high) range in dB such as (10, 30), got {noise_snr_db}.")
+        self.noise_snr_db = tuple(noise_snr_db) if train and noise_snr_db is not None else None
         self.speaker_ids = speaker_ids if train else None
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
@@ -304,12 +309,16 @@ class SpeechEmotionCollator:
         return (features["input_features"] - mean) / std * features["attention_mask"][..., None]
 
     def _augment(self, clip: np.ndarray) -> np.ndarray:
-        """Training waveform: speed-perturbed, randomly cropped, then scaled by a random gain (each when enabled)."""
+        """Training waveform: speed-perturbed, randomly cropped, scaled by a random gain, then noised (each when on)."""
         if self.speed is not None:
             clip = self.speed(torch.as_tensor(clip, dtype=torch.float32))[0].numpy()
         clip = self._crop(clip)
         if self.gain_db:
             clip = clip * 10.0 ** (float(torch.empty(()).uniform_(-self.gain_db, self.gain_db)) / 20.0)
+        if self.noise_snr_db is not None:
+            waveform = torch.as_tensor(clip, dtype=torch.float32)[None]
+            snr = torch.empty(1).uniform_(*self.noise_snr_db)
+            clip = torchaudio.functional.add_noise(waveform, torch.randn_like(waveform), snr)[0].numpy()
         return clip
 
     def _crop(self, clip: np.ndarray) -> np.ndarray:
