@@ -11,7 +11,7 @@ FREQUENCY_POOLING_TYPES = ("tokens", "flatten")
 SEGMENT_POOLING_TYPES = ("mean", "none")
 TIME_EMBEDDINGS = ("linear", "conv2d")
 TIME_POSITION_EMBEDDINGS = ("absolute", "convolutional")
-FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics", "conv2d_statistics", "conv_segments")
+FREQUENCY_EMBEDDINGS = ("trajectory", "conv_statistics", "conv2d_statistics", "conv_segments", "shared_stem")
 CONV_INITS = ("normal", "kaiming")
 POSITION_CONV_INITS = ("normal", "wav2vec2")
 
@@ -60,7 +60,10 @@ class TFTConfig(PretrainedConfig):
             same convolution, pooled over each `frequency_segment_frames`-frame segment instead of the whole clip
             (band x segment patches); the Frequency Transformer attends across bands inside each segment (axial)
             and each band's tokens are then averaged over the clip's segments (level with `"conv_statistics"` on
-            CASIA's validation speakers at 1.3x its training step: search SG1).
+            CASIA's validation speakers at 1.3x its training step: search SG1). `"shared_stem"`: no convolution of
+            its own; each reduced band of the conv2d time stem (`time_embedding="conv2d"`, with
+            `bins_per_frequency_token` equal to `frames_per_time_token`) becomes a token from the mean and standard
+            deviation of the stem's channels over the clip, so both streams read one feature map along its two axes.
         frequency_conv_channels (`int`, *optional*, defaults to 32):
             Channels of the band convolution (`"conv_statistics"`, `"conv_segments"`).
         frequency_conv_kernel_size (`int`, *optional*, defaults to 5):
@@ -415,6 +418,15 @@ class TFTConfig(PretrainedConfig):
             raise ValueError(
                 "`time_embedding='conv2d'` reduces time by 2 per convolution, so `frames_per_time_token` must be a "
                 f"power of 2 (at least 2), got {stride}."
+            )
+        if self.frequency_embedding == "shared_stem" and (
+            self.time_embedding != "conv2d" or self.bins_per_frequency_token != stride
+        ):
+            raise ValueError(
+                "`frequency_embedding='shared_stem'` reads its band tokens off the conv2d time stem, which reduces "
+                "mel bins as it reduces frames: it needs `time_embedding='conv2d'` and `bins_per_frequency_token` "
+                f"equal to `frames_per_time_token`, got {self.time_embedding!r}, {self.bins_per_frequency_token} and "
+                f"{stride}."
             )
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")

@@ -301,9 +301,16 @@ class TFTTimeEmbeddings(nn.Module):
             )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        features: torch.Tensor,
+        frame_mask: torch.Tensor,
+        stem: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`stem`: the conv2d subsampling's output for these features, when the caller has already computed it."""
         if self.subsampling is not None:
-            tokens, token_mask = self.subsampling(features, frame_mask)  # (batch, tokens, channels * bands)
+            # (batch, tokens, channels * bands)
+            tokens, token_mask = stem if stem is not None else self.subsampling(features, frame_mask)
         else:
             batch, frames, mel = features.shape
             pad = -frames % self.frames_per_token
@@ -411,6 +418,28 @@ class TFTConvSegmentsFrequencyEmbeddings(TFTConvStatisticsFrequencyEmbeddings):
         return self.dropout(tokens), frame_mask[:, :: self.segment_frames]  # segment k: from frame k * segment_frames
 
 
+class TFTSharedStemFrequencyEmbeddings(nn.Module):
+    """Band tokens read off the time branch's conv2d stem (`TFTConvSubsampling`): each of its reduced bands (one per
+    `bins_per_frequency_token` mel bins) becomes a token from the mean and standard deviation of its channels over
+    the clip's real token steps. The two streams then look at one feature map along its two axes, and the
+    frequency stream adds no convolution of its own. A frequency-only model (`use_time_branch=False`) owns the stem.
+    """
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        self.subsampling = None if config.use_time_branch else TFTConvSubsampling(config)
+        self.channels = config.time_conv_channels
+        self.projection = nn.Linear(2 * config.time_conv_channels, config.hidden_size)
+        self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, stem: torch.Tensor, stem_mask: torch.Tensor) -> torch.Tensor:
+        """The stem's output `(batch, steps, channels * bands)` and its step mask -> `(batch, bands, hidden)`."""
+        hidden = stem.unflatten(2, (self.channels, -1)).permute(0, 3, 2, 1)  # (batch, bands, channels, steps)
+        statistics = masked_statistics(hidden, stem_mask[:, None, None])  # (batch, bands, 2 * channels)
+        return self.dropout(self.projection(statistics) + self.position_embeddings)
+
+
 class TFTConv2dStatisticsFrequencyEmbeddings(nn.Module):
     """Band tokens from local time-frequency patterns: as `TFTConvStatisticsFrequencyEmbeddings`, but both
     convolutions also span the neighbouring bands (kernel `(frequency_conv_kernel_size, 2 * bins - 1)` in frames x
@@ -443,6 +472,7 @@ FREQUENCY_EMBEDDING_CLASSES = {
     "conv_statistics": TFTConvStatisticsFrequencyEmbeddings,
     "conv2d_statistics": TFTConv2dStatisticsFrequencyEmbeddings,
     "conv_segments": TFTConvSegmentsFrequencyEmbeddings,
+    "shared_stem": TFTSharedStemFrequencyEmbeddings,
 }
 
 
@@ -592,6 +622,7 @@ class TFTPreTrainedModel(PreTrainedModel):
             TFTFrequencyEmbeddings,
             TFTConvStatisticsFrequencyEmbeddings,
             TFTConv2dStatisticsFrequencyEmbeddings,
+            TFTSharedStemFrequencyEmbeddings,
         )
         if isinstance(module, TFTConvStatisticsFrequencyEmbeddings) and self.config.frequency_conv_init == "kaiming":
             for convolution in (module.conv1, module.conv2):  # children are initialised first: this replaces it
@@ -662,9 +693,13 @@ class TFTModel(TFTPreTrainedModel):
         if self.statistics_embedding is not None:
             features, statistics = self.statistics_embedding(features, frame_mask)  # statistics: (batch, 1, hidden)
 
+        stem = None
+        if self.config.use_frequency_branch and self.config.frequency_embedding == "shared_stem":
+            owner = self.time_embeddings if self.config.use_time_branch else self.frequency_embeddings
+            stem = owner.subsampling(features, frame_mask)  # both streams read this one feature map
         streams, masks = [], []
         if self.config.use_time_branch:
-            time, time_mask = self.time_embeddings(features, frame_mask)  # (batch, time_tokens, hidden)
+            time, time_mask = self.time_embeddings(features, frame_mask, stem)  # (batch, time_tokens, hidden)
             if statistics is not None:
                 time = torch.cat([statistics, time], 1)
                 time_mask = torch.cat([time_mask.new_ones(time_mask.shape[0], 1), time_mask], 1)
@@ -672,7 +707,7 @@ class TFTModel(TFTPreTrainedModel):
             streams.append(self.time_encoder(time, time_mask, collector))
             masks.append(time_mask)
         if self.config.use_frequency_branch:
-            frequency, frequency_mask = self._frequency_stream(features, frame_mask, statistics, collector)
+            frequency, frequency_mask = self._frequency_stream(features, frame_mask, statistics, collector, stem)
             streams.append(frequency)  # (batch, frequency_tokens, hidden)
             masks.append(frequency_mask)
         branch_pooled = None
@@ -700,12 +735,15 @@ class TFTModel(TFTPreTrainedModel):
         frame_mask: torch.Tensor,
         statistics: torch.Tensor | None,
         collector: TFTCollector,
+        stem: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The Frequency Transformer's tokens `(batch, frequency_tokens, hidden)` and which of them hold audio; the
-        statistics token (if any) leads them in a frequency-only model."""
+        statistics token (if any) leads them in a frequency-only model. `stem`: the conv2d stem's output, which
+        `"shared_stem"` band tokens are read from."""
         statistics = statistics if not self.config.use_time_branch else None
         if self.config.frequency_embedding != "conv_segments":
-            frequency = self.frequency_embeddings(features, frame_mask)  # (batch, frequency_tokens, hidden)
+            inputs = stem if stem is not None else (features, frame_mask)
+            frequency = self.frequency_embeddings(*inputs)  # (batch, frequency_tokens, hidden)
             if statistics is not None:
                 frequency = torch.cat([statistics, frequency], 1)
             collector.add(frequency)

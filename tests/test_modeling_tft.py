@@ -6,7 +6,7 @@ from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
-from modeling_tft.modeling_tft import TFTCollector, window_starts
+from modeling_tft.modeling_tft import TFTCollector, TFTConvSubsampling, window_starts
 
 FIRST_DESIGN = {"time_embedding": "linear", "time_position_embedding": "absolute", "frequency_embedding": "trajectory"}
 ABLATIONS = {
@@ -92,6 +92,13 @@ ABLATIONS = {
         "frequency_embedding": "conv_segments",
         "frequency_segment_frames": 16,
         "instance_normalization": True,
+        "use_time_branch": False,
+        "use_fusion": False,
+    },
+    "shared_stem": {"frequency_embedding": "shared_stem", "bins_per_frequency_token": 4},
+    "shared_stem_frequency_only": {
+        "frequency_embedding": "shared_stem",
+        "bins_per_frequency_token": 4,
         "use_time_branch": False,
         "use_fusion": False,
     },
@@ -335,6 +342,26 @@ def test_band_segment_tokens_reach_the_fusion_with_padded_segments_masked():
     assert band_mask.all(-1).sum(1).tolist() == [4, 3, 1]
     with pytest.raises(ValueError, match="one token per band"):
         TFTConfig(frequency_embedding="conv_segments", frequency_segment_pooling="none", frequency_pooling="flatten")
+
+
+def test_shared_stem_band_tokens_are_statistics_of_the_time_stem():
+    tester = TFTModelTester(frequency_embedding="shared_stem", bins_per_frequency_token=4)
+    model = TFTModel(tester.config).eval()
+    assert not any(isinstance(m, torch.nn.Conv1d | torch.nn.Conv2d) for m in model.frequency_embeddings.modules())
+    assert model.frequency_embeddings.position_embeddings.std() > 0.01  # band positions initialised as the others
+    inputs = tester.inputs()  # clips of 60, 37 and 9 frames
+    stem, stem_mask = model.time_embeddings.subsampling(inputs["input_features"], inputs["attention_mask"].bool())
+    hidden = stem[1, : int(stem_mask[1].sum())].view(-1, 32, 4)  # the 37-frame clip: (real steps, channels, bands)
+    statistics = torch.cat([hidden.mean(0), hidden.std(0, unbiased=False)]).T  # (bands, 2 * channels)
+    embeddings = model.frequency_embeddings
+    expected = embeddings.projection(statistics) + embeddings.position_embeddings[0]
+    torch.testing.assert_close(embeddings(stem, stem_mask)[1], expected, atol=1e-4, rtol=1e-4)
+    frequency_only = TFTModel(TFTConfig(**{**tiny_config_kwargs(), **ABLATIONS["shared_stem_frequency_only"]}))
+    assert isinstance(frequency_only.frequency_embeddings.subsampling, TFTConvSubsampling)  # owns the stem
+    with pytest.raises(ValueError, match="needs `time_embedding='conv2d'` and `bins_per_frequency_token`"):
+        TFTConfig(frequency_embedding="shared_stem", bins_per_frequency_token=2)
+    with pytest.raises(ValueError, match="needs `time_embedding='conv2d'`"):
+        TFTConfig(frequency_embedding="shared_stem", time_embedding="linear")
 
 
 def test_conv2d_time_tokens_are_local_in_time_and_frequency():
