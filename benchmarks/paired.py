@@ -16,7 +16,11 @@ search record's score):
 import argparse
 import glob
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from accuracy import merge_reports
 
 
 def paired(report: dict, reference: str = "tft", late_epochs: int | None = None) -> dict[str, dict]:
@@ -52,22 +56,24 @@ def paired(report: dict, reference: str = "tft", late_epochs: int | None = None)
     return comparisons
 
 
-def grouped_report(groups: list[str]) -> dict:
-    """A report whose systems are named groups `NAME=GLOB[,GLOB...]` of report files, each group's runs pooled
-    (e.g. one search screen per seed)."""
+def grouped_report(groups: list[str], equivalent: list[str] | None = None) -> dict:
+    """A report whose systems are named groups `NAME=GLOB[,GLOB...]` of report files (e.g. one search screen per
+    seed), each group's runs pooled by `accuracy.merge_reports`: one system per group, one run per seed, and runs
+    that differ in nothing but the seed (or an `equivalent` option), so a glob that also catches another variant's
+    report is refused."""
     systems = {}
     for group in groups:
         name, _, pattern = group.partition("=")
         paths = sorted({path for part in pattern.split(",") for path in glob.glob(part)})
         if not name or not paths:
             raise SystemExit(f"--groups {group!r}: expected NAME=GLOB[,GLOB...] matching at least one report file")
-        runs = [
-            run for path in paths for s in json.loads(Path(path).read_text())["systems"].values() for run in s["runs"]
-        ]
-        seeds = [run["seed"] for run in runs]
-        if len(set(seeds)) != len(seeds):
-            raise SystemExit(f"--groups {group!r}: seeds {sorted(seeds)} repeat; one run per seed is compared")
-        systems[name] = {"runs": runs}
+        try:
+            merged = merge_reports(paths, equivalent=equivalent)
+        except ValueError as error:
+            raise SystemExit(f"--groups {group!r}: {error}") from error
+        if len(merged["systems"]) != 1:
+            raise SystemExit(f"--groups {group!r}: its reports hold systems {sorted(merged['systems'])}; one per group")
+        systems[name] = next(iter(merged["systems"].values()))
     return {"systems": systems}
 
 
@@ -77,10 +83,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--groups", nargs="+", metavar="NAME=GLOB[,GLOB]", help="systems made of report files")
     parser.add_argument("--reference", default="tft", help="the system compared with every other (default tft)")
     parser.add_argument("--late_epochs", type=int, help="score validation UA over each fold's last N epochs")
+    parser.add_argument("--equivalent", action="append", metavar="OPTION=VALUE", help="as accuracy.py's, per group")
     args = parser.parse_args(argv)
     if (args.report is None) == (args.groups is None):
         parser.error("give either a report or --groups")
-    report = grouped_report(args.groups) if args.groups else json.loads(args.report.read_text())
+    report = grouped_report(args.groups, args.equivalent) if args.groups else json.loads(args.report.read_text())
     comparisons = paired(report, args.reference, args.late_epochs)
     for system, c in comparisons.items():
         print(f"{args.reference} vs {system}: seeds {c['seeds']}, {c['pairs']} pairs: UA {c['reference_ua']:.2f} vs "

@@ -204,17 +204,28 @@ def test_paired_comparison_uses_only_the_shared_seed_fold_pairs():
 def test_paired_comparison_of_screens_scores_late_validation_epochs(tmp_path):
     paired = importlib.import_module("paired")
 
-    def screen(name: str, seed: int, epochs: list[list[float]]) -> None:
-        folds = [{"fold": i, "ua": 0.0, "validation_ua_by_epoch": by_epoch} for i, by_epoch in enumerate(epochs)]
-        report = {"systems": {"tft": {"runs": [{"seed": seed, "folds": folds}]}}}
+    def screen(name: str, seed: int, epochs: list[list[float]], options: str = "--lr 1") -> None:
+        folds = [{"fold": i, "wa": 0.0, "ua": 0.0, "validation_ua_by_epoch": e} for i, e in enumerate(epochs)]
+        command = f"python run_train.py --seed {seed} --output_dir out/{name} {options}"
+        run = {"seed": seed, "command": command, "num_parameters": 1, "mean": {"wa": 0.0, "ua": 0.0}, "folds": folds}
+        report = {"benchmark": "accuracy", "corpus": "casia", "recipe": "r.yaml", "protocol": "loso", "command": "c",
+                  "environment": {"device": "cpu", "date": "2026-12-03"}}  # fmt: skip
+        report["systems"] = {"tft": {"runs": [run]}}
         (tmp_path / f"{name}.json").write_text(json.dumps(report))
 
     screen("new", 42, [[0.9, 0.5, 0.6], [0.1, 0.4, 0.4]])
     screen("new_seed43", 43, [[0.0, 0.3, 0.3]])
-    screen("old", 42, [[0.0, 0.5, 0.5], [0.9, 0.5, 0.5]])
+    screen("old", 42, [[0.0, 0.5, 0.5], [0.9, 0.5, 0.5]], options="--lr 2")
     groups = [f"new={tmp_path}/new*.json", f"old={tmp_path}/old.json"]
     comparison = paired.main(["--groups", *groups, "--reference", "new", "--late_epochs", "2"])["old"]
     assert comparison["pairs"] == 2 and comparison["seeds"] == [42] and comparison["reference_ahead"] == 1
     assert comparison["reference_ua"] == pytest.approx(47.5) and comparison["difference"] == pytest.approx(-2.5)
-    with pytest.raises(SystemExit, match="repeat"):
+    with pytest.raises(SystemExit, match="more than once"):
         paired.main(["--groups", f"new={tmp_path}/*.json", f"old={tmp_path}/old.json"])
+    screen("old_seed43", 43, [[0.2, 0.2, 0.2]], options="--lr 3")  # another variant's seed 43 caught by the glob
+    with pytest.raises(SystemExit, match="differ in more than the seed"):
+        paired.main(["--groups", f"new={tmp_path}/new*.json", f"old={tmp_path}/old*.json"])
+    groups = [f"new={tmp_path}/new*.json", f"old={tmp_path}/old*.json"]
+    equivalent = ["--equivalent", "lr=2", "--equivalent", "lr=3"]  # as accuracy.py --merge's
+    comparison = paired.main(["--groups", *groups, *equivalent, "--reference", "new", "--late_epochs", "2"])["old"]
+    assert comparison["pairs"] == 3 and comparison["seeds"] == [42, 43]
