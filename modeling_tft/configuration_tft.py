@@ -41,6 +41,9 @@ class TFTConfig(PretrainedConfig):
             patterns along frequency as well as time.
         time_conv_channels (`int`, *optional*, defaults to 32):
             Channels of the `"conv2d"` time embedding.
+        time_conv_residual_layers (`int`, *optional*, defaults to 0):
+            Residual 3x3 convolutions (x + GELU(conv(x))) after the `"conv2d"` subsampling, at its output
+            resolution: a deeper local feature extractor before the Time Transformer.
         time_position_embedding (`str`, *optional*, defaults to `"convolutional"`):
             `"absolute"`: a learned table of `max_frames / frames_per_time_token` positions. `"convolutional"`: a
             depthwise convolution over neighbouring time tokens (`position_kernel_size`), added as in wav2vec 2.0:
@@ -204,6 +207,7 @@ class TFTConfig(PretrainedConfig):
         bins_per_frequency_token: int = 4,
         time_embedding: str = "conv2d",
         time_conv_channels: int = 32,
+        time_conv_residual_layers: int = 0,
         time_position_embedding: str = "convolutional",
         position_kernel_size: int = 15,
         position_conv_init: str = "wav2vec2",
@@ -253,6 +257,7 @@ class TFTConfig(PretrainedConfig):
         self.bins_per_frequency_token = bins_per_frequency_token
         self.time_embedding = time_embedding
         self.time_conv_channels = time_conv_channels
+        self.time_conv_residual_layers = time_conv_residual_layers
         self.time_position_embedding = time_position_embedding
         self.position_kernel_size = position_kernel_size
         self.frequency_embedding = frequency_embedding
@@ -377,7 +382,7 @@ class TFTConfig(PretrainedConfig):
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)}.")
-        for name in ("num_time_layers", "num_frequency_layers", "num_fusion_layers"):
+        for name in ("num_time_layers", "num_frequency_layers", "num_fusion_layers", "time_conv_residual_layers"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
         if self.hidden_size % self.num_attention_heads:

@@ -243,7 +243,8 @@ MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory
 
 class TFTConvSubsampling(nn.Module):
     """The `"conv2d"` time tokeniser: 3x3 convolutions over (frames, mel bands), each with stride 2 in both axes
-    (log2 of `frames_per_time_token` of them, as Conformer's subsampling), GELU after each.
+    (log2 of `frames_per_time_token` of them, as Conformer's subsampling), GELU after each, then
+    `time_conv_residual_layers` residual 3x3 convolutions at that resolution (x + GELU(conv(x))).
 
     Padded frames are zeroed after every convolution (output step i is centred on input step 2i), so a clip's
     tokens do not depend on the padding of its batch.
@@ -256,6 +257,9 @@ class TFTConvSubsampling(nn.Module):
         self.convolutions = nn.ModuleList(
             nn.Conv2d(1 if i == 0 else channels, channels, 3, stride=2, padding=1) for i in range(num_layers)
         )
+        self.residual_convolutions = nn.ModuleList(
+            nn.Conv2d(channels, channels, 3, padding=1) for _ in range(config.time_conv_residual_layers)
+        )
         self.act = ACT2FN[config.hidden_act]
         for _ in range(num_layers):
             bins = -(-bins // 2)
@@ -267,6 +271,8 @@ class TFTConvSubsampling(nn.Module):
         for convolution in self.convolutions:
             mask = mask[:, ::2]
             hidden = self.act(convolution(hidden)) * mask[:, None, :, None].to(hidden.dtype)
+        for convolution in self.residual_convolutions:  # same resolution: x + GELU(conv(x)), padding zeroed again
+            hidden = hidden + self.act(convolution(hidden)) * mask[:, None, :, None].to(hidden.dtype)
         return hidden.transpose(1, 2).flatten(2), mask  # (batch, tokens, channels * bands)
 
 

@@ -51,6 +51,7 @@ def test_configs_saved_before_time_embedding_existed_load_with_linear_time_token
         ({"frequency_band_statistics": True, "frequency_embedding": "trajectory"}, "adds to the `'conv_statistics'`"),
         ({"max_frames": 0}, "max_frames"),
         ({"num_fusion_layers": -1}, "num_fusion_layers"),
+        ({"time_conv_residual_layers": -1}, "time_conv_residual_layers"),
         ({"class_weights": [1.0, 1.0]}, "2 entries but the model has 3 labels"),
         ({"class_weights": [1.0, -1.0, 1.0]}, "non-negative"),
         ({"inference_window_frames": 0}, "`inference_window_frames` must be a positive integer"),

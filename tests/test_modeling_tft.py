@@ -95,6 +95,7 @@ ABLATIONS = {
         "use_time_branch": False,
         "use_fusion": False,
     },
+    "conv2d_residual": {"time_conv_residual_layers": 2},
     "shared_stem": {"frequency_embedding": "shared_stem", "bins_per_frequency_token": 4},
     "shared_stem_frequency_only": {
         "frequency_embedding": "shared_stem",
