@@ -228,7 +228,13 @@ def run_preparation(
     info = datasets.DatasetInfo(description=full_description, features=features)
     dataset = datasets.Dataset.from_dict(rows, features=features, info=info)
     report = _report(
-        corpus, options, dataset, label_names, problems, collected.excluded, audio_stats,
+        corpus,
+        options,
+        dataset,
+        label_names,
+        problems,
+        collected.excluded,
+        audio_stats,
         expected_num_rows,
     )
     log_counts(dataset)
@@ -291,9 +297,7 @@ def _read_candidates(
 
 def _describe(description: str, audio_stats: dict[str, Any], num_rows: int) -> str:
     resampled = audio_stats["resampled_from_hz"]
-    resample_text = (
-        ", ".join(f"{n} file(s) from {rate} Hz" for rate, n in resampled.items()) or "none needed"
-    )
+    resample_text = ", ".join(f"{n} file(s) from {rate} Hz" for rate, n in resampled.items()) or "none needed"
     return (
         f"{description.strip()}\n\nPrepared by tft-ser dataset_scripts: {num_rows} utterances. "
         f"Audio stored once as 16 kHz mono 16-bit PCM WAV; resampled at preparation "
@@ -336,9 +340,7 @@ def _none_last(item: tuple[Any, int]) -> tuple[bool, str]:
     return item[0] is None, str(item[0])
 
 
-def _save(
-    dataset: datasets.Dataset, output_dir: Path, report: dict[str, Any], sources: list[str]
-) -> None:
+def _save(dataset: datasets.Dataset, output_dir: Path, report: dict[str, Any], sources: list[str]) -> None:
     if output_dir.exists() and any(output_dir.iterdir()):
         if not ((output_dir / REPORT_FILENAME).is_file() or (output_dir / "state.json").is_file()):
             raise FileExistsError(f"{output_dir} is not empty and is not a prepared dataset.")
@@ -350,8 +352,12 @@ def _save(
     manifest = {
         utt: {"path": src, "label": names[lab], "speaker": spk, "duration": round(dur, 4)}
         for utt, src, lab, spk, dur in zip(
-            columns["utterance_id"], sources, columns["label"], columns["speaker"],
-            columns["duration"], strict=True,
+            columns["utterance_id"],
+            sources,
+            columns["label"],
+            columns["speaker"],
+            columns["duration"],
+            strict=True,
         )
     }
     (output_dir / MANIFEST_FILENAME).write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
@@ -366,8 +372,9 @@ def _log_problems(corpus: str, problems: list[Problem], excluded: Counter) -> No
     by_reason = Counter(p.reason for p in problems)
     summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(by_reason.items())) or "none"
     level = logging.WARNING if problems else logging.INFO
-    logger.log(level, "%s: %d file(s)/line(s) skipped (%s); listed in %s",
-               corpus, len(problems), summary, REPORT_FILENAME)
+    logger.log(
+        level, "%s: %d file(s)/line(s) skipped (%s); listed in %s", corpus, len(problems), summary, REPORT_FILENAME
+    )
     for problem in problems:
         logger.debug("skipped %s: %s %s", problem.path, problem.reason, problem.detail)
     if excluded:
@@ -393,12 +400,8 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     """Arguments shared by every `prepare_<corpus>.py` script."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data_dir", type=Path, required=True, help="Root of the raw corpus.")
-    parser.add_argument(
-        "--output_dir", type=Path, required=True, help="Folder for save_to_disk and the report."
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="Fail on any skipped file or count mismatch."
-    )
+    parser.add_argument("--output_dir", type=Path, required=True, help="Folder for save_to_disk and the report.")
+    parser.add_argument("--strict", action="store_true", help="Fail on any skipped file or count mismatch.")
     parser.add_argument("--overwrite", action="store_true", help="Prepare again even if done.")
     parser.add_argument("--push_to_hub", metavar="REPO_ID", help="Also push to this Hub repo.")
     return parser
@@ -408,9 +411,7 @@ def run_cli(prepare: Callable[..., datasets.Dataset], args: argparse.Namespace, 
     """Run `prepare` from parsed CLI arguments; returns the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        dataset = prepare(
-            args.data_dir, args.output_dir, strict=args.strict, overwrite=args.overwrite, **kwargs
-        )
+        dataset = prepare(args.data_dir, args.output_dir, strict=args.strict, overwrite=args.overwrite, **kwargs)
     except (PreparationError, FileNotFoundError, FileExistsError) as error:
         logger.error("%s", error)
         return 1
@@ -428,7 +429,10 @@ def push_to_hub(dataset: datasets.Dataset, repo_id: str, output_dir: Path | None
         message = str(error).splitlines()[0] if str(error) else ""
         logger.error(
             "Could not push to the Hub repo %s (%s: %s); check the network and `hf auth login`.%s",
-            repo_id, type(error).__name__, message, kept,
+            repo_id,
+            type(error).__name__,
+            message,
+            kept,
         )
         return 1
     logger.info("Pushed to https://huggingface.co/datasets/%s", repo_id)

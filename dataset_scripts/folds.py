@@ -60,9 +60,7 @@ def _make_fold(
     def rows(group: set[str]) -> datasets.Dataset:
         return dataset.select(np.flatnonzero([s in group for s in speakers]).tolist())
 
-    splits = datasets.DatasetDict(
-        train=rows(train_set), validation=rows(validation_set), test=rows(test_set)
-    )
+    splits = datasets.DatasetDict(train=rows(train_set), validation=rows(validation_set), test=rows(test_set))
     return Fold(
         index=index,
         name="test=" + "+".join(sorted(test_set)),
@@ -99,9 +97,7 @@ def _session_partners(dataset: datasets.Dataset, speakers: np.ndarray) -> dict[s
     return partners
 
 
-def leave_one_speaker_out(
-    dataset: datasets.Dataset, *, validation_speakers: int = 1, seed: int = 0
-) -> list[Fold]:
+def leave_one_speaker_out(dataset: datasets.Dataset, *, validation_speakers: int = 1, seed: int = 0) -> list[Fold]:
     """One fold per speaker as test; validation = session partner, else next sorted speakers.
 
     `seed` is accepted for a uniform signature; the choice is deterministic.
@@ -122,9 +118,7 @@ def leave_one_speaker_out(
     return folds
 
 
-def leave_one_session_out(
-    dataset: datasets.Dataset, *, validation_speakers: int = 1, seed: int = 0
-) -> list[Fold]:
+def leave_one_session_out(dataset: datasets.Dataset, *, validation_speakers: int = 1, seed: int = 0) -> list[Fold]:
     """One fold per session as test; validation = first sorted speakers of the next session."""
     if "session" not in dataset.column_names or any(s is None for s in dataset["session"]):
         raise ValueError("leave_one_session_out needs a `session` on every row.")
@@ -142,8 +136,7 @@ def leave_one_session_out(
         _check_count(validation_speakers, len(set(speakers.tolist()) - set(test)), index)
         if validation_speakers > len(pool):
             raise ValueError(
-                f"Session {next_session} has {len(pool)} speaker(s), "
-                f"{validation_speakers} requested for validation."
+                f"Session {next_session} has {len(pool)} speaker(s), {validation_speakers} requested for validation."
             )
         fold = _make_fold(dataset, speakers, index, test, pool[:validation_speakers])
         fold.name = f"test=session{session}"
@@ -151,9 +144,7 @@ def leave_one_session_out(
     return folds
 
 
-def k_fold_by_speaker(
-    dataset: datasets.Dataset, k: int, *, validation_speakers: int = 1, seed: int = 0
-) -> list[Fold]:
+def k_fold_by_speaker(dataset: datasets.Dataset, k: int, *, validation_speakers: int = 1, seed: int = 0) -> list[Fold]:
     """`k` folds of speaker groups (`GroupKFold`); validation speakers drawn with `seed`."""
     speakers = _speakers(dataset)
     if not 2 <= k <= len(set(speakers.tolist())):

@@ -53,14 +53,10 @@ class Prosody:
 
 
 EMOTIONS = {
-    "angry": Prosody(pitch=1.30, range_st=6.0, rate=1.35, gain_db=6.0, tilt=0.72, jitter=0.020,
-                     breath=0.02),
-    "happy": Prosody(pitch=1.50, range_st=12.0, rate=1.05, gain_db=3.0, tilt=0.86, jitter=0.003,
-                     breath=0.06),
-    "neutral": Prosody(pitch=1.00, range_st=2.0, rate=1.00, gain_db=0.0, tilt=0.92, jitter=0.004,
-                       breath=0.06),
-    "sad": Prosody(pitch=0.82, range_st=0.8, rate=0.65, gain_db=-6.0, tilt=0.97, jitter=0.020,
-                   breath=0.50),
+    "angry": Prosody(pitch=1.30, range_st=6.0, rate=1.35, gain_db=6.0, tilt=0.72, jitter=0.020, breath=0.02),
+    "happy": Prosody(pitch=1.50, range_st=12.0, rate=1.05, gain_db=3.0, tilt=0.86, jitter=0.003, breath=0.06),
+    "neutral": Prosody(pitch=1.00, range_st=2.0, rate=1.00, gain_db=0.0, tilt=0.92, jitter=0.004, breath=0.06),
+    "sad": Prosody(pitch=0.82, range_st=0.8, rate=0.65, gain_db=-6.0, tilt=0.97, jitter=0.020, breath=0.50),
 }
 
 
@@ -104,9 +100,7 @@ def _draw(prosody: Prosody, speaker: Speaker, rng: np.random.Generator) -> dict[
         "range_st": prosody.range_st * float(np.exp(rng.normal(0, 0.2))),
         "rate": speaker.rate * prosody.rate * float(np.exp(rng.normal(0, 0.08))),
         "gain_db": speaker.level_db + prosody.gain_db + float(rng.normal(0, 3.0)),
-        "tilt": float(
-            np.clip(prosody.tilt + speaker.tilt_offset + rng.normal(0, 0.02), 0.6, 0.985)
-        ),
+        "tilt": float(np.clip(prosody.tilt + speaker.tilt_offset + rng.normal(0, 0.02), 0.6, 0.985)),
         "jitter": prosody.jitter * float(np.exp(rng.normal(0, 0.3))),
         "breath": float(np.clip(prosody.breath * np.exp(rng.normal(0, 0.3)), 0.0, 0.8)),
     }
@@ -127,8 +121,9 @@ def _timeline(rate: float, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     return to_samples(starts), to_samples(ends), int(total * SAMPLING_RATE)
 
 
-def _f0_contour(p: dict[str, float], starts: np.ndarray, ends: np.ndarray, length: int,
-                rng: np.random.Generator) -> np.ndarray:
+def _f0_contour(
+    p: dict[str, float], starts: np.ndarray, ends: np.ndarray, length: int, rng: np.random.Generator
+) -> np.ndarray:
     """Declining contour with random accents, spanning about `range_st` semitones."""
     count = len(starts)
     position = np.linspace(0.0, 1.0, count) if count > 1 else np.zeros(1)
@@ -240,8 +235,7 @@ def generate_demo_corpus(
         label_names=DEMO_LABELS,
         data_dir=None,
         output_dir=Path(output_dir) if output_dir is not None else None,
-        options={"seed": seed, "num_speakers": num_speakers,
-                 "utterances_per_class": utterances_per_class},
+        options={"seed": seed, "num_speakers": num_speakers, "utterances_per_class": utterances_per_class},
         strict=strict,
         overwrite=overwrite,
         expected_num_rows=expected,
@@ -266,8 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         dataset = generate_demo_corpus(
-            args.output_dir, seed=args.seed, num_speakers=args.num_speakers,
-            utterances_per_class=args.utterances_per_class, strict=args.strict,
+            args.output_dir,
+            seed=args.seed,
+            num_speakers=args.num_speakers,
+            utterances_per_class=args.utterances_per_class,
+            strict=args.strict,
             overwrite=args.overwrite,
         )
     except PreparationError as error:

@@ -70,9 +70,7 @@ def _collect_manifest(data_dir: Path, manifest: Path) -> Collected:
             raise ValueError(f"{manifest}: header lacks column(s) {missing}.")
         for number, row in enumerate(reader, 2):
             if not row.get("path") or not row.get("label"):
-                collected.problems.append(
-                    Problem(f"{manifest}:{number}", UNPARSABLE_LABEL_LINE, repr(row))
-                )
+                collected.problems.append(Problem(f"{manifest}:{number}", UNPARSABLE_LABEL_LINE, repr(row)))
                 continue
             path = data_dir / row["path"]
             if not path.is_file():
@@ -95,8 +93,7 @@ def _collect_manifest(data_dir: Path, manifest: Path) -> Collected:
 def _manifest_labels(manifest: Path) -> list[str]:
     delimiter = "\t" if manifest.suffix.lower() == ".tsv" else ","
     with manifest.open(newline="", encoding="utf-8") as handle:
-        return sorted({(row.get("label") or "").strip()
-                       for row in csv.DictReader(handle, delimiter=delimiter)} - {""})
+        return sorted({(row.get("label") or "").strip() for row in csv.DictReader(handle, delimiter=delimiter)} - {""})
 
 
 def prepare_folder(
@@ -146,8 +143,12 @@ def prepare_folder(
         label_names=label_names,
         data_dir=data_dir,
         output_dir=Path(output_dir) if output_dir is not None else None,
-        options={"manifest": manifest, "label_names": label_names,
-                 "speaker_pattern": speaker_pattern, "expected_num_rows": expected_num_rows},
+        options={
+            "manifest": manifest,
+            "label_names": label_names,
+            "speaker_pattern": speaker_pattern,
+            "expected_num_rows": expected_num_rows,
+        },
         strict=strict,
         overwrite=overwrite,
         expected_num_rows=expected_num_rows,
@@ -163,8 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default="folder", help="Name for logs and the report.")
     args = parser.parse_args(argv)
     labels = args.label_names.split(",") if args.label_names else None
-    return run_cli(prepare_folder, args, manifest=args.manifest, label_names=labels,
-                   speaker_pattern=args.speaker_pattern, corpus=args.corpus)
+    return run_cli(
+        prepare_folder,
+        args,
+        manifest=args.manifest,
+        label_names=labels,
+        speaker_pattern=args.speaker_pattern,
+        corpus=args.corpus,
+    )
 
 
 if __name__ == "__main__":

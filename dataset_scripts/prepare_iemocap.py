@@ -43,15 +43,12 @@ EXCITED = "exc"
 # Every other code of the release; rows with these are excluded by design (counted, not errors).
 OTHER_CODES = frozenset({"exc", "fru", "sur", "fea", "dis", "oth", "xxx"})
 # Commonly reported sizes of the full release, keyed by (merge_excited, improvised_only).
-IEMOCAP_NUM_UTTERANCES = {(True, False): 5531, (False, False): 4490, (True, True): 2943,
-                          (False, True): 2280}
+IEMOCAP_NUM_UTTERANCES = {(True, False): 5531, (False, False): 4490, (True, True): 2943, (False, True): 2280}
 LABEL_LINE = re.compile(
     r"^\[(?P<start>\d+(?:\.\d+)?) - (?P<end>\d+(?:\.\d+)?)\]\t(?P<utt>\S+)\t(?P<code>\w+)\t"
     r"\[(?P<vad>[^\]]*)\]\s*$"
 )
-UTTERANCE_ID = re.compile(
-    r"^Ses(?P<session>\d{2})(?P<marker>[FM])_(?P<dialog>.+)_(?P<gender>[FM])(?P<turn>[^_]+)$"
-)
+UTTERANCE_ID = re.compile(r"^Ses(?P<session>\d{2})(?P<marker>[FM])_(?P<dialog>.+)_(?P<gender>[FM])(?P<turn>[^_]+)$")
 GENDERS = {"F": "female", "M": "male"}
 DESCRIPTION = (
     "IEMOCAP (USC SAIL), 4-class emotion subset: 5 sessions x 2 speakers (Ses0N_F, Ses0N_M). "
@@ -88,8 +85,13 @@ def _collect(data_dir: Path, merge_excited: bool, improvised_only: bool) -> Coll
         labels: dict[str, str] = {}
         for label_file in sorted((session_dir / "dialog" / "EmoEvaluation").glob("*.txt")):
             labels.update(_parse_labels(label_file, collected))
-        wavs = {p.stem: p for d in sorted((session_dir / "sentences" / "wav").glob("*"))
-                if d.is_dir() for p in list_files(d) if p.suffix.lower() == ".wav"}
+        wavs = {
+            p.stem: p
+            for d in sorted((session_dir / "sentences" / "wav").glob("*"))
+            if d.is_dir()
+            for p in list_files(d)
+            if p.suffix.lower() == ".wav"
+        }
         for utt in sorted(set(labels) | set(wavs)):
             if utt not in wavs:
                 collected.problems.append(Problem(utt, MISSING_AUDIO, f"labelled in {session_dir}"))
@@ -154,8 +156,11 @@ def prepare_iemocap(
         label_names=IEMOCAP_LABELS,
         data_dir=data_dir,
         output_dir=Path(output_dir) if output_dir is not None else None,
-        options={"merge_excited": merge_excited, "improvised_only": improvised_only,
-                 "expected_num_rows": expected_num_rows},
+        options={
+            "merge_excited": merge_excited,
+            "improvised_only": improvised_only,
+            "expected_num_rows": expected_num_rows,
+        },
         strict=strict,
         overwrite=overwrite,
         expected_num_rows=expected_num_rows,
@@ -168,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no_merge_excited", action="store_true", help="Leave `exc` out.")
     parser.add_argument("--improvised_only", action="store_true", help="Only *_impro* dialogs.")
     args = parser.parse_args(argv)
-    return run_cli(prepare_iemocap, args, merge_excited=not args.no_merge_excited,
-                   improvised_only=args.improvised_only)
+    return run_cli(prepare_iemocap, args, merge_excited=not args.no_merge_excited, improvised_only=args.improvised_only)
 
 
 if __name__ == "__main__":

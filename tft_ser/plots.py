@@ -27,8 +27,15 @@ def plot_timeline(rows: list[TimelineRow], labels: list[str], path: str | Path, 
     bars.set_yticks([])
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in labels]
     handles.append(plt.Rectangle((0, 0), 1, 1, color=NON_SPEECH_COLOR))
-    bars.legend(handles, [*labels, "non-speech"], ncol=min(7, len(labels) + 1), fontsize=7, loc="lower left",
-                bbox_to_anchor=(0, 1.02), frameon=False)
+    bars.legend(
+        handles,
+        [*labels, "non-speech"],
+        ncol=min(7, len(labels) + 1),
+        fontsize=7,
+        loc="lower left",
+        bbox_to_anchor=(0, 1.02),
+        frameon=False,
+    )
     speech = [row for row in rows if row.is_speech]
     for label in labels:
         xs, ys = [], []
@@ -53,8 +60,13 @@ def plot_explanation(explanation: Explanation, path: str | Path, title: str = ""
     fig = plt.figure(figsize=(9, 5))
     grid = fig.add_gridspec(2, 2, width_ratios=[5, 1], height_ratios=[3, 1], wspace=0.05, hspace=0.08)
     image = fig.add_subplot(grid[0, 0])
-    image.imshow(e.features.T, origin="lower", aspect="auto", cmap="magma",
-                 extent=(times[0], times[-1] + e.frame_seconds, 0, mel))
+    image.imshow(
+        e.features.T,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        extent=(times[0], times[-1] + e.frame_seconds, 0, mel),
+    )
     image.set_ylabel("mel band")
     image.tick_params(labelbottom=False)
     when = fig.add_subplot(grid[1, 0], sharex=image)
