@@ -1,4 +1,5 @@
-"""Strict checkpoint loading: the scored model is exactly the selected checkpoint, for TFT and the AST baseline."""
+"""Strict checkpoint loading (the scored model is exactly the selected checkpoint, for TFT and the AST baseline) and
+atomic checkpoint markers."""
 
 import json
 from pathlib import Path
@@ -11,7 +12,12 @@ from transformers import ASTConfig, ASTForAudioClassification, TrainingArguments
 
 import run_train
 from modeling_tft import TFTConfig, TFTForAudioClassification
-from training.checkpoints import CheckpointMismatchError, load_pretrained_strict, load_weights_strict
+from training.checkpoints import (
+    CheckpointMismatchError,
+    load_pretrained_strict,
+    load_weights_strict,
+    write_atomically,
+)
 from training.hf_trainer import TFTTrainer
 
 TINY_AST = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_mel_bins=16,
@@ -104,3 +110,19 @@ def test_ast_run_scores_exactly_the_best_validation_checkpoint(tmp_path):
     assert fold["best_epoch"] == next(
         r["epoch"] for r in state["log_history"] if r.get("eval_ua") == state["best_metric"]
     )
+
+
+def test_write_atomically_leaves_the_old_file_or_none_when_the_write_dies(tmp_path):
+    target = tmp_path / "loop_state.json"
+
+    def dies_half_way(path):
+        path.write_text('{"epoch": ')  # a process killed in the middle of its write
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, dies_half_way)
+    assert not target.exists()  # a resumed run finds no marker, not half of one
+    write_atomically(target, lambda path: path.write_text('{"epoch": 1}'))
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, dies_half_way)
+    assert target.read_text() == '{"epoch": 1}'

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from .checkpoints import write_atomically
 from .fold_job import FoldJob, FoldOutcome
 from .scoring import scalar_metrics
 from .weight_averaging import EpochAverage
@@ -175,7 +176,8 @@ def _checkpoint(accelerator: Accelerator, job: FoldJob, state: dict, average: Ep
     if accelerator.is_main_process:
         if average is not None:
             average.save(folder)
-        (folder / STATE_FILE).write_text(json.dumps(state, indent=1))  # last: marks the checkpoint complete
+        text = json.dumps(state, indent=1)  # written last and atomically: marks the checkpoint complete
+        write_atomically(folder / STATE_FILE, lambda path: path.write_text(text))
         for old in job.checkpoint_dir.glob("epoch_*"):
             if old != folder:
                 shutil.rmtree(old)

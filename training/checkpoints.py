@@ -1,11 +1,22 @@
-"""Strict weight loading: the model that is scored is exactly the checkpoint that was selected."""
+"""Strict weight loading: the model that is scored is exactly the checkpoint that was selected; atomic writes of
+the files that mark a checkpoint complete."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """`write` a temporary file beside `path`, then rename it to `path`: a process killed meanwhile leaves the old
+    file or none, never part of one (a resumed run trusts what it finds)."""
+    temporary = path.with_name(path.name + ".tmp")
+    write(temporary)
+    os.replace(temporary, path)
 
 
 class CheckpointMismatchError(RuntimeError):

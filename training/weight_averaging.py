@@ -11,6 +11,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from transformers import TrainerCallback
 
+from .checkpoints import write_atomically
+
 AVERAGE_FILE = "averaged_weights.pt"  # in each checkpoint folder, so a resumed fold averages the same epochs
 
 
@@ -41,7 +43,7 @@ class EpochAverage:
         model.load_state_dict(self.averaged.module.state_dict(), strict=True)
 
     def save(self, folder: str | Path) -> None:
-        torch.save(self.averaged.state_dict(), Path(folder) / AVERAGE_FILE)
+        write_atomically(Path(folder) / AVERAGE_FILE, lambda path: torch.save(self.averaged.state_dict(), path))
 
     def load(self, folder: str | Path, epoch: int) -> None:
         """Restore the average saved with the checkpoint of `epoch` (nothing to restore before the first averaged
