@@ -43,7 +43,8 @@ class TFTConfig(PretrainedConfig):
             Channels of the `"conv2d"` time embedding.
         time_conv_residual_layers (`int`, *optional*, defaults to 0):
             Residual 3x3 convolutions (x + GELU(conv(x))) after the `"conv2d"` subsampling, at its output
-            resolution: a deeper local feature extractor before the Time Transformer.
+            resolution: a deeper local feature extractor before the Time Transformer (no effect on CASIA's
+            validation speakers: search CR2).
         time_position_embedding (`str`, *optional*, defaults to `"convolutional"`):
             `"absolute"`: a learned table of `max_frames / frames_per_time_token` positions. `"convolutional"`: a
             depthwise convolution over neighbouring time tokens (`position_kernel_size`), added as in wav2vec 2.0:
@@ -66,7 +67,8 @@ class TFTConfig(PretrainedConfig):
             CASIA's validation speakers at 1.3x its training step: search SG1). `"shared_stem"`: no convolution of
             its own; each reduced band of the conv2d time stem (`time_embedding="conv2d"`, with
             `bins_per_frequency_token` equal to `frames_per_time_token`) becomes a token from the mean and standard
-            deviation of the stem's channels over the clip, so both streams read one feature map along its two axes.
+            deviation of the stem's channels over the clip, so both streams read one feature map along its two axes
+            (level with `"conv_statistics"` on CASIA's validation speakers: search SS1).
         frequency_conv_channels (`int`, *optional*, defaults to 32):
             Channels of the band convolution (`"conv_statistics"`, `"conv_segments"`).
         frequency_conv_kernel_size (`int`, *optional*, defaults to 5):
