@@ -623,13 +623,7 @@ class TFTPreTrainedModel(PreTrainedModel):
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
-        embeddings = (
-            TFTTimeEmbeddings,
-            TFTFrequencyEmbeddings,
-            TFTConvStatisticsFrequencyEmbeddings,
-            TFTConv2dStatisticsFrequencyEmbeddings,
-            TFTSharedStemFrequencyEmbeddings,
-        )
+        embeddings = (TFTTimeEmbeddings, *FREQUENCY_EMBEDDING_CLASSES.values())  # each has `position_embeddings`
         if isinstance(module, TFTConvStatisticsFrequencyEmbeddings) and self.config.frequency_conv_init == "kaiming":
             for convolution in (module.conv1, module.conv2):  # children are initialised first: this replaces it
                 init.kaiming_normal_(convolution.weight)
