@@ -33,6 +33,8 @@ from transformers import AutoModelForAudioClassification  # noqa: E402
 import run_train  # noqa: E402
 
 LINEAR_TOKENS = "time_embedding=linear,bins_per_frequency_token=2"  # the token design of every default before CV5
+CONV_BANDS = "frequency_embedding=conv_statistics"  # the band tokens of every default since S3, named for exactness
+J1_TOKENS = f"{LINEAR_TOKENS},{CONV_BANDS}"
 RECIPES = {"casia": "configs/casia_loso.yaml", "ravdess": "configs/ravdess_6fold.yaml", "demo": "configs/demo.yaml"}
 SYSTEMS = {
     "tft": [],
@@ -52,11 +54,11 @@ SYSTEMS = {
         f"{LINEAR_TOKENS},time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean,"
         "stream_pooling=separate",
     ],
-    "tft_separate_pooling": ["--config_overrides", f"{LINEAR_TOKENS},stream_pooling=separate"],
-    "tft_lr5e-4": ["--config_overrides", LINEAR_TOKENS, "--learning_rate", "5e-4"],  # J1 at the rate before LR2
-    "tft_linear_time": ["--config_overrides", LINEAR_TOKENS],  # J1 at the recipes' 2.5e-4 (LR2)
+    "tft_separate_pooling": ["--config_overrides", f"{J1_TOKENS},stream_pooling=separate"],
+    "tft_lr5e-4": ["--config_overrides", J1_TOKENS, "--learning_rate", "5e-4"],  # J1 at the rate before LR2
+    "tft_linear_time": ["--config_overrides", J1_TOKENS],  # J1 at the recipes' 2.5e-4 (LR2)
     # CV5 (the default of 2026-12-02): the position convolution at transformers' normal(0.02) init (search PC1)
-    "tft_cv5": ["--config_overrides", "position_conv_init=normal"],
+    "tft_cv5": ["--config_overrides", f"position_conv_init=normal,{CONV_BANDS}"],
     # the recipes' learning rate is the TFT's (2.5e-4); the AST keeps its own best (search LR3/LR4: 5e-4)
     "ast": ["--model_type", "ast", "--learning_rate", "5e-4"],
 }

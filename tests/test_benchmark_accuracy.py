@@ -153,6 +153,22 @@ def test_extra_config_overrides_add_to_the_system_ones():
     assert accuracy.merge_config_overrides(system, ["--seed", "1"]) == [*system, "--seed", "1"]
 
 
+def test_former_default_designs_name_their_tokens():
+    """A former default's system spells out its token design, so a later change of default cannot alter it."""
+    from modeling_tft import TFTConfig
+
+    for name, arguments in accuracy.SYSTEMS.items():
+        if name == "ast":
+            continue
+        overrides = dict(arguments[i : i + 2] for i in range(len(arguments) - 1) if arguments[i].startswith("--"))
+        config = TFTConfig(num_labels=6)
+        if "--config_overrides" in overrides:
+            config.update_from_string(overrides["--config_overrides"])
+            config._validate()  # a valid design
+        if name.startswith("tft_"):
+            assert "frequency_embedding=" in overrides["--config_overrides"], name
+
+
 def test_epoch_kept_names_averaged_weights():
     tables = importlib.import_module("make_tables")
     assert tables.epoch_kept({"best_epoch": 7, "averaged_epochs": []}) == "7"

@@ -363,6 +363,11 @@ def test_shared_stem_band_tokens_are_statistics_of_the_time_stem():
         TFTConfig(frequency_embedding="shared_stem", bins_per_frequency_token=2)
     with pytest.raises(ValueError, match="needs `time_embedding='conv2d'`"):
         TFTConfig(frequency_embedding="shared_stem", time_embedding="linear")
+    # without a frequency branch there is no band token to read off the stem, so any time tokens will do
+    time_only = TFTConfig(
+        frequency_embedding="shared_stem", time_embedding="linear", use_frequency_branch=False, use_fusion=False
+    )
+    assert not hasattr(TFTModel(time_only), "frequency_embeddings")
 
 
 def test_conv2d_time_tokens_are_local_in_time_and_frequency():
