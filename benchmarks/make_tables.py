@@ -32,6 +32,7 @@ TFT_DESIGNS = {  # a report's `tft_design`, where its TFT is not today's default
     "pooling)",
     "j1": "TFT of the J1 design (linear time tokens, 2-bin band tokens; the default until search CV5)",
     "cv5": "TFT of the CV5 design (the position convolution at normal(0.02) init; the default until search PC1)",
+    "ss1": "TFT of the SS1 design (shared-stem band tokens; an option, not adopted: search SS1)",
 }
 SYSTEM_NAMES = {
     "tft": "TFT (full)",
