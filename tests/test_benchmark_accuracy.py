@@ -11,6 +11,8 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 
+from modeling_tft import TFTConfig
+
 
 def test_accuracy_smoke(tmp_path: Path):
     report = accuracy.main(["--smoke", "--output", str(tmp_path / "acc.json"), "--output_root", str(tmp_path / "o")])
@@ -155,8 +157,6 @@ def test_extra_config_overrides_add_to_the_system_ones():
 
 def test_former_default_designs_name_their_tokens():
     """A former default's system spells out its token design, so a later change of default cannot alter it."""
-    from modeling_tft import TFTConfig
-
     for name, arguments in accuracy.SYSTEMS.items():
         if name == "ast":
             continue
