@@ -51,8 +51,7 @@ SYSTEMS = {
     ],
     "tft_length_free": [
         "--config_overrides",
-        f"{LINEAR_TOKENS},time_position_embedding=convolutional,frequency_embedding=conv_statistics,pooling=mean,"
-        "stream_pooling=separate",
+        f"{LINEAR_TOKENS},time_position_embedding=convolutional,{CONV_BANDS},pooling=mean,stream_pooling=separate",
     ],
     "tft_separate_pooling": ["--config_overrides", f"{J1_TOKENS},stream_pooling=separate"],
     "tft_lr5e-4": ["--config_overrides", J1_TOKENS, "--learning_rate", "5e-4"],  # J1 at the rate before LR2
