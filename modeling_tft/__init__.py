@@ -4,7 +4,13 @@ from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelF
 
 from .configuration_tft import TFTConfig
 from .feature_extraction_tft import TFTFeatureExtractor
-from .modeling_tft import TFTForAudioClassification, TFTModel, TFTModelOutput, TFTPreTrainedModel
+from .modeling_tft import (
+    TFTForAudioClassification,
+    TFTForMaskedSpectrogramModeling,
+    TFTModel,
+    TFTModelOutput,
+    TFTPreTrainedModel,
+)
 
 AutoConfig.register(TFTConfig.model_type, TFTConfig, exist_ok=True)
 AutoFeatureExtractor.register(TFTConfig, TFTFeatureExtractor, exist_ok=True)
@@ -21,6 +27,7 @@ __all__ = [
     "TFTConfig",
     "TFTFeatureExtractor",
     "TFTForAudioClassification",
+    "TFTForMaskedSpectrogramModeling",
     "TFTModel",
     "TFTModelOutput",
     "TFTPreTrainedModel",

@@ -937,6 +937,91 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         return classification_loss(logits, labels, self.config)
 
 
+@dataclass
+class TFTMaskedSpectrogramModelingOutput(ModelOutput):
+    """
+    Output of [`TFTForMaskedSpectrogramModeling`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*):
+            Mean squared error of the reconstruction over the masked real frames (with `mask_time_indices`).
+        reconstruction (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
+            The log-mel features predicted from the time tokens, every frame (masked or not).
+        masked_frames (`torch.BoolTensor` of shape `(batch, frames)`, *optional*):
+            The frames that were masked (hidden from the model) and scored.
+    """
+
+    loss: torch.FloatTensor | None = None
+    reconstruction: torch.FloatTensor | None = None
+    masked_frames: torch.BoolTensor | None = None
+
+
+class TFTForMaskedSpectrogramModeling(TFTPreTrainedModel):
+    """
+    TFT with a reconstruction head for self-supervised pre-training on unlabelled speech, the generative objective
+    of SSAST (Gong et al., 2022) with SimMIM's input masking: spans of time tokens (`mask_time_indices`) are hidden
+    by zeroing their frames in the (normalised) input, so the conv2d stem and the band tokens see the zeros too, and a
+    linear head predicts each time token's `frames_per_time_token` frames from its final hidden state. The loss is the
+    mean squared error over the masked real frames.
+
+    Fine-tune the backbone with `TFTForAudioClassification.from_pretrained(folder)` on a folder saved from
+    `model.tft` (the reconstruction head is not part of it; the classification head starts new).
+    """
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__(config)
+        if not config.use_time_branch or config.instance_normalization:
+            raise ValueError(
+                "Masked spectrogram modelling reconstructs frames from the time tokens: it needs "
+                "`use_time_branch=True` and `instance_normalization=False`."
+            )
+        self.tft = TFTModel(config)
+        self.decoder = nn.Linear(config.hidden_size, config.frames_per_time_token * config.num_mel_bins)
+        self.post_init()
+
+    def forward(
+        self,
+        input_features: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        mask_time_indices: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> TFTMaskedSpectrogramModelingOutput | tuple[torch.Tensor, ...]:
+        r"""
+        input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
+            Normalised log-mel features from [`TFTFeatureExtractor`] (0 is the mean: masked frames are set to it).
+        mask_time_indices (`torch.BoolTensor` of shape `(batch, time_tokens)`, *optional*):
+            Time tokens to hide and reconstruct, `time_tokens = ceil(frames / config.frames_per_time_token)`, e.g.
+            from `transformers.models.wav2vec2.modeling_wav2vec2._compute_mask_indices`. Without it nothing is
+            masked and no loss is returned.
+        """
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        batch, frames, _ = input_features.shape
+        per_token = self.config.frames_per_time_token
+        masked_frames = None
+        if mask_time_indices is not None:
+            num_tokens = -(-frames // per_token)
+            if mask_time_indices.shape != (batch, num_tokens):
+                raise ValueError(
+                    f"`mask_time_indices` has shape {tuple(mask_time_indices.shape)}, expected {(batch, num_tokens)} "
+                    f"(one entry per {per_token} frames)."
+                )
+            masked_frames = mask_time_indices.bool().repeat_interleave(per_token, dim=1)[:, :frames]
+            if attention_mask is not None:
+                masked_frames = masked_frames & attention_mask.bool()
+            input_features, target = input_features.masked_fill(masked_frames[..., None], 0.0), input_features
+        outputs = self.tft(input_features, attention_mask=attention_mask, return_dict=True)
+        time_tokens = outputs.last_hidden_state[:, : -(-frames // per_token)]  # the time stream comes first
+        reconstruction = self.decoder(time_tokens).reshape(batch, -1, self.config.num_mel_bins)[:, :frames]
+        loss = None
+        if masked_frames is not None:
+            error = (reconstruction.float() - target.float()).pow(2).mean(-1)  # (batch, frames)
+            loss = (error * masked_frames).sum() / masked_frames.sum().clamp(min=1)
+        output = TFTMaskedSpectrogramModelingOutput(
+            loss=loss, reconstruction=reconstruction, masked_frames=masked_frames
+        )
+        return output if return_dict else output.to_tuple()
+
+
 def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> torch.Tensor:
     """Cross-entropy in float32 with `config.class_weights` and `config.label_smoothing` (when the config has them)."""
     class_weights = getattr(config, "class_weights", None)
@@ -956,6 +1041,8 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor, config) -> t
 
 __all__ = [
     "TFTForAudioClassification",
+    "TFTForMaskedSpectrogramModeling",
+    "TFTMaskedSpectrogramModelingOutput",
     "TFTModel",
     "TFTModelOutput",
     "TFTPreTrainedModel",

@@ -3,12 +3,15 @@ the files that mark a checkpoint complete."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel
+
+logger = logging.getLogger(__name__)
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
@@ -29,11 +32,18 @@ def load_pretrained_strict(
     """`model_class.from_pretrained(folder)`, raising on any missing, unexpected or mismatched weight.
 
     With `allow_new_head=True` (fine-tuning with `ignore_mismatched_sizes`), weights whose shape changed with the
-    label set are re-initialised as `from_pretrained` reports; every other problem still raises.
+    label set are re-initialised as `from_pretrained` reports. A checkpoint of the bare backbone (saved from
+    `model.base_model`, e.g. by `run_pretrain.py`) loads into a model with a head: every backbone weight must load,
+    the head's are new. Every other problem still raises.
     """
     model, info = model_class.from_pretrained(folder, output_loading_info=True, **kwargs)
     checked = ("missing_keys", "unexpected_keys") + (() if allow_new_head else ("mismatched_keys",))
     problems = {key: sorted(str(k) for k in info.get(key) or []) for key in checked}
+    if _is_backbone_checkpoint(model):  # a bare backbone (e.g. from run_pretrain.py): the head on top starts new
+        prefix = f"{model.base_model_prefix}."
+        new_head = [key for key in problems["missing_keys"] if not key.startswith(prefix)]
+        problems["missing_keys"] = [key for key in problems["missing_keys"] if key.startswith(prefix)]
+        logger.info(f"{folder} is a backbone checkpoint: {model_class.__name__}'s new head {new_head}")
     problems = {key: value for key, value in problems.items() if value}
     if info.get("error_msgs"):
         problems["error_msgs"] = list(info["error_msgs"])
@@ -41,6 +51,14 @@ def load_pretrained_strict(
         details = "; ".join(f"{key}: {value[:5]}{' ...' if len(value) > 5 else ''}" for key, value in problems.items())
         raise CheckpointMismatchError(f"{folder} does not match {model_class.__name__}: {details}")
     return model
+
+
+def _is_backbone_checkpoint(model: PreTrainedModel) -> bool:
+    """Whether `model` was loaded from a checkpoint of its own backbone class alone (`config.architectures`)."""
+    base_model = getattr(model, model.base_model_prefix, None)
+    return (
+        base_model is not None and base_model is not model and model.config.architectures == [type(base_model).__name__]
+    )
 
 
 def load_weights_strict(model: PreTrainedModel, folder: str | Path) -> None:

@@ -9,7 +9,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import datasets
@@ -80,8 +80,9 @@ def run_cross_validation(
     with state.main_process_first():  # the main process prepares OUTPUT/prepared; the others then read it
         dataset, corpus = load_corpus(data_args, output_dir)
     label_names = dataset.features["label"].names
-    check_checkpoint_labels(model_args, label_names)
     folds = select_folds(dataset, data_args, args.seed)
+    for fold in folds:  # before any training: every fold's checkpoint exists and fits the corpus
+        check_checkpoint_labels(fold_model_arguments(model_args, fold.index), label_names)
     logger.info(
         f"{corpus}: {len(dataset)} clips, {len(label_names)} classes, {len(folds)} fold(s) of {data_args.protocol}"
     )
@@ -109,11 +110,22 @@ def run_cross_validation(
     return results
 
 
+def fold_model_arguments(model_args: ModelArguments, fold_index: int) -> ModelArguments:
+    """The model arguments of one fold: a `{fold}` in `--model_name_or_path` becomes the fold's index (a backbone
+    pre-trained per fold, without that fold's held-out speakers)."""
+    path = model_args.model_name_or_path
+    if not path or "{fold}" not in path:
+        return model_args
+    return replace(model_args, model_name_or_path=path.replace("{fold}", str(fold_index)))
+
+
 def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) -> None:
     """A checkpoint being fine-tuned must be of `--model_type` and predict the corpus's labels, unless its head is to
-    be replaced."""
+    be replaced or it has none (a bare backbone, e.g. from `run_pretrain.py`)."""
     if not model_args.model_name_or_path:
         return
+    if not Path(model_args.model_name_or_path).is_dir() and "{" in model_args.model_name_or_path:
+        raise ValueError(f"--model_name_or_path {model_args.model_name_or_path}: only `{{fold}}` can be filled in.")
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)
     checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if isinstance(config, ASTConfig) else None
     if checkpoint_type != model_args.model_type:
@@ -121,6 +133,8 @@ def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) 
             f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
             f"{model_args.model_type!r}."
         )
+    if config.architectures == ["TFTModel"]:
+        return  # no classification head: a new one is trained for the corpus's labels
     checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
     if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:
         raise ValueError(
@@ -216,6 +230,7 @@ def _run_fold(
     if data_args.class_balanced_loss:
         weights = inverse_frequency_weights(fold.splits["train"]["label"][:], len(label_names))
     train_speakers = sorted(fold.train_speakers)
+    model_args = fold_model_arguments(model_args, fold.index)
     model, feature_extractor = build_model_and_extractor(model_args, label_names, weights, len(train_speakers))
     collator_extractor, statistics = feature_extractor, None
     if model_args.normalization == "speaker":

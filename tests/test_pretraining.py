@@ -1,0 +1,103 @@
+"""Masked spectrogram pre-training: the objective, the backbone checkpoint, and run_pretrain.py -> run_train.py."""
+
+import json
+
+import pytest
+import torch
+from conftest import tiny_config_kwargs
+from safetensors.torch import load_file, save_file
+
+import run_pretrain
+import run_train
+from dataset_scripts import generate_demo_corpus
+from dataset_scripts.prepare_demo import DEMO_LABELS
+from modeling_tft import TFTConfig, TFTForAudioClassification, TFTForMaskedSpectrogramModeling
+from training.checkpoints import CheckpointMismatchError, load_pretrained_strict
+
+TINY = "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_time_layers=1,num_frequency_layers=1"
+
+
+def tiny_model() -> TFTForMaskedSpectrogramModeling:
+    torch.manual_seed(0)
+    return TFTForMaskedSpectrogramModeling(TFTConfig(**tiny_config_kwargs())).eval()
+
+
+def test_masked_frames_are_hidden_and_scored():
+    model = tiny_model()
+    features = torch.randn(2, 40, 16)
+    mask = torch.zeros(2, 10, dtype=torch.bool)
+    mask[0, 2:5], mask[1, 6:9] = True, True
+    output = model(features, mask_time_indices=mask)
+    assert output.reconstruction.shape == (2, 40, 16)
+    assert output.masked_frames.sum() == 2 * 3 * 4  # 3 tokens of 4 frames per clip
+    expected = (output.reconstruction - features).pow(2).mean(-1)[output.masked_frames].mean()
+    torch.testing.assert_close(output.loss, expected)
+    changed = features.clone()
+    changed[output.masked_frames] = 5.0  # what the model must not see
+    torch.testing.assert_close(model(changed, mask_time_indices=mask).reconstruction, output.reconstruction)
+    assert model(features).loss is None  # nothing masked, nothing to score
+
+
+def test_padding_changes_nothing():
+    model = tiny_model()
+    clip = torch.randn(1, 30, 16)
+    mask = torch.zeros(1, 8, dtype=torch.bool)
+    mask[0, 1:4] = True
+    alone = model(clip, mask_time_indices=mask)
+    padded = torch.cat([clip, torch.randn(1, 14, 16)], 1)
+    attention_mask = torch.zeros(1, 44, dtype=torch.long)
+    attention_mask[0, :30] = 1
+    padded_mask = torch.cat([mask, torch.ones(1, 3, dtype=torch.bool)], 1)  # masks over padding are not scored
+    batched = model(padded, attention_mask=attention_mask, mask_time_indices=padded_mask)
+    torch.testing.assert_close(batched.loss, alone.loss)
+    torch.testing.assert_close(batched.reconstruction[:, :30], alone.reconstruction)
+
+
+def test_bad_inputs_and_configs_raise():
+    with pytest.raises(ValueError, match="expected \\(1, 10\\)"):
+        tiny_model()(torch.randn(1, 40, 16), mask_time_indices=torch.zeros(1, 9, dtype=torch.bool))
+    with pytest.raises(ValueError, match="needs `use_time_branch=True`"):
+        TFTForMaskedSpectrogramModeling(TFTConfig(**tiny_config_kwargs(use_time_branch=False, use_fusion=False)))
+
+
+def test_backbone_checkpoint_fine_tunes_strictly(tmp_path):
+    model = tiny_model()
+    model.tft.save_pretrained(tmp_path / "backbone")
+    tuned = load_pretrained_strict(TFTForAudioClassification, tmp_path / "backbone", num_labels=5)
+    assert tuned.classifier.out_features == 5
+    for name, weight in model.tft.state_dict().items():
+        torch.testing.assert_close(tuned.tft.state_dict()[name], weight)
+    weights = load_file(tmp_path / "backbone" / "model.safetensors")
+    dropped = next(name for name in weights if "time_encoder" in name)
+    save_file({k: v for k, v in weights.items() if k != dropped}, tmp_path / "backbone" / "model.safetensors")
+    with pytest.raises(CheckpointMismatchError, match="missing_keys"):  # a backbone weight may not go missing
+        load_pretrained_strict(TFTForAudioClassification, tmp_path / "backbone", num_labels=5)
+
+
+def test_pretrain_then_fine_tune_each_fold_from_its_own_backbone(tmp_path):
+    corpus = tmp_path / "demo"
+    generate_demo_corpus(corpus, num_speakers=6, utterances_per_class=4)
+    common = ["--dataset_dirs", str(corpus), "--max_steps", "2", "--per_device_train_batch_size", "4"]
+    with pytest.raises(ValueError, match="no such speaker"):
+        run_pretrain.main([*common, "--exclude_speakers", "nobody", "--output_dir", str(tmp_path / "bad")])
+    # fold 0 and fold 1's backbones differ in width, so each fold's fine-tuned model shows which it started from
+    for fold, width in ((0, 64), (1, 48)):
+        overrides = TINY.replace("intermediate_size=64", f"intermediate_size={width}")
+        excluded = ["--exclude_speakers", "synth_s01", "synth_s02"]
+        output = ["--output_dir", str(tmp_path / f"pretrain_fold{fold}")]
+        report = run_pretrain.main([*common, "--config_overrides", overrides, *excluded, *output])
+        assert report["corpora"]["demo"]["excluded_speakers"] == ["synth_s01", "synth_s02"]
+        assert report["corpora"]["demo"]["clips"] == report["num_clips"] == 4 * 4 * len(DEMO_LABELS)  # 4 speakers
+        assert len(report["loss_by_epoch"]) >= 1 and all(loss > 0 for loss in report["loss_by_epoch"])
+    results = run_train.main([
+        "--dataset_dir", str(corpus), "--num_folds", "3", "--folds", "0,1", "--num_train_epochs", "1",
+        "--model_name_or_path", str(tmp_path / "pretrain_fold{fold}" / "backbone"), "--report_to", "none",
+        "--output_dir", str(tmp_path / "tuned"),
+    ])  # fmt: skip
+    assert [fold["fold"] for fold in results["folds"]] == [0, 1]
+    for fold, width in ((0, 64), (1, 48)):
+        config = json.loads((tmp_path / "tuned" / f"fold_{fold}" / "model" / "config.json").read_text())
+        assert config["intermediate_size"] == width and len(config["id2label"]) == len(DEMO_LABELS)
+    with pytest.raises(ValueError, match="only `\\{fold\\}` can be filled in"):
+        run_train.main(["--dataset_dir", str(corpus), "--num_folds", "3", "--folds", "0", "--output_dir",
+                        str(tmp_path / "x"), "--model_name_or_path", str(tmp_path / "pretrain_{seed}")])  # fmt: skip
