@@ -43,7 +43,7 @@ def load_pretrained_strict(
         prefix = f"{model.base_model_prefix}."
         new_head = [key for key in problems["missing_keys"] if not key.startswith(prefix)]
         problems["missing_keys"] = [key for key in problems["missing_keys"] if key.startswith(prefix)]
-        logger.info(f"{folder} is a backbone checkpoint: {model_class.__name__}'s new head {new_head}")
+        logger.info(f"{folder} is a backbone checkpoint: {type(model).__name__}'s new head {new_head}")
     problems = {key: value for key, value in problems.items() if value}
     if info.get("error_msgs"):
         problems["error_msgs"] = list(info["error_msgs"])
