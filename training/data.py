@@ -312,7 +312,7 @@ class SpeechEmotionCollator:
         """Training waveform: speed-perturbed, randomly cropped, scaled by a random gain, then noised (each when on)."""
         if self.speed is not None:
             clip = self.speed(torch.as_tensor(clip, dtype=torch.float32))[0].numpy()
-        clip = self._crop(clip)
+        clip = self.random_crop(clip)
         if self.gain_db:
             clip = clip * 10.0 ** (float(torch.empty(()).uniform_(-self.gain_db, self.gain_db)) / 20.0)
         if self.noise_snr_db is not None:
@@ -321,7 +321,8 @@ class SpeechEmotionCollator:
             clip = torchaudio.functional.add_noise(waveform, torch.randn_like(waveform), snr)[0].numpy()
         return clip
 
-    def _crop(self, clip: np.ndarray) -> np.ndarray:
+    def random_crop(self, clip: np.ndarray) -> np.ndarray:
+        """A random `crop_frames`-frame excerpt of a longer waveform (torch's global generator); shorter ones whole."""
         excess = len(clip) - self.crop_samples
         if excess <= 0:
             return clip

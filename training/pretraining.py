@@ -79,12 +79,12 @@ class MaskedSpectrogramCollator:
     ) -> None:
         if not 0.0 < mask_prob < 1.0 or mask_length < 1:
             raise ValueError(f"Need 0 < mask_prob < 1 and mask_length >= 1, got {mask_prob} and {mask_length}.")
-        self.crop = SpeechEmotionCollator(feature_extractor, train=True, crop_frames=crop_frames)
+        self.crop = SpeechEmotionCollator(feature_extractor, train=True, crop_frames=crop_frames)  # its random crops
         self.feature_extractor = feature_extractor
         self.frames_per_token, self.mask_prob, self.mask_length = frames_per_token, mask_prob, mask_length
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
-        clips = [self.crop._crop(example["audio"]) for example in batch]
+        clips = [self.crop.random_crop(example["audio"]) for example in batch]
         fe = self.feature_extractor
         features = fe(clips, sampling_rate=fe.sampling_rate, padding="longest", return_tensors="pt")
         token_mask = features["attention_mask"][:, :: self.frames_per_token]  # a token is real if its first frame is
