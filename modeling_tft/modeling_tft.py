@@ -997,9 +997,9 @@ class TFTForMaskedSpectrogramModeling(TFTPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         batch, frames, _ = input_features.shape
         per_token = self.config.frames_per_time_token
+        num_tokens = -(-frames // per_token)  # the time tokens of `frames` frames
         masked_frames = None
         if mask_time_indices is not None:
-            num_tokens = -(-frames // per_token)
             if mask_time_indices.shape != (batch, num_tokens):
                 raise ValueError(
                     f"`mask_time_indices` has shape {tuple(mask_time_indices.shape)}, expected {(batch, num_tokens)} "
@@ -1010,7 +1010,7 @@ class TFTForMaskedSpectrogramModeling(TFTPreTrainedModel):
                 masked_frames = masked_frames & attention_mask.bool()
             input_features, target = input_features.masked_fill(masked_frames[..., None], 0.0), input_features
         outputs = self.tft(input_features, attention_mask=attention_mask, return_dict=True)
-        time_tokens = outputs.last_hidden_state[:, : -(-frames // per_token)]  # the time stream comes first
+        time_tokens = outputs.last_hidden_state[:, :num_tokens]  # the time stream comes first
         reconstruction = self.decoder(time_tokens).reshape(batch, -1, self.config.num_mel_bins)[:, :frames]
         loss = None
         if masked_frames is not None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PretrainedConfig, PreTrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,15 @@ def load_pretrained_strict(
     return model
 
 
+def is_backbone_checkpoint(config: PretrainedConfig, backbone_class: type[PreTrainedModel]) -> bool:
+    """Whether `config` is that of a checkpoint of `backbone_class` alone, with no head (`config.architectures`)."""
+    return config.architectures == [backbone_class.__name__]
+
+
 def _is_backbone_checkpoint(model: PreTrainedModel) -> bool:
-    """Whether `model` was loaded from a checkpoint of its own backbone class alone (`config.architectures`)."""
+    """Whether `model` (with a head) was loaded from a checkpoint of its own backbone alone."""
     base_model = getattr(model, model.base_model_prefix, None)
-    return (
-        base_model is not None and base_model is not model and model.config.architectures == [type(base_model).__name__]
-    )
+    return base_model is not None and base_model is not model and is_backbone_checkpoint(model.config, type(base_model))
 
 
 def load_weights_strict(model: PreTrainedModel, folder: str | Path) -> None:

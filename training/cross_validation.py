@@ -20,14 +20,14 @@ from accelerate import PartialState
 from transformers import ASTConfig, AutoConfig, AutoModelForAudioClassification, PreTrainedModel, set_seed
 
 from dataset_scripts import Fold
-from modeling_tft import TFTConfig, TFTFeatureExtractor
+from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTModel
 from modeling_tft.feature_extraction_tft import NORMALIZATIONS
 from modeling_tft.modeling_tft import classification_loss
 
 from .accelerate_loop import train_fold_with_accelerate
 from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
 from .baselines import ast_config
-from .checkpoints import load_pretrained_strict
+from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
 from .data import (
     SpeechEmotionCollator,
     inverse_frequency_weights,
@@ -133,7 +133,7 @@ def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) 
             f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
             f"{model_args.model_type!r}."
         )
-    if config.architectures == ["TFTModel"]:
+    if is_backbone_checkpoint(config, TFTModel):
         return  # no classification head: a new one is trained for the corpus's labels
     checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
     if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:

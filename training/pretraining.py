@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -134,7 +135,14 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
         config.update_from_string(data_args.config_overrides)
         config.__init__(**config.to_dict())  # re-run the config's own validation
     feature_extractor = TFTFeatureExtractor(feature_size=config.num_mel_bins, normalization="none")
-    feature_extractor.fit(iter_clips(dataset), sampling_rate=feature_extractor.sampling_rate)  # global statistics
+    lengths = []  # samples per clip, counted as `fit` decodes them (one pass over the audio)
+
+    def counted_clips() -> Iterator[np.ndarray]:
+        for clip in iter_clips(dataset):
+            lengths.append(len(clip))
+            yield clip
+
+    feature_extractor.fit(counted_clips(), sampling_rate=feature_extractor.sampling_rate)  # global statistics
     model = TFTForMaskedSpectrogramModeling(config)
     collator = MaskedSpectrogramCollator(
         feature_extractor, config.max_frames, config.frames_per_time_token, data_args.mask_prob, data_args.mask_length
@@ -151,7 +159,7 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
         "command": command,
         "corpora": corpora,
         "num_clips": len(dataset),
-        "audio_hours": round(float(np.sum([len(a) for a in iter_clips(dataset)])) / 16000 / 3600, 3),
+        "audio_hours": round(sum(lengths) / feature_extractor.sampling_rate / 3600, 3),
         "loss_by_epoch": losses,
         "backbone": str(backbone_dir),
         "wall_time_s": round(time.time() - started, 1),
