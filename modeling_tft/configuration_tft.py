@@ -45,6 +45,10 @@ class TFTConfig(PretrainedConfig):
             Residual 3x3 convolutions (x + GELU(conv(x))) after the `"conv2d"` subsampling, at its output
             resolution: a deeper local feature extractor before the Time Transformer (no effect on CASIA's
             validation speakers: search CR2).
+        time_conv_deltas (`int`, *optional*, defaults to 0):
+            Time derivatives of the log-mel spectrogram stacked with it as input channels of the `"conv2d"` stem:
+            0 none, 1 the deltas, 2 the deltas and delta-deltas (torchaudio's `compute_deltas`, 5-frame regression,
+            each clip's edges replicated), the static + delta + delta-delta input of 3-D CNN emotion models.
         time_position_embedding (`str`, *optional*, defaults to `"convolutional"`):
             `"absolute"`: a learned table of `max_frames / frames_per_time_token` positions. `"convolutional"`: a
             depthwise convolution over neighbouring time tokens (`position_kernel_size`), added as in wav2vec 2.0:
@@ -211,6 +215,7 @@ class TFTConfig(PretrainedConfig):
         time_embedding: str = "conv2d",
         time_conv_channels: int = 32,
         time_conv_residual_layers: int = 0,
+        time_conv_deltas: int = 0,
         time_position_embedding: str = "convolutional",
         position_kernel_size: int = 15,
         position_conv_init: str = "wav2vec2",
@@ -261,6 +266,7 @@ class TFTConfig(PretrainedConfig):
         self.time_embedding = time_embedding
         self.time_conv_channels = time_conv_channels
         self.time_conv_residual_layers = time_conv_residual_layers
+        self.time_conv_deltas = time_conv_deltas
         self.time_position_embedding = time_position_embedding
         self.position_kernel_size = position_kernel_size
         self.frequency_embedding = frequency_embedding
@@ -437,6 +443,12 @@ class TFTConfig(PretrainedConfig):
                 "mel bins as it reduces frames: it needs `time_embedding='conv2d'` and `bins_per_frequency_token` "
                 f"equal to `frames_per_time_token`, got {self.time_embedding!r}, {self.bins_per_frequency_token} and "
                 f"{stride}."
+            )
+        if self.time_conv_deltas not in (0, 1, 2):
+            raise ValueError(f"`time_conv_deltas` must be 0, 1 or 2, got {self.time_conv_deltas}.")
+        if self.time_conv_deltas and self.time_embedding != "conv2d":
+            raise ValueError(
+                "`time_conv_deltas` are input channels of the conv2d stem: it needs `time_embedding='conv2d'`."
             )
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torchaudio
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
@@ -244,7 +245,8 @@ MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory
 class TFTConvSubsampling(nn.Module):
     """The `"conv2d"` time tokeniser: 3x3 convolutions over (frames, mel bands), each with stride 2 in both axes
     (log2 of `frames_per_time_token` of them, as Conformer's subsampling), GELU after each, then
-    `time_conv_residual_layers` residual 3x3 convolutions at that resolution (x + GELU(conv(x))).
+    `time_conv_residual_layers` residual 3x3 convolutions at that resolution (x + GELU(conv(x))). With
+    `time_conv_deltas`, the spectrogram's deltas (and delta-deltas) are further input channels.
 
     Padded frames are zeroed after every convolution (output step i is centred on input step 2i), so a clip's
     tokens do not depend on the padding of its batch.
@@ -254,8 +256,10 @@ class TFTConvSubsampling(nn.Module):
         super().__init__()
         channels, bins = config.time_conv_channels, config.num_mel_bins
         num_layers = config.frames_per_time_token.bit_length() - 1  # log2: the config checks it is a power of 2
+        self.deltas = config.time_conv_deltas
         self.convolutions = nn.ModuleList(
-            nn.Conv2d(1 if i == 0 else channels, channels, 3, stride=2, padding=1) for i in range(num_layers)
+            nn.Conv2d(1 + self.deltas if i == 0 else channels, channels, 3, stride=2, padding=1)
+            for i in range(num_layers)
         )
         self.residual_convolutions = nn.ModuleList(
             nn.Conv2d(channels, channels, 3, padding=1) for _ in range(config.time_conv_residual_layers)
@@ -267,13 +271,27 @@ class TFTConvSubsampling(nn.Module):
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`(batch, frames, mel)` -> token inputs `(batch, tokens, channels * reduced bands)` and the token mask."""
-        hidden, mask = features[:, None], frame_mask  # (batch, 1, frames, mel)
+        hidden, mask = self._channels(features, frame_mask), frame_mask  # (batch, 1 + deltas, frames, mel)
         for convolution in self.convolutions:
             mask = mask[:, ::2]
             hidden = self.act(convolution(hidden)) * mask[:, None, :, None].to(hidden.dtype)
         for convolution in self.residual_convolutions:  # same resolution: x + GELU(conv(x)), padding zeroed again
             hidden = hidden + self.act(convolution(hidden)) * mask[:, None, :, None].to(hidden.dtype)
         return hidden.transpose(1, 2).flatten(2), mask  # (batch, tokens, channels * bands)
+
+    def _channels(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """The stem's input `(batch, 1 + deltas, frames, mel)`: the features, then their derivatives over time, each
+        clip's last real frame repeated into its padding before each derivative (as `compute_deltas` repeats a lone
+        clip's edges)."""
+        channels, current = [features], features
+        if self.deltas:
+            last = frame_mask.sum(1, keepdim=True).clamp(min=1) - 1  # (batch, 1)
+            index = torch.arange(features.shape[1], device=features.device)[None].clamp(max=last)  # (batch, frames)
+            index = index[..., None].expand_as(features)
+        for _ in range(self.deltas):
+            current = torchaudio.functional.compute_deltas(current.gather(1, index).transpose(1, 2)).transpose(1, 2)
+            channels.append(current * frame_mask[..., None].to(features.dtype))
+        return torch.stack(channels, 1)
 
 
 class TFTPositionConvolution(nn.Conv1d):

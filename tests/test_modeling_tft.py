@@ -2,6 +2,7 @@ import copy
 
 import pytest
 import torch
+import torchaudio
 from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
@@ -96,6 +97,7 @@ ABLATIONS = {
         "use_fusion": False,
     },
     "conv2d_residual": {"time_conv_residual_layers": 2},
+    "conv2d_deltas": {"time_conv_deltas": 2},
     "shared_stem": {"frequency_embedding": "shared_stem", "bins_per_frequency_token": 4},
     "shared_stem_frequency_only": {
         "frequency_embedding": "shared_stem",
@@ -383,6 +385,27 @@ def test_conv2d_time_tokens_are_local_in_time_and_frequency():
     # 3x3 stride-2 layers: output i reads inputs 2i-1..2i+1; frame 30 -> step 15 -> tokens 7, 8; bin 12 -> 6 -> band 3
     assert set(difference.amax(1).nonzero().flatten().tolist()) == {7, 8}
     assert set(difference.amax(0).nonzero().flatten().tolist()) == {3}
+
+
+@pytest.mark.parametrize("deltas", [1, 2])
+def test_conv2d_stem_takes_deltas_of_each_clip_as_channels(deltas):
+    config = TFTConfig(**tiny_config_kwargs(time_conv_deltas=deltas))
+    subsampling = TFTModel(config).eval().time_embeddings.subsampling
+    assert subsampling.convolutions[0].in_channels == 1 + deltas
+    features, frames = torch.randn(2, 40, 16), (40, 23)
+    mask = torch.arange(40)[None] < torch.tensor(frames)[:, None]
+    channels = subsampling._channels(features * mask[..., None], mask)
+    assert channels.shape == (2, 1 + deltas, 40, 16)
+    for row, length in enumerate(frames):  # each clip's derivatives as torchaudio computes them on the clip alone
+        expected = features[row, :length].T
+        for order in range(1, deltas + 1):
+            expected = torchaudio.functional.compute_deltas(expected)
+            torch.testing.assert_close(channels[row, order, :length], expected.T)
+        assert not channels[row, :, length:].any()
+    with pytest.raises(ValueError, match="time_conv_deltas"):
+        TFTConfig(time_conv_deltas=3)
+    with pytest.raises(ValueError, match="conv2d"):
+        TFTConfig(time_conv_deltas=1, time_embedding="linear")
 
 
 def test_conv2d_stem_is_he_initialised():
