@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from modeling_tft import TFTConfig, TFTForAudioClassification
+from training.arguments import rebuilt_config
 
 
 def step_seconds(config: TFTConfig, batch: int, frames: int, steps: int = 6, warmup: int = 2) -> float:
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         name, _, overrides = variant.partition("=")
         config = TFTConfig(num_labels=6)
         config.update_from_string(overrides)
-        config.__init__(**config.to_dict())  # the config's own validation
+        config = rebuilt_config(config)
         seconds = step_seconds(config, args.batch_size, args.frames)
         print(f"{name}: {seconds:.3f} s per step, {seconds / default:.2f}x the default")
 

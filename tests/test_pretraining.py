@@ -86,9 +86,17 @@ def test_pretrain_then_fine_tune_each_fold_from_its_own_backbone(tmp_path):
         excluded = ["--exclude_speakers", "synth_s01", "synth_s02"]
         output = ["--output_dir", str(tmp_path / f"pretrain_fold{fold}")]
         report = run_pretrain.main([*common, "--config_overrides", overrides, *excluded, *output])
-        assert report["corpora"]["demo"]["excluded_speakers"] == ["synth_s01", "synth_s02"]
-        assert report["corpora"]["demo"]["clips"] == report["num_clips"] == 4 * 4 * len(DEMO_LABELS)  # 4 speakers
+        [source] = report["corpora"]
+        assert source["corpus"] == "demo" and source["source"] == str(corpus)
+        assert source["excluded_speakers"] == ["synth_s01", "synth_s02"] and report["short_clips_left_out"] == 0
+        assert source["clips"] == report["num_clips"] == 4 * 4 * len(DEMO_LABELS)  # 4 speakers
         assert len(report["loss_by_epoch"]) >= 1 and all(loss > 0 for loss in report["loss_by_epoch"])
+    # clips shorter than one masked span (20 tokens = 80 frames) teach nothing: left out and counted
+    report = run_pretrain.main([*common, "--mask_length", "20", "--output_dir", str(tmp_path / "spans")])
+    assert report["short_clips_left_out"] >= 1
+    assert report["num_clips"] + report["short_clips_left_out"] == report["corpora"][0]["clips"]
+    with pytest.raises(ValueError, match="does not fit in a training crop"):
+        run_pretrain.main([*common, "--mask_length", "76", "--output_dir", str(tmp_path / "too_long")])
     results = run_train.main([
         "--dataset_dir", str(corpus), "--num_folds", "3", "--folds", "0,1", "--num_train_epochs", "1",
         "--model_name_or_path", str(tmp_path / "pretrain_fold{fold}" / "backbone"), "--report_to", "none",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from transformers import TrainingArguments
+from transformers import PretrainedConfig, TrainingArguments
 
 TRAINERS = ("hf", "accelerate")
 MODEL_TYPES = ("tft", "ast")
@@ -15,6 +15,12 @@ def no_accelerator() -> bool:
     """True on a CPU-only machine (torch >= 2.6 knows every accelerator type; older ones check CUDA)."""
     accelerator = getattr(torch, "accelerator", None)
     return not (accelerator.is_available() if accelerator else torch.cuda.is_available())
+
+
+def rebuilt_config(config: PretrainedConfig) -> PretrainedConfig:
+    """`config` built anew through its class, so the config's own checks run on values set after construction
+    (`--config_overrides` through `update_from_string`)."""
+    return type(config)(**config.to_dict())
 
 
 @dataclass

@@ -25,7 +25,7 @@ from modeling_tft.feature_extraction_tft import NORMALIZATIONS
 from modeling_tft.modeling_tft import classification_loss
 
 from .accelerate_loop import train_fold_with_accelerate
-from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
+from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments, rebuilt_config
 from .baselines import ast_config
 from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
 from .data import (
@@ -173,7 +173,7 @@ def build_model_and_extractor(
             config.update_from_string(model_args.config_overrides)
             if getattr(config, "speaker_adversarial_weight", 0.0):
                 config.num_speakers = num_speakers
-            config.__init__(**config.to_dict())  # re-run the config's own validation
+            config = rebuilt_config(config)
         model = AutoModelForAudioClassification.from_config(config, **attention)
     model.config.class_weights = class_weights
     if model_args.model_type == "ast":

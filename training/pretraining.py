@@ -18,7 +18,7 @@ from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForMaskedSpectrogramModeling
 
-from .arguments import DataArguments, no_accelerator
+from .arguments import DataArguments, no_accelerator, rebuilt_config
 from .cross_validation import environment
 from .data import SpeechEmotionCollator, _undecoded, decode_batch, iter_clips, load_corpus
 
@@ -80,6 +80,11 @@ class MaskedSpectrogramCollator:
     ) -> None:
         if not 0.0 < mask_prob < 1.0 or mask_length < 1:
             raise ValueError(f"Need 0 < mask_prob < 1 and mask_length >= 1, got {mask_prob} and {mask_length}.")
+        if mask_length * frames_per_token > crop_frames:
+            raise ValueError(
+                f"A masked span of {mask_length} tokens ({mask_length * frames_per_token} frames) does not fit in a "
+                f"training crop of {crop_frames} frames."
+            )
         self.crop = SpeechEmotionCollator(feature_extractor, train=True, crop_frames=crop_frames)  # its random crops
         self.feature_extractor = feature_extractor
         self.frames_per_token, self.mask_prob, self.mask_length = frames_per_token, mask_prob, mask_length
@@ -95,8 +100,9 @@ class MaskedSpectrogramCollator:
         return {**features, "mask_time_indices": torch.from_numpy(mask)}
 
 
-def load_unlabelled(data_args: PretrainingDataArguments, output_dir: Path) -> tuple[datasets.Dataset, dict]:
-    """The clips of every corpus (audio and speaker only) minus `exclude_speakers`, and what was used or left out."""
+def load_unlabelled(data_args: PretrainingDataArguments, output_dir: Path) -> tuple[datasets.Dataset, list[dict]]:
+    """The clips of every source (audio and speaker only) minus `exclude_speakers`, and what each source gave or
+    left out (one entry per source, in the order given)."""
     if len(data_args.corpora) != len(data_args.data_dirs):
         raise ValueError(f"--corpora {data_args.corpora} and --data_dirs {data_args.data_dirs} differ in length.")
     sources = [DataArguments(corpus=c, data_dir=d) for c, d in zip(data_args.corpora, data_args.data_dirs, strict=True)]
@@ -104,22 +110,26 @@ def load_unlabelled(data_args: PretrainingDataArguments, output_dir: Path) -> tu
     if not sources:
         raise ValueError("Nothing to pre-train on: give --corpora with --data_dirs, or --dataset_dirs.")
     excluded = set(data_args.exclude_speakers or [])
-    parts, report = [], {}
+    parts, report = [], []
     for index, args in enumerate(sources):
         dataset, corpus = load_corpus(args, output_dir / "prepared" / str(index))
         speakers = sorted(set(dataset["speaker"]))
         kept = dataset.filter(lambda s: s not in excluded, input_columns="speaker")
-        report[corpus] = {
-            "clips": len(kept),
-            "speakers": sorted(set(speakers) - excluded),
-            "excluded_speakers": sorted(set(speakers) & excluded),
-            "excluded_clips": len(dataset) - len(kept),
-        }
+        report.append(
+            {
+                "corpus": corpus,
+                "source": args.dataset_dir or args.data_dir,
+                "clips": len(kept),
+                "speakers": sorted(set(speakers) - excluded),
+                "excluded_speakers": sorted(set(speakers) & excluded),
+                "excluded_clips": len(dataset) - len(kept),
+            }
+        )
         logger.info(f"{corpus}: {len(kept)} clips kept, {len(dataset) - len(kept)} of {sorted(excluded)} left out")
         parts.append(_undecoded(kept.select_columns(["audio", "speaker"])))
-    unknown = excluded - {s for r in report.values() for s in r["excluded_speakers"]}
+    unknown = excluded - {s for r in report for s in r["excluded_speakers"]}
     if unknown:
-        raise ValueError(f"--exclude_speakers {sorted(unknown)}: no such speaker in {sorted(report)}.")
+        raise ValueError(f"--exclude_speakers {sorted(unknown)}: no such speaker in {[r['corpus'] for r in report]}.")
     return datasets.concatenate_datasets(parts), report
 
 
@@ -133,8 +143,11 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
     config = TFTConfig()
     if data_args.config_overrides:
         config.update_from_string(data_args.config_overrides)
-        config.__init__(**config.to_dict())  # re-run the config's own validation
+        config = rebuilt_config(config)
     feature_extractor = TFTFeatureExtractor(feature_size=config.num_mel_bins, normalization="none")
+    collator = MaskedSpectrogramCollator(
+        feature_extractor, config.max_frames, config.frames_per_time_token, data_args.mask_prob, data_args.mask_length
+    )
     lengths = []  # samples per clip, counted as `fit` decodes them (one pass over the audio)
 
     def counted_clips() -> Iterator[np.ndarray]:
@@ -143,10 +156,23 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
             yield clip
 
     feature_extractor.fit(counted_clips(), sampling_rate=feature_extractor.sampling_rate)  # global statistics
-    model = TFTForMaskedSpectrogramModeling(config)
-    collator = MaskedSpectrogramCollator(
-        feature_extractor, config.max_frames, config.frames_per_time_token, data_args.mask_prob, data_args.mask_length
+    # a clip shorter than one masked span has no tokens to reconstruct: it cannot teach the objective
+    min_samples = feature_extractor.n_fft + (data_args.mask_length * config.frames_per_time_token - 1) * (
+        feature_extractor.hop_length
     )
+    short = [i for i, length in enumerate(lengths) if length < min_samples]
+    if short:
+        logger.warning(
+            f"{len(short)} of {len(dataset)} clips are shorter than one masked span ({data_args.mask_length} tokens, "
+            f"{min_samples} samples): left out of training (their frames still count in the normalisation statistics)."
+        )
+        if len(short) == len(dataset):
+            raise ValueError(
+                f"Every clip is shorter than one masked span: lower --mask_length ({data_args.mask_length})."
+            )
+        dataset = dataset.select(sorted(set(range(len(dataset))) - set(short)))
+        lengths = [length for length in lengths if length >= min_samples]
+    model = TFTForMaskedSpectrogramModeling(config)
     trainer = Trainer(
         model=model, args=args, train_dataset=dataset.with_transform(decode_batch), data_collator=collator
     )
@@ -159,12 +185,13 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
         "command": command,
         "corpora": corpora,
         "num_clips": len(dataset),
+        "short_clips_left_out": len(short),
         "audio_hours": round(sum(lengths) / feature_extractor.sampling_rate / 3600, 3),
         "loss_by_epoch": losses,
         "backbone": str(backbone_dir),
         "wall_time_s": round(time.time() - started, 1),
         "environment": environment(),
-        "arguments": {"data": asdict(data_args), "training": {"seed": args.seed, "epochs": args.num_train_epochs}},
+        "arguments": {"data": asdict(data_args), "training": json.loads(args.to_json_string())},
     }
     (output_dir / "pretraining.json").write_text(json.dumps(report, indent=1))
     return report
