@@ -25,6 +25,7 @@ from transformers import get_scheduler
 from .checkpoints import write_atomically
 from .fold_job import FoldJob, FoldOutcome
 from .scoring import scalar_metrics
+from .sharpness import sharpness_aware
 from .weight_averaging import EpochAverage
 
 STATE_FILE = "loop_state.json"
@@ -125,6 +126,9 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator: Accelerator, 
         with accelerator.accumulate(model):
             loss = model(**batch).loss
             accelerator.backward(loss)
+            if args.sam_rho:
+                with sharpness_aware(model, args.sam_rho):
+                    accelerator.backward(model(**batch).loss)
             if accelerator.sync_gradients and args.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             optimizer.step()

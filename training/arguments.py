@@ -113,6 +113,13 @@ class TFTTrainingArguments(TrainingArguments):
             "best-epoch selection, and with validation speakers the averaged model is validated once."
         },
     )
+    sam_rho: float = field(
+        default=0.0,
+        metadata={
+            "help": "Sharpness-aware minimisation: take each step's gradient at the weights moved this far along the "
+            "normalised gradient (0: off; Foret et al.'s default is 0.05). Doubles the cost of a training step."
+        },
+    )
     export_dir: str | None = field(default=None, metadata={"help": "Hub-ready export folder (default OUTPUT/export)."})
     learning_rate: float = field(
         default=2.5e-4, metadata={"help": "Peak AdamW learning rate (the TFT's; the AST baseline's best is 5e-4)."}

@@ -64,6 +64,12 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: 
         )
     if args.average_last_epochs and args.early_stopping_patience:
         raise ValueError("--average_last_epochs averages the last epochs of a fixed schedule; drop early stopping.")
+    if args.sam_rho < 0:
+        raise ValueError(f"--sam_rho must be >= 0 (0: off), got {args.sam_rho}.")
+    if args.sam_rho and args.gradient_accumulation_steps > 1:
+        raise ValueError(
+            "--sam_rho perturbs the weights by each batch's gradient: use --gradient_accumulation_steps 1."
+        )
     if model_args.model_name_or_path and model_args.config_overrides:
         raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
 
@@ -371,6 +377,6 @@ def _training_arguments(args: TFTTrainingArguments) -> dict:
     keys = (
         "trainer", "learning_rate", "weight_decay", "warmup_steps", "lr_scheduler_type", "num_train_epochs",
         "per_device_train_batch_size", "gradient_accumulation_steps", "early_stopping_patience", "bf16", "fp16",
-        "torch_compile", "seed", "max_grad_norm", "average_last_epochs",
+        "torch_compile", "seed", "max_grad_norm", "average_last_epochs", "sam_rho",
     )  # fmt: skip
     return {key: getattr(args, key) for key in keys}

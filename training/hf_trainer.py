@@ -13,12 +13,14 @@ from transformers.trainer_utils import get_last_checkpoint
 from .checkpoints import load_weights_strict
 from .fold_job import FoldJob, FoldOutcome
 from .scoring import scalar_metrics
+from .sharpness import sharpness_aware
 from .weight_averaging import EpochAverage, EpochAverageCallback
 
 
 class TFTTrainer(Trainer):
     """Trainer whose evaluation and test batches use a collator without crops or masks, and whose checkpoint
-    loads (best model at the end, resume) are strict: a missing or unexpected weight is an error."""
+    loads (best model at the end, resume) are strict: a missing or unexpected weight is an error; with `--sam_rho`,
+    each step's gradient is sharpness-aware (`training/sharpness.py`)."""
 
     def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -31,6 +33,13 @@ class TFTTrainer(Trainer):
             yield
         finally:
             self.data_collator = train_collator
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.args.sam_rho:
+            with sharpness_aware(model, self.args.sam_rho):
+                super().training_step(model, inputs, num_items_in_batch)
+        return loss
 
     def _load_best_model(self) -> None:
         if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # pragma: no cover - sharded formats
