@@ -283,11 +283,12 @@ class TFTConvSubsampling(nn.Module):
         """The stem's input `(batch, 1 + deltas, frames, mel)`: the features, then their derivatives over time, each
         clip's last real frame repeated into its padding before each derivative (as `compute_deltas` repeats a lone
         clip's edges)."""
+        if not self.deltas:
+            return features[:, None]
+        last = frame_mask.sum(1, keepdim=True).clamp(min=1) - 1  # (batch, 1)
+        index = torch.arange(features.shape[1], device=features.device)[None].clamp(max=last)  # (batch, frames)
+        index = index[..., None].expand_as(features)  # each padded frame reads its clip's last real frame
         channels, current = [features], features
-        if self.deltas:
-            last = frame_mask.sum(1, keepdim=True).clamp(min=1) - 1  # (batch, 1)
-            index = torch.arange(features.shape[1], device=features.device)[None].clamp(max=last)  # (batch, frames)
-            index = index[..., None].expand_as(features)
         for _ in range(self.deltas):
             current = torchaudio.functional.compute_deltas(current.gather(1, index).transpose(1, 2)).transpose(1, 2)
             channels.append(current * frame_mask[..., None].to(features.dtype))
