@@ -157,21 +157,19 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
 
     feature_extractor.fit(counted_clips(), sampling_rate=feature_extractor.sampling_rate)  # global statistics
     # a clip shorter than one masked span has no tokens to reconstruct: it cannot teach the objective
-    min_samples = feature_extractor.n_fft + (data_args.mask_length * config.frames_per_time_token - 1) * (
-        feature_extractor.hop_length
-    )
-    short = [i for i, length in enumerate(lengths) if length < min_samples]
+    span_frames = data_args.mask_length * config.frames_per_time_token
+    kept = [i for i, length in enumerate(lengths) if feature_extractor.num_frames(length) >= span_frames]
+    short = len(lengths) - len(kept)
     if short:
         logger.warning(
-            f"{len(short)} of {len(dataset)} clips are shorter than one masked span ({data_args.mask_length} tokens, "
-            f"{min_samples} samples): left out of training (their frames still count in the normalisation statistics)."
+            f"{short} of {len(lengths)} clips are shorter than one masked span ({data_args.mask_length} tokens, "
+            f"{span_frames} frames): left out of training (their frames still count in the normalisation statistics)."
         )
-        if len(short) == len(dataset):
+        if not kept:
             raise ValueError(
                 f"Every clip is shorter than one masked span: lower --mask_length ({data_args.mask_length})."
             )
-        dataset = dataset.select(sorted(set(range(len(dataset))) - set(short)))
-        lengths = [length for length in lengths if length >= min_samples]
+        dataset, lengths = dataset.select(kept), [lengths[i] for i in kept]
     model = TFTForMaskedSpectrogramModeling(config)
     trainer = Trainer(
         model=model, args=args, train_dataset=dataset.with_transform(decode_batch), data_collator=collator
@@ -185,7 +183,7 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
         "command": command,
         "corpora": corpora,
         "num_clips": len(dataset),
-        "short_clips_left_out": len(short),
+        "short_clips_left_out": short,
         "audio_hours": round(sum(lengths) / feature_extractor.sampling_rate / 3600, 3),
         "loss_by_epoch": losses,
         "backbone": str(backbone_dir),

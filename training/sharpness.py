@@ -20,7 +20,7 @@ def sharpness_aware(model: torch.nn.Module, rho: float) -> Iterator[None]:
     exit, leaving that gradient for the optimizer."""
     params = [p for p in model.parameters() if p.grad is not None]
     with torch.no_grad():
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params])
         steps = [p.grad * (rho / (norm + 1e-12)) for p in params]
         torch._foreach_add_(params, steps)
     model.zero_grad(set_to_none=True)
