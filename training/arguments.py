@@ -117,7 +117,8 @@ class TFTTrainingArguments(TrainingArguments):
         default=0.0,
         metadata={
             "help": "Sharpness-aware minimisation: take each step's gradient at the weights moved this far along the "
-            "normalised gradient (0: off; Foret et al.'s default is 0.05), by a second forward and backward pass per step."
+            "normalised gradient, by a second forward and backward pass per step (0: off; Foret et al.'s default is "
+            "0.05)."
         },
     )
     export_dir: str | None = field(default=None, metadata={"help": "Hub-ready export folder (default OUTPUT/export)."})
