@@ -142,7 +142,7 @@ def test_pipeline_scores_long_audio_whole(tmp_path):
     """A length-free TFT exported with a whole-clip extractor: a 30-s input is not scored by its first 3 s."""
     torch.manual_seed(0)
     model = TFTForAudioClassification(TFTConfig(**tiny_config_kwargs(num_mel_bins=32, max_frames=300))).eval()
-    assert not model.config.fixed_length
+    assert model.config.window_frames is None
     model.save_pretrained(tmp_path)
     TFTFeatureExtractor(feature_size=32, max_length=None).save_pretrained(tmp_path)
     classifier = pipeline("audio-classification", model=str(tmp_path))
@@ -166,18 +166,17 @@ def windowed_by_hand(model: TFTForAudioClassification, features: torch.Tensor) -
     return logits.softmax(-1).mean(0)
 
 
-def test_pipeline_scores_long_audio_in_windows_with_a_fixed_length_model(tmp_path):
-    """A first-design TFT (fixed length, 300 frames): a 30-s input is scored in windows, not by its first 3 s."""
+def test_pipeline_scores_long_audio_in_windows_when_the_export_asks(tmp_path):
+    """A TFT exported with 300-frame inference windows: a 30-s input is scored in windows, not by its first 3 s."""
     torch.manual_seed(0)
     config = TFTConfig(
-        **tiny_config_kwargs(num_mel_bins=32, max_frames=300, time_position_embedding="absolute",
-                             frequency_embedding="trajectory", id2label=dict(enumerate(LABELS)),
-                             label2id={n: i for i, n in enumerate(LABELS)})
+        **tiny_config_kwargs(num_mel_bins=32, max_frames=300, inference_window_frames=300,
+                             id2label=dict(enumerate(LABELS)), label2id={n: i for i, n in enumerate(LABELS)})
     )  # fmt: skip
     model = TFTForAudioClassification(config).eval()
     with torch.no_grad():  # an untrained head gives near-uniform scores: sharpen it so windows' scores differ
         model.classifier.weight.mul_(30.0)
-    assert model.config.fixed_length and model.config.window_frames == 300
+    assert model.config.window_frames == 300 and model.config.hop_frames == 150
     model.save_pretrained(tmp_path)
     TFTFeatureExtractor(feature_size=32, max_length=None).save_pretrained(tmp_path)  # as training/export.py writes
     classifier = pipeline("audio-classification", model=str(tmp_path), trust_remote_code=True)
@@ -192,11 +191,12 @@ def test_pipeline_scores_long_audio_in_windows_with_a_fixed_length_model(tmp_pat
 
 
 def test_clip_repeated_to_30_s_keeps_its_label_through_pipeline(tmp_path, corpora):
-    """A fixed-length TFT fitted to real clips (`tft_ser_models`): each clip looped to 30 s keeps the clip's label."""
-    shutil.copytree(trained_export("absolute"), tmp_path, dirs_exist_ok=True)
+    """A TFT fitted to real clips (`tft_ser_models`) and exported with 3-s inference windows: each clip looped to
+    30 s keeps the clip's label."""
+    shutil.copytree(trained_export(inference_window_frames=300), tmp_path, dirs_exist_ok=True)
     TFTFeatureExtractor(max_length=None).save_pretrained(tmp_path)  # whole clips, as exports ship
     classifier = pipeline("audio-classification", model=str(tmp_path), trust_remote_code=True)
-    assert classifier.model.config.fixed_length
+    assert classifier.model.config.window_frames == 300
     for emotion in EMOTIONS:
         for utterance in UTTERANCES:
             clip = casia_clip(emotion, utterance)

@@ -107,7 +107,7 @@ def test_console_script_is_declared():
 
 
 def test_figure_names_for_several_files_do_not_collide(tmp_path):
-    from tft_ser.cli import plot_path
+    from tft_ser.runner import plot_path
 
     taken: set[Path] = set()
     first = plot_path(str(tmp_path / "t.png"), Path("a/x.wav"), True, taken)

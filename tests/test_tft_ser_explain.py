@@ -9,7 +9,6 @@ from tft_ser.plots import plot_explanation
 
 CONFIGS = {
     "joint": {},
-    "cross": {"fusion_type": "cross"},
     "no_fusion": {"use_fusion": False},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
     "frequency_only": {"use_time_branch": False, "use_fusion": False},

@@ -29,13 +29,11 @@ def casia_clip(emotion: str, utterance: int, speaker: str = SPEAKER) -> np.ndarr
 
 
 @functools.cache
-def trained_export(time_position_embedding: str = "convolutional") -> Path:
+def trained_export(inference_window_frames: int | None = None) -> Path:
     """
     A tiny time-branch TFT (64 mel bins, 300 frames) fitted to 3 clips per emotion, each step beside fresh random
     crops of them (a VAD segment trims a clip's edges and adds gap audio: it must keep the clip's label).
-    `time_position_embedding="absolute"` gives a fixed-length model (the first design's time branch); its absolute
-    positions see a clip at every offset of a window only if trained so, so it also fits 3-s stretches of each
-    clip played in a loop (what a window of a long recording holds).
+    `inference_window_frames` sets the export's inference windows.
     """
     rng = np.random.default_rng(0)
     clips = [casia_clip(e, u) for e in EMOTIONS for u in UTTERANCES]
@@ -49,20 +47,15 @@ def trained_export(time_position_embedding: str = "convolutional") -> Path:
             num_labels=len(EMOTIONS),
             id2label=dict(enumerate(EMOTIONS)),
             label2id={e: i for i, e in enumerate(EMOTIONS)},
-            # frequency tokens embed each band's trajectory at absolute frame positions, so a model fitted in
-            # seconds on a few clips is not shift-invariant; the time branch with mean pooling nearly is
-            use_frequency_branch=False,
+            use_frequency_branch=False,  # the time branch alone fits a few clips in seconds
             use_fusion=False,
-            pooling="mean",
-            time_position_embedding=time_position_embedding,
+            inference_window_frames=inference_window_frames,
         )
     )
     model = TFTForAudioClassification(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
     for _ in range(STEPS):
         batch = clips + [random_crop(clip, rng) for clip in clips]
-        if config.fixed_length:
-            batch += [looped_window(clip, rng) for clip in clips]
         inputs = extractor(batch, sampling_rate=SR, return_tensors="pt")
         loss = model(**inputs, labels=labels.repeat(len(batch) // len(clips))).loss
         optimizer.zero_grad()
@@ -79,13 +72,6 @@ def random_crop(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     start, end = rng.integers(0, int(0.7 * SR)), len(clip) - rng.integers(0, int(0.4 * SR))
     edge = (rng.integers(0, 2) * 1e-3 * rng.standard_normal(int(0.05 * SR))).astype(np.float32)
     return np.concatenate([edge, clip[start:end], edge])
-
-
-def looped_window(clip: np.ndarray, rng: np.random.Generator, seconds: float = 3.0) -> np.ndarray:
-    """`seconds` of the clip played in a loop, from a random offset into it."""
-    loop = np.tile(clip, int(np.ceil(seconds * SR / len(clip))) + 1)
-    start = rng.integers(0, len(clip))
-    return loop[start : start + round(seconds * SR)]
 
 
 def random_export(**overrides) -> Path:

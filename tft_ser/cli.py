@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
+from .exit_codes import EXIT_USAGE
 from .options import VADOptions
 
 logger = logging.getLogger("tft_ser")
-
-EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,29 +54,4 @@ def main(argv: list[str] | None = None) -> int:
     return runner.run(args.audio)
 
 
-def plot_path(template: str | None, audio: Path, many: bool, taken: set[Path] | None = None) -> Path | None:
-    """
-    The figure path for one audio file: the template itself, or `<stem>_<audio stem>.png` for several files
-    (`_2`, `_3`, ... appended when two inputs share a stem; `taken` collects the paths handed out).
-    """
-    if template is None:
-        return None
-    template = Path(template)
-    if not many:
-        return template
-    suffix, name, count = template.suffix or ".png", f"{template.stem}_{audio.stem}", 1
-    path = template.with_name(name + suffix)
-    while taken is not None and path in taken:
-        count += 1
-        path = template.with_name(f"{name}_{count}{suffix}")
-    if taken is not None:
-        taken.add(path)
-    return path
-
-
-def failure_summary(failed: list[dict], total: int) -> str:
-    lines = [f"{len(failed)} of {total} file(s) failed:"] + [f"  {f['file']}: {f['error']}" for f in failed]
-    return "\n".join(lines)
-
-
-__all__ = ["build_parser", "failure_summary", "main", "plot_path"]
+__all__ = ["build_parser", "main"]

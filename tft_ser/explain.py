@@ -43,8 +43,7 @@ def attention_by_stream(config, attentions: tuple[torch.Tensor, ...]) -> tuple[l
     """
     Per layer, the attention received by the time tokens and by the frequency tokens (each normalised to sum to 1),
     from every layer in which they are keys. `attentions` follow `TFTModelOutput`'s order: Time Transformer
-    layers, Frequency Transformer layers, then fusion layers (joint: one over both streams; cross: time→frequency
-    then frequency→time).
+    layers, Frequency Transformer layers, then fusion layers (one attention over both streams, time tokens first).
     """
     layers = list(attentions)
     time = [received_attention(layers.pop(0)) for _ in range(config.num_time_layers if config.use_time_branch else 0)]
@@ -53,14 +52,10 @@ def attention_by_stream(config, attentions: tuple[torch.Tensor, ...]) -> tuple[l
         for _ in range(config.num_frequency_layers if config.use_frequency_branch else 0)
     ]
     for _ in range(config.num_fusion_layers if config.use_fusion else 0):
-        if config.fusion_type == "joint":
-            joint = received_attention(layers.pop(0))
-            num_time = joint.shape[0] - config.num_frequency_tokens
-            time.append(joint[:num_time])
-            frequency.append(joint[num_time:])
-        else:
-            frequency.append(received_attention(layers.pop(0)))  # time queries → frequency keys
-            time.append(received_attention(layers.pop(0)))  # frequency queries → time keys
+        joint = received_attention(layers.pop(0))
+        num_time = joint.shape[0] - config.num_frequency_tokens
+        time.append(joint[:num_time])
+        frequency.append(joint[num_time:])
     return [_normalise(t) for t in time], [_normalise(f) for f in frequency]
 
 
@@ -93,8 +88,7 @@ def explain_clip(classifier: EmotionClassifier, audio: np.ndarray, start_s: floa
         end_s = (first + len(clip)) / rate
         notes.append(f"Audio is longer than the model window: explained {first / rate:.2f}–{end_s:.2f} s.")
     inputs = classifier.features([clip])
-    with torch.inference_mode():
-        output = classifier.model(**inputs, output_attentions=True)
+    output = _with_attentions(classifier.model, inputs)
     probabilities = output.logits[0].float().softmax(-1).cpu()
     target = int(probabilities.argmax())
     time_layers, band_layers = attention_by_stream(config, tuple(a.cpu() for a in output.attentions))
@@ -123,6 +117,17 @@ def explain_clip(classifier: EmotionClassifier, audio: np.ndarray, start_s: floa
         band_gradient=_normalise(gradient.sum(0)).numpy(),
         notes=notes,
     )
+
+
+def _with_attentions(model: torch.nn.Module, inputs: dict):
+    """The model's output with every layer's attention weights, which only the eager attention returns."""
+    implementation = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        with torch.inference_mode():
+            return model(**inputs, output_attentions=True)
+    finally:
+        model.set_attn_implementation(implementation)
 
 
 def _missing_note(config, stream: str) -> str:

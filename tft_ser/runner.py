@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .audio import AudioError, load_audio
 from .classifier import EmotionClassifier
-from .cli import EXIT_FAILED_INPUTS, EXIT_OK, EXIT_USAGE, failure_summary, plot_path
+from .exit_codes import EXIT_FAILED_INPUTS, EXIT_OK, EXIT_USAGE
 from .explain import explain_clip
 from .inputs import expand_inputs
 from .output import render
@@ -77,3 +77,28 @@ class Runner:
             result["explain"] = str(plot_explanation(explanation, figure, path.name))
             result["explain_notes"] = explanation.notes
         return result
+
+
+def plot_path(template: str | None, audio: Path, many: bool, taken: set[Path] | None = None) -> Path | None:
+    """
+    The figure path for one audio file: the template itself, or `<stem>_<audio stem>.png` for several files
+    (`_2`, `_3`, ... appended when two inputs share a stem; `taken` collects the paths handed out).
+    """
+    if template is None:
+        return None
+    template = Path(template)
+    if not many:
+        return template
+    suffix, name, count = template.suffix or ".png", f"{template.stem}_{audio.stem}", 1
+    path = template.with_name(name + suffix)
+    while taken is not None and path in taken:
+        count += 1
+        path = template.with_name(f"{name}_{count}{suffix}")
+    if taken is not None:
+        taken.add(path)
+    return path
+
+
+def failure_summary(failed: list[dict], total: int) -> str:
+    lines = [f"{len(failed)} of {total} file(s) failed:"] + [f"  {f['file']}: {f['error']}" for f in failed]
+    return "\n".join(lines)
