@@ -20,6 +20,11 @@ NORMALIZATIONS = ("utterance", "global", "none")
 # the layout `soundfile.read` returns; any other 2-D array is a batch of mono clips.
 MAX_CHANNELS = 8
 LOG_OFFSET = 1e-6
+# Float audio lies in [-1, 1]. Beyond it a clip is scored as it is, with a warning; beyond this peak (+6 dBFS, which
+# no recording or PCM decoder gives) it is refused as mis-scaled, e.g. integer PCM stored as float.
+MAX_FLOAT_PEAK = 2.0
+# Shorter clips are scored with a warning: data preparation leaves them out (too short to carry an emotion).
+MIN_RELIABLE_SECONDS = 0.25
 _INT_SCALES = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int8): 2.0**7}
 
 
@@ -233,40 +238,39 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             items = [np.asarray(raw_speech)] if is_single else list(raw_speech)
         else:
             raise TypeError(f"Expected audio as a numpy array, torch tensor or list, got {type(raw_speech).__name__}.")
-        return [self._to_mono(item, index) for index, item in enumerate(items)]
+        return [self._to_mono(item, _clip_name(index, len(items))) for index, item in enumerate(items)]
 
-    def _to_mono(self, clip: Any, index: int) -> np.ndarray:
+    def _to_mono(self, clip: Any, name: str) -> np.ndarray:
         if isinstance(clip, torch.Tensor):
             clip = clip.detach().cpu().numpy()
         clip = np.asarray(clip)
         if clip.dtype.kind in "iu":
-            clip = self._pcm(clip, index)
+            clip = self._pcm(clip, name)
         if clip.dtype.kind != "f":
-            raise TypeError(f"Clip {index} has dtype {clip.dtype}; expected float or integer PCM audio.")
+            raise TypeError(f"{name} has dtype {clip.dtype}; expected float or integer PCM audio.")
         if clip.ndim == 2:
             channel_axis = int(np.argmin(clip.shape))
             if clip.shape[channel_axis] > MAX_CHANNELS:
-                raise ValueError(
-                    f"Clip {index} has shape {clip.shape}; expected mono or at most {MAX_CHANNELS} channels."
-                )
-            logger.info(f"Clip {index}: down-mixing {clip.shape[channel_axis]} channels to mono (mean).")
+                raise ValueError(f"{name} has shape {clip.shape}; expected mono or at most {MAX_CHANNELS} channels.")
+            logger.info(f"{name}: down-mixing {clip.shape[channel_axis]} channels to mono (mean).")
             clip = clip.mean(axis=channel_axis)
         elif clip.ndim != 1:
-            raise ValueError(f"Clip {index} has {clip.ndim} dimensions; expected a 1-D (mono) waveform.")
+            raise ValueError(f"{name} has {clip.ndim} dimensions; expected a 1-D (mono) waveform.")
         if clip.size == 0:
-            raise ValueError(f"Clip {index} is empty (0 samples).")
+            raise ValueError(f"{name} is empty (0 samples).")
         finite = np.isfinite(clip)
         if not finite.all():
-            raise ValueError(f"Clip {index} contains NaN or Inf (first at sample {int(np.argmin(finite))}).")
+            raise ValueError(f"{name} contains NaN or Inf (first at sample {int(np.argmin(finite))}).")
+        _check_range(clip, name)
         return clip.astype(np.float32, copy=False)
 
     @staticmethod
-    def _pcm(clip: np.ndarray, index: int) -> np.ndarray:
+    def _pcm(clip: np.ndarray, name: str) -> np.ndarray:
         """Scale integer PCM to float in [-1, 1]."""
         if clip.dtype == np.uint8:
             return (clip.astype(np.float32) - 128.0) / 128.0
         if clip.dtype not in _INT_SCALES:
-            raise TypeError(f"Clip {index} has integer dtype {clip.dtype}; expected int8, int16, int32 or uint8 PCM.")
+            raise TypeError(f"{name} has integer dtype {clip.dtype}; expected int8, int16, int32 or uint8 PCM.")
         return clip.astype(np.float32) / _INT_SCALES[clip.dtype]
 
     def _check_sampling_rate(
@@ -297,15 +301,21 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
 
     def _check_lengths(self, clips: list[np.ndarray], max_length: int, truncation: bool) -> None:
         for index, clip in enumerate(clips):
+            name = _clip_name(index, len(clips))
             if len(clip) < self.min_num_samples:
                 raise ValueError(
-                    f"Clip {index} has {len(clip)} samples ({len(clip) / self.sampling_rate:.4f} s); at least "
+                    f"{name} has {len(clip)} samples ({len(clip) / self.sampling_rate:.4f} s); at least "
                     f"{self.min_num_samples} samples ({self.min_num_samples / self.sampling_rate:.3f} s) are needed "
                     "for one analysis frame."
                 )
+            if len(clip) < MIN_RELIABLE_SECONDS * self.sampling_rate:
+                logger.warning(
+                    f"{name} lasts {len(clip) / self.sampling_rate:.3f} s, less than {MIN_RELIABLE_SECONDS} s: too "
+                    "short to carry an emotion (data preparation leaves such clips out); its scores mean little."
+                )
             if not truncation and self.num_frames(len(clip)) > max_length:
                 raise ValueError(
-                    f"Clip {index} has {self.num_frames(len(clip))} frames, more than max_length={max_length}; "
+                    f"{name} has {self.num_frames(len(clip))} frames, more than max_length={max_length}; "
                     "pass `truncation=True` or a larger `max_length`."
                 )
 
@@ -358,6 +368,27 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
                 raise ValueError("Clips of different lengths need padding; use padding='longest' or 'max_length'.")
             return int(num_frames.max())
         raise ValueError(f"`padding` must be 'max_length', 'longest', True or False, got {padding!r}.")
+
+
+def _clip_name(index: int, count: int) -> str:
+    """How messages name a clip: its place in a batch, or "The audio" when there is one."""
+    return "The audio" if count == 1 else f"Clip {index} (of {count})"
+
+
+def _check_range(clip: np.ndarray, name: str) -> None:
+    """Warn about float samples beyond [-1, 1]; refuse a clip so far beyond it that it must be mis-scaled."""
+    peak = float(np.abs(clip).max())
+    if peak > MAX_FLOAT_PEAK:
+        raise ValueError(
+            f"{name} peaks at {peak:.4g}, far beyond the [-1, 1] of float audio: is it integer PCM stored as float? "
+            "Divide it by its full scale (32768 for 16-bit) first."
+        )
+    if peak > 1.0:
+        beyond = int((np.abs(clip) > 1.0).sum())
+        logger.warning(
+            f"{name}: {beyond} samples ({100 * beyond / clip.size:.2f} %) beyond [-1, 1] (peak {peak:.3f}); float "
+            "audio is expected in [-1, 1]. Scored as it is (the model is level-sensitive)."
+        )
 
 
 __all__ = ["TFTFeatureExtractor"]

@@ -55,8 +55,9 @@ def test_predict_json_timeline_plot_and_explain(model_dir, audio_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["failed"] == [] and [Path(r["file"]).name for r in report["results"]] == ["call.wav", "angry.wav"]
-    call = report["results"][0]
+    call, angry = report["results"]
     assert call["prediction"]["label"] in EMOTIONS
+    assert angry["prediction"]["label"] == "angry"  # a clip of the speaker and sentences the model was fitted to
     speech = [row for row in call["timeline"] if row["label"] != "non-speech"]
     assert len(speech) == 4 and call["summary"]["num_segments"] == 4
     assert all(row["score"] is None and row["scores"] == {} for row in call["timeline"] if row not in speech)
@@ -86,6 +87,7 @@ def test_folder_with_a_broken_file_processes_the_rest(model_dir, audio_dir, tmp_
     report = json.loads(result.out)
     assert sorted(Path(r["file"]).name for r in report["results"]) == ["angry.wav", "sad.flac", "silence.wav"]
     assert sorted(Path(f["file"]).name for f in report["failed"]) == ["broken.wav", "missing.wav"]
+    assert report["failed"][1]["error"] == "no such file"
     silence = next(r for r in report["results"] if r["file"].endswith("silence.wav"))
     assert silence["prediction"]["label"] == "non-speech" and silence["prediction"]["scores"] == {}
     assert "2 of 5 file(s) failed" in result.err and "broken.wav" in result.err
@@ -93,7 +95,7 @@ def test_folder_with_a_broken_file_processes_the_rest(model_dir, audio_dir, tmp_
 
 def test_usage_errors_exit_2(model_dir, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "no-model"), "x.wav"]) == 2
-    assert "cannot load model" in capsys.readouterr().err
+    assert f"no model folder {str(tmp_path / 'no-model')!r}" in capsys.readouterr().err
     assert main(["predict", model_dir, "x.wav", "--plot", "t.png"]) == 2
     assert main(["predict", model_dir, str(tmp_path / "nothing-*.wav"), "--json"]) == 1  # a glob matching nothing
 

@@ -111,3 +111,35 @@ def test_window_spans_and_combination_rule():
     probabilities = np.array([[1.0, 0.0], [0.0, 1.0]])
     np.testing.assert_allclose(combine(probabilities, np.array([3, 1])), [0.75, 0.25])
     assert combine(probabilities, np.zeros(2)) is None
+
+
+class ScriptedClassifier:
+    """Stands in for the model inside `predict_recording`: window i's probabilities are row i of a table."""
+
+    labels = ["a", "b"]
+    sampling_rate = SR
+    min_samples = 512
+    window_samples = 2 * SR
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table, self.seen = table, []
+
+    def probabilities(self, clips):
+        self.seen += [len(c) for c in clips]
+        return self.table[: len(clips)]
+
+
+def test_whole_recording_windows_are_weighted_by_the_speech_they_hold():
+    """Windows of 2 s every 1 s over 5 s: [0, 2), [1, 3), [2, 4), [3, 5). Speech fills 0-0.5 s (window 0 only) and
+    3.0-4.5 s (windows 2 and 3: 1.0 and 1.5 s). Weights by speech are 0.5, 0, 1.0, 1.5; by length they would be equal,
+    and window 1 (no speech) would count."""
+    audio = np.zeros(5 * SR, np.float32)
+    segments = [(0, SR // 2), (3 * SR, 9 * SR // 2)]
+    table = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    scripted = ScriptedClassifier(table[[0, 2, 3]])  # the window without speech is never scored
+    prediction = predict_recording(scripted, audio, segments=segments, window_s=2.0, hop_s=1.0)
+    assert prediction.num_windows == 3 and prediction.speech_s == 2.0
+    expected_a = (0.5 * 1.0 + 1.0 * 0.0 + 1.5 * 1.0) / 3.0
+    assert prediction.scores["a"] == pytest.approx(expected_a) and prediction.label == "a"
+    by_length = ScriptedClassifier(table)
+    assert predict_recording(by_length, audio, use_vad=False, window_s=2.0, hop_s=1.0).scores["a"] == pytest.approx(0.5)

@@ -6,10 +6,29 @@ import argparse
 import logging
 import sys
 
-from .exit_codes import EXIT_USAGE
-from .options import VADOptions
+from .exit_codes import EXIT_BAD_MODEL, EXIT_USAGE
+from .options import MIN_WINDOW_S, VADOptions
 
 logger = logging.getLogger("tft_ser")
+
+
+def _number(kind: type, low: float, high: float | None = None, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a `kind` (int or float) in the interval [low, high] (open where asked)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        too_low = value <= low if low_open else value < low
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high or value != value:  # NaN compares false everywhere
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"{text} is outside {left}{low}, {'inf' if high is None else high}{right}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,34 +43,70 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeline", action="store_true", help="one row per speech / non-speech segment (Silero VAD)")
     p.add_argument("--plot", metavar="PNG", help="with --timeline: draw it (several files: PNG_<stem>.png)")
     p.add_argument("--explain", metavar="PNG", help="draw the explanation maps of the first window")
-    p.add_argument("--window-s", type=float, help="window length in seconds (default and maximum: the model's)")
-    p.add_argument("--hop-s", type=float, help="hop between windows in seconds (default: half the window)")
+    p.add_argument(
+        "--window-s",
+        type=_number(float, MIN_WINDOW_S),
+        help=f"window length in seconds, at least {MIN_WINDOW_S} (default and maximum: the model's)",
+    )
+    p.add_argument(
+        "--hop-s", type=_number(float, 0, low_open=True), help="hop between windows in seconds (default: half window)"
+    )
     p.add_argument("--no-vad", action="store_true", help="predict: weight windows by length, not by speech")
-    p.add_argument("--vad-threshold", type=float, default=VADOptions.threshold, help="Silero speech threshold")
-    p.add_argument("--min-silence-ms", type=int, default=VADOptions.min_silence_ms, help="pause that ends a segment")
-    p.add_argument("--max-segment-s", type=float, default=VADOptions.max_segment_s, help="longest segment")
+    p.add_argument(
+        "--vad-threshold",
+        type=_number(float, 0.15, 1, low_open=True, high_open=True),
+        default=VADOptions.threshold,
+        help="Silero speech probability that starts a segment, in (0.15, 1) (a segment ends 0.15 below it)",
+    )
+    p.add_argument(
+        "--min-silence-ms",
+        type=_number(int, 0),
+        default=VADOptions.min_silence_ms,
+        help="pause that ends a segment, in ms (>= 0)",
+    )
+    p.add_argument(
+        "--max-segment-s",
+        type=_number(float, MIN_WINDOW_S),
+        default=VADOptions.max_segment_s,
+        help=f"longest segment in seconds (>= {MIN_WINDOW_S})",
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    p.add_argument("--batch-size", type=int, default=16, help="windows per model call")
+    p.add_argument("--batch-size", type=_number(int, 1), default=16, help="windows per model call (>= 1)")
     p.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
     p.add_argument("-v", "--verbose", action="store_true", help="log down-mixing, resampling and progress details")
+    p.add_argument("--debug", action="store_true", help="show the traceback of errors")
     p.set_defaults(format="table")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed the usage error (2) or the help (0)
+        return int(exit_.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if args.plot and not args.timeline:
         print("error: --plot draws the timeline; add --timeline", file=sys.stderr)
         return EXIT_USAGE
-    from .runner import Runner  # after argument parsing: torch and transformers take a while to import
+    if args.window_s is not None and args.hop_s is not None and args.hop_s > args.window_s:
+        print(f"error: --hop-s {args.hop_s} is longer than --window-s {args.window_s}", file=sys.stderr)
+        return EXIT_USAGE
+    from .runner import ModelError, Runner, UsageError  # after parsing: torch and transformers take a while to load
 
     try:
-        runner = Runner.from_args(args)
-    except (OSError, ValueError) as error:
-        print(f"error: cannot load model {args.model!r}: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    return runner.run(args.audio)
+        return Runner.from_args(args).run(args.audio)
+    except UsageError as error:
+        return _fail(f"error: {error}", EXIT_USAGE, args.debug)
+    except ModelError as error:
+        return _fail(f"error: model {args.model!r}: {error}", EXIT_BAD_MODEL, args.debug)
+
+
+def _fail(message: str, code: int, debug: bool) -> int:
+    if debug:
+        logger.exception(message)
+    else:
+        print(message, file=sys.stderr)
+    return code
 
 
 __all__ = ["build_parser", "main"]

@@ -1,5 +1,6 @@
 """Exit codes of the `tft-ser` command (docs/APPLICATIONS.md)."""
 
 EXIT_OK = 0  # every input was processed
-EXIT_FAILED_INPUTS = 1  # some inputs failed (listed on stderr); the others were processed
-EXIT_USAGE = 2  # bad options or a model that cannot be loaded: nothing was processed
+EXIT_FAILED_INPUTS = 1  # some inputs failed (each listed on stderr with its reason); the others were processed
+EXIT_USAGE = 2  # bad options, a missing model or nothing to process: nothing was processed
+EXIT_BAD_MODEL = 3  # the model's files are broken (unreadable weights, NaN/Inf weights or scores)

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import glob
+from collections import Counter
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus"}  # what `load_audio` decodes
 
 
-def expand_inputs(arguments: list[str]) -> list[Path]:
-    """Files as given; folders → their audio files (recursive, sorted); globs → matches. Unmatched stay as-is."""
+def expand_inputs(arguments: list[str]) -> tuple[list[Path], Counter[str]]:
+    """
+    Files as given; folders → their audio files (recursive, sorted); globs → matches. Unmatched stay as-is (they
+    are reported as failed). Also returns how many files of each other suffix the folder scans left out.
+    """
     paths: list[Path] = []
+    left_out: Counter[str] = Counter()
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            paths += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+            for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                if file.suffix.lower() in AUDIO_SUFFIXES:
+                    paths.append(file)
+                else:
+                    left_out[file.suffix.lower() or "(no suffix)"] += 1
         elif not path.exists() and glob.has_magic(argument):
             matches = sorted(Path(p) for p in glob.glob(argument, recursive=True))
             paths += [p for p in matches if p.is_file()] or [path]
         else:
             paths.append(path)  # a file, or a missing path that will be reported as failed
-    return list(dict.fromkeys(paths))
+    return list(dict.fromkeys(paths)), left_out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MIN_WINDOW_S = 0.25  # the shortest audio scored: data preparation's shortest clip (dataset_scripts MIN_DURATION_S)
+
 
 @dataclass
 class VADOptions:
