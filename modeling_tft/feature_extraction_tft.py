@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -20,11 +21,14 @@ NORMALIZATIONS = ("utterance", "global", "none")
 # the layout `soundfile.read` returns; any other 2-D array is a batch of mono clips.
 MAX_CHANNELS = 8
 LOG_OFFSET = 1e-6
-# Float audio lies in [-1, 1]. Beyond it a clip is scored as it is, with a warning; beyond this peak (+6 dBFS, which
-# no recording or PCM decoder gives) it is refused as mis-scaled, e.g. integer PCM stored as float.
-MAX_FLOAT_PEAK = 2.0
+# Float audio lies in [-1, 1]. Beyond it a clip is scored as it is, with a warning; beyond this peak (18 dB above full
+# scale) it is refused as mis-scaled: integer PCM stored as float peaks in the hundreds or thousands.
+MAX_FLOAT_PEAK = 8.0
 # Shorter clips are scored with a warning: data preparation leaves them out (too short to carry an emotion).
 MIN_RELIABLE_SECONDS = 0.25
+# Least audio behind speaker-adaptive statistics (`adapted`): below it, band means and deviations follow the words
+# said more than the speaker.
+MIN_ADAPTATION_SECONDS = 10.0
 _INT_SCALES = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtype(np.int8): 2.0**7}
 
 
@@ -67,6 +71,8 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             Per-band mean for `"global"` normalisation.
         std (`list[float]`, *optional*):
             Per-band standard deviation for `"global"` normalisation.
+        statistics_seconds (`float`, *optional*):
+            Seconds of audio behind `mean`/`std` (set by `fit`).
         return_attention_mask (`bool`, *optional*, defaults to `True`):
             Return the frame mask by default.
     """
@@ -87,6 +93,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         normalization: str = "utterance",
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
+        statistics_seconds: float | None = None,
         return_attention_mask: bool = True,
         **kwargs,
     ) -> None:
@@ -115,6 +122,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         self.normalization = normalization
         self.mean = [float(m) for m in mean] if mean is not None else None
         self.std = [float(s) for s in std] if std is not None else None
+        self.statistics_seconds = statistics_seconds
         self._mel_transform: torchaudio.transforms.MelSpectrogram | None = None
 
     @property
@@ -165,6 +173,12 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         clips = self._check_sampling_rate(clips, sampling_rate, resample)
         max_length = max_length or self.max_length or self._longest(clips)
         self._check_lengths(clips, max_length, truncation)
+        for index, clip in enumerate(clips):
+            if len(clip) < MIN_RELIABLE_SECONDS * self.sampling_rate:
+                logger.warning(
+                    f"{_clip_name(index, len(clips))} lasts {len(clip) / self.sampling_rate:.3f} s, less than "
+                    f"{MIN_RELIABLE_SECONDS} s: too short to carry an emotion (data preparation leaves such clips out)."
+                )
         if any(self.num_frames(len(clip)) > max_length for clip in clips):
             logger.warning_once(
                 f"{type(self).__name__}: audio longer than max_length frames is truncated to its start. Set "
@@ -214,7 +228,25 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         mean = total / count
         std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-10))
         self.mean, self.std, self.normalization = mean.tolist(), std.tolist(), "global"
+        self.statistics_seconds = count * self.hop_length / self.sampling_rate
         return self
+
+    def adapted(
+        self, raw_speech: Iterable[np.ndarray], sampling_rate: int, min_seconds: float = MIN_ADAPTATION_SECONDS
+    ) -> TFTFeatureExtractor:
+        """Speaker-adaptive normalisation: a copy of this extractor that standardises with the band statistics of
+        `raw_speech`, unlabelled clips of one speaker or one recording (computed by `fit`). A model trained with
+        `run_train.py --normalization speaker` expects it. Raises `ValueError` when the clips hold less than
+        `min_seconds` of audio. In a pipeline:
+        `pipeline("audio-classification", model=export, feature_extractor=extractor.adapted(clips, 16000))`.
+        """
+        adapted = copy.deepcopy(self).fit(raw_speech, sampling_rate)
+        if adapted.statistics_seconds < min_seconds:
+            raise ValueError(
+                f"Speaker adaptation needs at least {min_seconds:g} s of audio; the clips hold "
+                f"{adapted.statistics_seconds:.1f} s."
+            )
+        return adapted
 
     def _to_mono_clips(self, raw_speech: Any) -> list[np.ndarray]:
         """Validate input and return a list of 1-D float32 clips (down-mixing / rescaling as documented)."""
@@ -307,11 +339,6 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
                     f"{name} has {len(clip)} samples ({len(clip) / self.sampling_rate:.4f} s); at least "
                     f"{self.min_num_samples} samples ({self.min_num_samples / self.sampling_rate:.3f} s) are needed "
                     "for one analysis frame."
-                )
-            if len(clip) < MIN_RELIABLE_SECONDS * self.sampling_rate:
-                logger.warning(
-                    f"{name} lasts {len(clip) / self.sampling_rate:.3f} s, less than {MIN_RELIABLE_SECONDS} s: too "
-                    "short to carry an emotion (data preparation leaves such clips out); its scores mean little."
                 )
             if not truncation and self.num_frames(len(clip)) > max_length:
                 raise ValueError(

@@ -147,3 +147,19 @@ def test_max_length_none_keeps_whole_clips(rng, tmp_path):
     whole.fit(clips, sampling_rate=SR)  # statistics over every frame of every clip
     whole.save_pretrained(tmp_path)
     assert TFTFeatureExtractor.from_pretrained(tmp_path).max_length is None
+
+
+def test_adapted_extractor_normalises_with_the_given_clips_statistics(rng):
+    speaker = [(0.3 * rng.standard_normal(SR * 4)).astype(np.float32) for _ in range(3)]
+    exported = TFTFeatureExtractor(max_length=None).fit([(0.1 * rng.standard_normal(SR * 2)).astype(np.float32)], SR)
+    adapted = exported.adapted(speaker, SR)
+    fitted = TFTFeatureExtractor(max_length=None).fit(speaker, SR)
+    assert adapted.mean == fitted.mean and adapted.std == fitted.std and adapted.normalization == "global"
+    assert adapted.statistics_seconds == pytest.approx(3 * TFTFeatureExtractor().num_frames(SR * 4) * 0.01)
+    assert exported.mean != adapted.mean  # the exported extractor is left as it was
+    features = adapted(speaker, sampling_rate=SR, return_tensors="pt")["input_features"]
+    mask = torch.ones(features.shape[:2], dtype=torch.bool)
+    torch.testing.assert_close(features[mask].mean(0), torch.zeros(64), atol=1e-4, rtol=0)  # standardised by them
+    torch.testing.assert_close(features[mask].std(0), torch.ones(64), atol=1e-3, rtol=0)
+    with pytest.raises(ValueError, match=r"needs at least 10 s of audio; the clips hold 4.0 s"):
+        exported.adapted(speaker[:1], SR)

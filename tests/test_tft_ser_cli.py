@@ -130,3 +130,37 @@ def test_no_vad_weights_windows_by_length(model_dir, tmp_path, capsys):
     assert main(["predict", model_dir, str(tmp_path / "hum.wav"), "--no-vad", "--json"]) == 0
     prediction = json.loads(capsys.readouterr().out)["results"][0]["prediction"]
     assert prediction["label"] in EMOTIONS and prediction["speech_s"] == 8.0 and prediction["num_windows"] == 5
+
+
+def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
+    from tft_ser import EmotionClassifier, load_audio, predict_recording, speech_segments
+    from tft_ser.vad import VADOptions
+
+    clips = [casia_clip(e, u) for u in (201, 202) for e in EMOTIONS]
+    recording, _ = long_recording(clips, [1.0, 1.5, 1.0, 2.0, 1.2, 0.8, 1.0, 1.5])
+    sf.write(tmp_path / "long.wav", recording, SR)
+    clips += [casia_clip(e, 203) for e in EMOTIONS]
+    for index, clip in enumerate(clips):
+        sf.write(tmp_path / f"clip{index}.wav", clip, SR)
+    assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--json", "--adapt", "recording"]) == 0
+    adapted = json.loads(capsys.readouterr().out)["results"][0]
+    assert adapted["normalization"]["statistics"] == "recording" and adapted["normalization"]["speech_s"] > 10
+    # the same as the library: the extractor adapted to the VAD's speech segments, then the whole-recording rule
+    classifier = EmotionClassifier.from_pretrained(model_dir)
+    recording = load_audio(tmp_path / "long.wav")  # as written: 16-bit
+    segments = speech_segments(recording, VADOptions())
+    extractor = classifier.feature_extractor.adapted([recording[s:e] for s, e in segments], SR)
+    expected = predict_recording(classifier.with_feature_extractor(extractor), recording, segments=segments).scores
+    assert adapted["prediction"]["scores"] == pytest.approx(expected, abs=1e-5)
+    assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)["results"][0]
+    assert "normalization" not in exported and exported["prediction"]["scores"] != adapted["prediction"]["scores"]
+
+    assert main(["predict", model_dir, str(tmp_path / "clip0.wav"), "--adapt", "recording"]) == 0
+    out = capsys.readouterr().out
+    assert "clip0.wav: kept the exported statistics: Speaker adaptation needs at least 10 s of audio" in out
+    files = [str(tmp_path / f"clip{i}.wav") for i in range(len(clips))]
+    assert main(["predict", model_dir, *files, "--json", "--adapt", "files"]) == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert {r["normalization"]["statistics"] for r in results} == {"files"}
+    assert len({r["normalization"]["speech_s"] for r in results}) == 1 and results[0]["normalization"]["speech_s"] > 10

@@ -32,6 +32,10 @@ class EmotionClassifier:
         extractor = AutoFeatureExtractor.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         return cls(model.to(device), extractor, batch_size)
 
+    def with_feature_extractor(self, feature_extractor) -> EmotionClassifier:
+        """The same model with another feature extractor (e.g. one adapted to a speaker)."""
+        return EmotionClassifier(self.model, feature_extractor, self.batch_size)
+
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device

@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-vad", action="store_true", help="predict: weight windows by length, not by speech")
     p.add_argument(
+        "--adapt",
+        choices=("none", "recording", "files"),
+        default="none",
+        help="speaker-adaptive normalisation: 'recording' standardises each file with the statistics of its own "
+        "speech (VAD), 'files' with those of all the given files' speech (one speaker); with too little speech, "
+        "the exported statistics (default 'none': always those)",
+    )
+    p.add_argument(
         "--vad-threshold",
         type=_number(float, 0.15, 1, low_open=True, high_open=True),
         default=VADOptions.threshold,

@@ -17,9 +17,19 @@ def render(results: list[dict], failed: list[dict], labels: list[str], fmt: str,
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")
+    notes = [_normalization_line(r) for r in results if "normalization" in r]
     if not timeline:
-        return _table([row[:5] for row in rows])
-    return "\n".join([_table(rows), "", *(_summary_line(r) for r in results)])
+        return "\n".join([_table([row[:5] for row in rows]), *(["", *notes] if notes else [])])
+    return "\n".join([_table(rows), "", *(_summary_line(r) for r in results), *notes])
+
+
+def _normalization_line(result: dict) -> str:
+    """`FILE: normalised with the statistics of this recording (S s of speech)`, or why the exported ones."""
+    n = result["normalization"]
+    if n["statistics"] == "exported":
+        return f"{result['file']}: {n['note']}"
+    whose = "this recording" if n["statistics"] == "recording" else "all the given files"
+    return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech)"
 
 
 def _summary_line(result: dict) -> str:

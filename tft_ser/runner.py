@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .adaptation import Adaptation, adapt
 from .audio import AudioError, load_audio
 from .classifier import EmotionClassifier
 from .exit_codes import EXIT_FAILED_INPUTS, EXIT_OK
@@ -41,6 +42,7 @@ class Runner:
     args: argparse.Namespace
     vad: VADOptions
     figures: set[Path] = field(default_factory=set)  # figure paths written so far (no overwriting)
+    speakers: Adaptation | None = None  # `--adapt files`: the statistics of all the files' speech
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Runner:
@@ -63,6 +65,8 @@ class Runner:
                   f"{' '.join(sorted(AUDIO_SUFFIXES))}", file=sys.stderr)  # fmt: skip
         if not paths:
             raise UsageError("no audio files found")
+        if self.args.adapt == "files":
+            self.speakers = adapt(self.classifier, (self._speech(path) for path in paths if path.is_file()), "files")
         results, failed = [], []
         for path in tqdm(paths, desc="files", unit="file", disable=True if len(paths) < 2 else None, file=sys.stderr):
             try:
@@ -78,12 +82,29 @@ class Runner:
             return EXIT_FAILED_INPUTS
         return EXIT_OK
 
+    def _load(self, path: Path) -> np.ndarray:
+        rate = self.classifier.sampling_rate
+        return load_audio(path, rate, min_samples=max(self.classifier.min_samples, round(MIN_WINDOW_S * rate)))
+
+    def _speech(self, path: Path) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """A file's audio and its speech segments, for `--adapt files` (a file that fails here fails later too)."""
+        try:
+            audio = self._load(path)
+        except (AudioError, OSError, ValueError):
+            return np.zeros(0, np.float32), []
+        return audio, speech_segments(audio, self.vad)
+
     def process(self, path: Path, many: bool) -> dict:
-        args, classifier = self.args, self.classifier
-        min_samples = max(classifier.min_samples, round(MIN_WINDOW_S * classifier.sampling_rate))
-        audio = load_audio(path, classifier.sampling_rate, min_samples=min_samples)
+        args = self.args
+        audio = self._load(path)
         result: dict = {"file": str(path)}
-        segments = speech_segments(audio, self.vad) if args.timeline or not args.no_vad else None
+        segments = (
+            speech_segments(audio, self.vad) if args.timeline or args.adapt != "none" or not args.no_vad else None
+        )
+        classifier = self.classifier
+        if args.adapt != "none":
+            chosen = self.speakers or adapt(classifier, [(audio, segments)], "recording")
+            classifier, result["normalization"] = chosen.classifier, chosen.to_dict()
         prediction = predict_recording(
             classifier, audio, not args.no_vad, self.vad, args.window_s, args.hop_s, segments
         )
