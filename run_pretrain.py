@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import sys
 
 from transformers import HfArgumentParser
@@ -27,7 +26,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.set_defaults(use_cpu=no_accelerator())  # HfArgumentParser ignores a bool field's default_factory
     data_args, args = parser.parse_args_into_dataclasses(args=argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    report = pretrain(data_args, args, shlex.join(["python", "run_pretrain.py", *argv]))
+    report = pretrain(data_args, args, ["run_pretrain.py", *argv])
     print(json.dumps({key: report[key] for key in ("corpora", "num_clips", "loss_by_epoch", "backbone")}, indent=1))
     return report
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 import sys
 from pathlib import Path
 
@@ -74,8 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     model_args, data_args, args = parse_arguments(argv)
     setup_logging(args)
     push, args.push_to_hub = args.push_to_hub, False  # the export is pushed once at the end, not per checkpoint
-    command = shlex.join(["python", "run_train.py", *argv])
-    results = run_cross_validation(model_args, data_args, args, command)  # ends with every process in step
+    results = run_cross_validation(model_args, data_args, args, ["run_train.py", *argv])  # ends with all in step
     if not PartialState().is_main_process:
         return results  # export, example and push: the main process only
     if model_args.model_type != "tft":

@@ -20,8 +20,8 @@ def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]
 
 def test_each_speaker_is_standardised_with_its_own_statistics():
     extractor = TFTFeatureExtractor(feature_size=16, max_length=120, normalization="none")
-    examples = [{"audio": a, "label": 0, "speaker": "loud"} for a in clips_of(1.0, 0)]
-    examples += [{"audio": a, "label": 1, "speaker": "quiet"} for a in clips_of(0.01, 1)]
+    examples = [{"audio": a, "label": 0, "speaker": "loud"} for a in clips_of(0.1, 0)]
+    examples += [{"audio": a, "label": 1, "speaker": "quiet"} for a in clips_of(0.001, 1)]
     statistics = speaker_statistics(datasets.Dataset.from_list(examples), extractor)
     assert set(statistics) == {"loud", "quiet"}
     assert (statistics["loud"][0] - statistics["quiet"][0]).min() > 5  # 40 dB apart in every band

@@ -24,9 +24,8 @@ from transformers import get_scheduler
 
 from .checkpoints import write_atomically
 from .fold_job import FoldJob, FoldOutcome
+from .loss import ClassificationLoss, forward_with_loss
 from .scoring import scalar_metrics
-from .sharpness import sharpness_aware
-from .weight_averaging import EpochAverage
 
 STATE_FILE = "loop_state.json"
 
@@ -57,11 +56,8 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
     if accelerator.log_with:
         accelerator.init_trackers("tft")
     eval_loader = _eval_loader(job, job.validation, accelerator) if len(job.validation) else None
-    average = None
-    if args.average_last_epochs:  # after `prepare`: the average lives on the model's device
-        average = EpochAverage(accelerator.unwrap_model(model), args.num_train_epochs, args.average_last_epochs)
 
-    state = _resume(job, accelerator, average) if job.resume else _fresh_state()
+    state = _resume(job, accelerator) if job.resume else _fresh_state()
     for epoch in range(state["epoch"] + 1, epochs + 1):
         set_seed(args.seed + epoch)  # dropout, crops and masks of this epoch
         sampler = RandomSampler(job.train, generator=torch.Generator().manual_seed(args.seed + epoch))
@@ -76,10 +72,10 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
         )
         row = {
             "epoch": epoch,
-            "train_loss": _train_epoch(model, loader, optimizer, scheduler, accelerator, args, epoch),
+            "train_loss": _train_epoch(model, loader, optimizer, scheduler, accelerator, job, epoch),
         }
         if eval_loader is not None:
-            predictions, references, loss = _predict(model, eval_loader, accelerator)
+            predictions, references, loss = _predict(model, eval_loader, accelerator, job.loss)
             metrics = scalar_metrics(predictions, references, job.num_labels)
             row.update(eval_loss=loss, eval_ua=metrics["ua"], eval_wa=metrics["wa"])
             state["bad_epochs"] += 1
@@ -89,48 +85,35 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
         accelerator.log(row, step=epoch)
         state["history"].append(row)
         state["epoch"] = epoch
-        if average is not None:
-            average.update(accelerator.unwrap_model(model), epoch)
-        _checkpoint(accelerator, job, state, average)
+        _checkpoint(accelerator, job, state)
         patience = args.early_stopping_patience
         if patience and state["bad_epochs"] >= patience:
             accelerator.print(f"Early stopping after epoch {epoch}: no validation UA gain for {patience} epochs.")
             break
 
-    averaged_ua = None
-    if average is not None:  # the averaged weights replace best-epoch selection
-        average.apply_to(accelerator.unwrap_model(model))
-        if eval_loader is not None:
-            predictions, references, _ = _predict(model, eval_loader, accelerator)
-            averaged_ua = scalar_metrics(predictions, references, job.num_labels)["ua"]
-    elif eval_loader is not None and args.load_best_model_at_end:
+    if eval_loader is not None and args.load_best_model_at_end:
         accelerator.unwrap_model(model).load_state_dict(torch.load(job.fold_dir / "best_weights" / "model.pt"))
-    predictions, references, _ = _predict(model, _eval_loader(job, job.test, accelerator), accelerator)
+    predictions, references, _ = _predict(model, _eval_loader(job, job.test, accelerator), accelerator, job.loss)
     for tracker in accelerator.trackers:  # not `end_training()`: it destroys the process group the next fold needs
         tracker.finish()
     return FoldOutcome(
         model=accelerator.unwrap_model(model),
         test_predictions=predictions,
         test_references=references,
-        best_epoch=state["best_epoch"] if average is None else None,
+        best_epoch=state["best_epoch"],
         history=state["history"],
-        averaged_epochs=average.epochs if average is not None else [],
-        averaged_validation_ua=averaged_ua,
     )
 
 
-def _train_epoch(model, loader, optimizer, scheduler, accelerator: Accelerator, args, epoch: int) -> float:
+def _train_epoch(model, loader, optimizer, scheduler, accelerator: Accelerator, job: FoldJob, epoch: int) -> float:
     model.train()
     total, count = 0.0, 0
     for batch in tqdm(loader, desc=f"epoch {epoch}", disable=not accelerator.is_local_main_process, leave=False):
         with accelerator.accumulate(model):
-            loss = model(**batch).loss
+            loss, _ = forward_with_loss(model, batch, job.loss)
             accelerator.backward(loss)
-            if args.sam_rho:
-                with sharpness_aware(model, args.sam_rho):
-                    accelerator.backward(model(**batch).loss)
-            if accelerator.sync_gradients and args.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            if accelerator.sync_gradients and job.args.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), job.args.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
@@ -140,12 +123,14 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator: Accelerator, 
 
 
 @torch.no_grad()
-def _predict(model, loader, accelerator: Accelerator) -> tuple[np.ndarray, np.ndarray, float]:
+def _predict(
+    model, loader, accelerator: Accelerator, loss_function: ClassificationLoss
+) -> tuple[np.ndarray, np.ndarray, float]:
     model.eval()
     predictions, references, losses = [], [], []
     for batch in loader:
-        output = model(**batch)
-        batch_loss = output.loss.detach().expand(len(batch["labels"]))  # one value per clip, like the Trainer's
+        batch_loss, output = forward_with_loss(model, batch, loss_function)
+        batch_loss = batch_loss.detach().expand(len(batch["labels"]))  # one value per clip, like the Trainer's
         # without the clips that the distributed sampler repeats to even out the last batch
         logits, labels, loss = accelerator.gather_for_metrics((output.logits, batch["labels"], batch_loss))
         predictions.append(logits.argmax(-1).cpu())
@@ -173,13 +158,11 @@ def _save_best(accelerator: Accelerator, model, folder: Path) -> None:
         torch.save(accelerator.unwrap_model(model).state_dict(), folder / "model.pt")
 
 
-def _checkpoint(accelerator: Accelerator, job: FoldJob, state: dict, average: EpochAverage | None) -> None:
-    """Save `epoch_N` (model, optimizer, scheduler, RNG, weight average) and drop older ones."""
+def _checkpoint(accelerator: Accelerator, job: FoldJob, state: dict) -> None:
+    """Save `epoch_N` (model, optimizer, scheduler, RNG) and drop older ones."""
     folder = job.checkpoint_dir / f"epoch_{state['epoch']}"
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
-        if average is not None:
-            average.save(folder)
         text = json.dumps(state, indent=1)  # written last and atomically: marks the checkpoint complete
         write_atomically(folder / STATE_FILE, lambda path: path.write_text(text))
         for old in job.checkpoint_dir.glob("epoch_*"):
@@ -192,14 +175,12 @@ def _fresh_state() -> dict:
     return {"epoch": 0, "best_ua": -1.0, "best_epoch": None, "history": [], "bad_epochs": 0}
 
 
-def _resume(job: FoldJob, accelerator: Accelerator, average: EpochAverage | None) -> dict:
+def _resume(job: FoldJob, accelerator: Accelerator) -> dict:
     checkpoints = sorted(job.checkpoint_dir.glob("epoch_*/" + STATE_FILE), key=lambda p: int(p.parent.name[6:]))
     if not checkpoints:
         return _fresh_state()
     folder = checkpoints[-1].parent
     accelerator.load_state(str(folder))
     state = json.loads(checkpoints[-1].read_text())
-    if average is not None:
-        average.load(folder, state["epoch"])
     accelerator.print(f"Resuming from {folder}")
     return state

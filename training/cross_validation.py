@@ -5,40 +5,26 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
-import os
-import platform
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
-import transformers
 from accelerate import PartialState
-from transformers import ASTConfig, AutoConfig, AutoModelForAudioClassification, PreTrainedModel, set_seed
+from transformers import set_seed
 
 from dataset_scripts import Fold
-from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTModel
 from modeling_tft.feature_extraction_tft import NORMALIZATIONS
-from modeling_tft.modeling_tft import classification_loss
 
 from .accelerate_loop import train_fold_with_accelerate
-from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments, rebuilt_config
-from .baselines import ast_config
-from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
-from .data import (
-    SpeechEmotionCollator,
-    inverse_frequency_weights,
-    iter_clips,
-    lazy_split,
-    load_corpus,
-    select_folds,
-    speaker_statistics,
-)
+from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
+from .data import SpeechEmotionCollator, iter_clips, lazy_split, load_corpus, select_folds, speaker_statistics
+from .environment import environment
 from .fold_job import FoldJob, FoldOutcome
 from .hf_trainer import train_fold_with_trainer
+from .loss import ClassificationLoss, inverse_frequency_weights
+from .models import build_model_and_extractor, check_checkpoint_labels, crop_frames, fold_model_arguments
 from .plots import plot_confusion_matrix, plot_training_curves
 from .scoring import score
 
@@ -57,29 +43,22 @@ def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: 
         raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
     if model_args.normalization not in TRAINING_NORMALIZATIONS:
         raise ValueError(f"--normalization must be one of {TRAINING_NORMALIZATIONS}, got {model_args.normalization!r}.")
-    if not 0 <= args.average_last_epochs <= math.ceil(args.num_train_epochs):
-        raise ValueError(
-            f"--average_last_epochs must be in [1, {math.ceil(args.num_train_epochs)}] (the epochs per fold), or 0 "
-            f"for no averaging; got {args.average_last_epochs}."
-        )
-    if args.average_last_epochs and args.early_stopping_patience:
-        raise ValueError("--average_last_epochs averages the last epochs of a fixed schedule; drop early stopping.")
-    if args.sam_rho < 0:
-        raise ValueError(f"--sam_rho must be >= 0 (0: off), got {args.sam_rho}.")
-    if args.sam_rho and args.gradient_accumulation_steps > 1:
-        raise ValueError(
-            "--sam_rho perturbs the weights by each batch's gradient: use --gradient_accumulation_steps 1."
-        )
+    if not 0.0 <= args.label_smoothing_factor < 1.0:
+        raise ValueError(f"--label_smoothing_factor must be in [0, 1), got {args.label_smoothing_factor}.")
     if model_args.model_name_or_path and model_args.config_overrides:
         raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
 
 
 def run_cross_validation(
-    model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments, command: str
+    model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments, command: list[str]
 ) -> dict:
-    """Train and test every selected fold; write per-fold and aggregated results under `args.output_dir`."""
+    """Train and test every selected fold; write per-fold and aggregated results under `args.output_dir`.
+
+    `command` is the run's command line (script and arguments), recorded with the environment.
+    """
     check_arguments(model_args, data_args, args)
     started = time.time()
+    run_environment = environment(command, device=args.device)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState()
@@ -102,10 +81,10 @@ def run_cross_validation(
         label_names=label_names,
         trainer=args.trainer,
         seed=args.seed,
-        command=command,
+        command=run_environment["command"],
         wall_time_s=round(time.time() - started, 1),
         reused_folds=reused_folds,  # finished by an earlier process: wall_time_s does not include them
-        environment=environment(),
+        environment=run_environment,
         arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
         dataset_description=dataset.info.description,
     )
@@ -114,104 +93,6 @@ def run_cross_validation(
         (output_dir / "results.md").write_text(results_table(results))
     state.wait_for_everyone()
     return results
-
-
-def fold_model_arguments(model_args: ModelArguments, fold_index: int) -> ModelArguments:
-    """The model arguments of one fold: a `{fold}` in `--model_name_or_path` becomes the fold's index (a backbone
-    pre-trained per fold, without that fold's held-out speakers)."""
-    path = model_args.model_name_or_path
-    if not path or "{fold}" not in path:
-        return model_args
-    return replace(model_args, model_name_or_path=path.replace("{fold}", str(fold_index)))
-
-
-def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) -> None:
-    """A checkpoint being fine-tuned must be of `--model_type` and predict the corpus's labels, unless its head is to
-    be replaced or it has none (a bare backbone, e.g. from `run_pretrain.py`)."""
-    if not model_args.model_name_or_path:
-        return
-    if not Path(model_args.model_name_or_path).is_dir() and "{" in model_args.model_name_or_path:
-        raise ValueError(f"--model_name_or_path {model_args.model_name_or_path}: only `{{fold}}` can be filled in.")
-    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
-    checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if isinstance(config, ASTConfig) else None
-    if checkpoint_type != model_args.model_type:
-        raise ValueError(
-            f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
-            f"{model_args.model_type!r}."
-        )
-    if is_backbone_checkpoint(config, TFTModel):
-        return  # no classification head: a new one is trained for the corpus's labels
-    checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
-    if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:
-        raise ValueError(
-            f"{model_args.model_name_or_path} predicts {checkpoint_labels} but the corpus has {list(label_names)}; "
-            "pass --ignore_mismatched_sizes to fine-tune with a new classification head."
-        )
-
-
-def build_model_and_extractor(
-    model_args: ModelArguments,
-    label_names: list[str],
-    class_weights: list[float] | None,
-    num_speakers: int = 0,
-) -> tuple[PreTrainedModel, TFTFeatureExtractor]:
-    """The model and feature extractor of one fold; `num_speakers` (training speakers) sizes a TFT's
-    speaker-adversarial head when `--config_overrides speaker_adversarial_weight=...` asks for one."""
-    labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
-    attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
-    if model_args.model_name_or_path:
-        model = load_pretrained_strict(
-            AutoModelForAudioClassification,
-            model_args.model_name_or_path,
-            allow_new_head=model_args.ignore_mismatched_sizes,
-            num_labels=len(label_names),
-            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
-            **labels,
-            **attention,
-            **_speaker_head_size(model_args, num_speakers),
-        )
-    else:
-        if model_args.model_type == "ast":
-            config = ast_config(len(label_names), **labels)
-        else:
-            config = TFTConfig(num_labels=len(label_names), **labels)
-        if model_args.config_overrides:
-            config.update_from_string(model_args.config_overrides)
-            if getattr(config, "speaker_adversarial_weight", 0.0):
-                config.num_speakers = num_speakers
-            config = rebuilt_config(config)
-        model = AutoModelForAudioClassification.from_config(config, **attention)
-    model.config.class_weights = class_weights
-    if model_args.model_type == "ast":
-        # the same loss as TFT's (the AST config carries `class_weights` too)
-        model.loss_function = lambda labels, logits, config, **kwargs: classification_loss(logits, labels, config)
-    # a TFT evaluates whole clips (in windows past config.window_frames); the AST baseline its fixed input
-    whole_clips = isinstance(model.config, TFTConfig)
-    feature_extractor = TFTFeatureExtractor(
-        feature_size=model.config.num_mel_bins,
-        max_length=None if whole_clips else crop_frames(model.config),
-        normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
-    )
-    return model, feature_extractor
-
-
-def _speaker_head_size(model_args: ModelArguments, num_speakers: int) -> dict[str, int]:
-    """`num_speakers` for a checkpoint whose speaker-adversarial head learnt another number of speakers than this
-    fold trains on (its head is then re-initialised, which needs --ignore_mismatched_sizes); empty otherwise."""
-    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
-    if not getattr(config, "has_speaker_head", False) or config.num_speakers == num_speakers:
-        return {}
-    if not model_args.ignore_mismatched_sizes:
-        raise ValueError(
-            f"{model_args.model_name_or_path} has a speaker-adversarial head for {config.num_speakers} speakers but "
-            f"this fold trains on {num_speakers}; pass --ignore_mismatched_sizes to fine-tune with a new speaker head."
-        )
-    return {"num_speakers": num_speakers}
-
-
-def crop_frames(config) -> int:
-    """Frames of a training crop: TFT's `max_frames`, AST's `max_length` (also the fixed models' whole input)."""
-    return getattr(config, "max_frames", None) or config.max_length
 
 
 def _run_fold(
@@ -232,12 +113,10 @@ def _run_fold(
     splits = [fold.splits[name] for name in ("train", "validation", "test")]
     # Arrow-backed splits whose clips are decoded per batch as the DataLoader reads them (see `lazy_split`)
     train, validation, test = (lazy_split(split) for split in splits)
-    weights = None
-    if data_args.class_balanced_loss:
-        weights = inverse_frequency_weights(fold.splits["train"]["label"][:], len(label_names))
-    train_speakers = sorted(fold.train_speakers)
-    model_args = fold_model_arguments(model_args, fold.index)
-    model, feature_extractor = build_model_and_extractor(model_args, label_names, weights, len(train_speakers))
+    class_weights = None
+    if args.class_balanced_loss:
+        class_weights = inverse_frequency_weights(fold.splits["train"]["label"][:], len(label_names))
+    model, feature_extractor = build_model_and_extractor(fold_model_arguments(model_args, fold.index), label_names)
     collator_extractor, statistics = feature_extractor, None
     if model_args.normalization == "speaker":
         collator_extractor = copy.deepcopy(feature_extractor)  # stays "none": the collator normalises per speaker
@@ -248,24 +127,16 @@ def _run_fold(
         feature_extractor.fit(iter_clips(fold.splits["train"]), sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
-    train_options = {
-        "mixup_alpha": data_args.mixup_alpha,
-        "num_labels": len(label_names),
-        "crop_frames": crop_frames(model.config),
-        "speed_factors": data_args.speed_factors,
-        "gain_db": data_args.random_gain_db,
-        "frequency_warp": data_args.frequency_warp,
-        "noise_snr_db": data_args.noise_snr_db,
-    }
-    if getattr(model.config, "has_speaker_head", False):
-        train_options["speaker_ids"] = {speaker: index for index, speaker in enumerate(train_speakers)}
     job = FoldJob(
         model=model,
         train=train,
         validation=validation,
         test=test,
-        train_collator=SpeechEmotionCollator(collator_extractor, train=True, **collator, **masks, **train_options),
+        train_collator=SpeechEmotionCollator(
+            collator_extractor, train=True, crop_frames=crop_frames(model.config), **masks, **collator
+        ),
         eval_collator=SpeechEmotionCollator(collator_extractor, train=False, **collator),
+        loss=ClassificationLoss(class_weights, args.label_smoothing_factor),
         args=args,
         fold_dir=fold_dir,
         resume=bool(args.resume_from_checkpoint),
@@ -290,8 +161,7 @@ def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
         "train_speakers": list(fold.train_speakers),
         "num_test": len(outcome.test_references),
         "best_epoch": outcome.best_epoch,
-        "validation_ua": outcome.averaged_validation_ua if outcome.averaged_epochs else best.get("eval_ua"),
-        "averaged_epochs": outcome.averaged_epochs,
+        "validation_ua": best.get("eval_ua"),
         "test": score(outcome.test_predictions, outcome.test_references, num_labels),
         "history": outcome.history,
     }
@@ -349,34 +219,10 @@ def results_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def environment() -> dict:
-    """Hardware and versions a result was produced with."""
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if "model name" in line), ""
-    )
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU: {cpu}",
-        "cpu_cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d"),
-    }
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
 def _training_arguments(args: TFTTrainingArguments) -> dict:
     keys = (
         "trainer", "learning_rate", "weight_decay", "warmup_steps", "lr_scheduler_type", "num_train_epochs",
         "per_device_train_batch_size", "gradient_accumulation_steps", "early_stopping_patience", "bf16", "fp16",
-        "torch_compile", "seed", "max_grad_norm", "average_last_epochs", "sam_rho",
+        "torch_compile", "seed", "max_grad_norm", "class_balanced_loss", "label_smoothing_factor",
     )  # fmt: skip
     return {key: getattr(args, key) for key in keys}

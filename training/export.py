@@ -9,7 +9,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
-from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
+from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification, TFTModel
 
 from .checkpoints import load_pretrained_strict
 from .cross_validation import results_table
@@ -23,7 +23,10 @@ def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str)
     source = output_dir / f"fold_{results['exported_fold']}" / "model"
     if export_dir.exists():
         shutil.rmtree(export_dir)
-    load_pretrained_strict(TFTForAudioClassification, source).save_pretrained(export_dir)
+    model = load_pretrained_strict(TFTForAudioClassification, source)
+    # `AutoModel` (the backbone: `pooler_output` is the utterance embedding) loads the export as well
+    model.config.auto_map = {"AutoModel": f"{TFTModel.__module__.split('.')[-1]}.{TFTModel.__name__}"}
+    model.save_pretrained(export_dir)
     extractor = TFTFeatureExtractor.from_pretrained(source)
     extractor.max_length = None  # whole clips: the model windows inputs longer than config.window_frames itself
     extractor.save_pretrained(export_dir)

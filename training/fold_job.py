@@ -7,21 +7,22 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-
-from modeling_tft import TFTForAudioClassification
+from transformers import PreTrainedModel
 
 from .arguments import TFTTrainingArguments
 from .data import SpeechEmotionCollator
+from .loss import ClassificationLoss
 
 
 @dataclass
 class FoldJob:
-    model: TFTForAudioClassification
+    model: PreTrainedModel  # a TFTForAudioClassification or the ASTForAudioClassification baseline
     train: datasets.Dataset  # `lazy_split`s: Arrow-backed, each clip decoded when a batch reads it
     validation: datasets.Dataset
     test: datasets.Dataset
     train_collator: SpeechEmotionCollator
     eval_collator: SpeechEmotionCollator
+    loss: ClassificationLoss  # the training (and validation) loss, the same for both paths
     args: TFTTrainingArguments
     fold_dir: Path
     resume: bool
@@ -34,10 +35,8 @@ class FoldJob:
 
 @dataclass
 class FoldOutcome:
-    model: TFTForAudioClassification  # the selected (best validation UA) model, unwrapped
+    model: PreTrainedModel  # the selected (best validation UA) model, unwrapped
     test_predictions: np.ndarray
     test_references: np.ndarray
     best_epoch: int | None
     history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, eval_loss, eval_ua, eval_wa
-    averaged_epochs: list[int] = field(default_factory=list)  # epochs whose mean weights were tested (if averaged)
-    averaged_validation_ua: float | None = None  # the averaged model's validation UA

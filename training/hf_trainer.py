@@ -12,19 +12,25 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from .checkpoints import load_weights_strict
 from .fold_job import FoldJob, FoldOutcome
+from .loss import ClassificationLoss, forward_with_loss
 from .scoring import scalar_metrics
-from .sharpness import sharpness_aware
-from .weight_averaging import EpochAverage, EpochAverageCallback
 
 
 class TFTTrainer(Trainer):
-    """Trainer whose evaluation and test batches use a collator without crops or masks, and whose checkpoint
-    loads (best model at the end, resume) are strict: a missing or unexpected weight is an error; with `--sam_rho`,
-    each step's gradient is sharpness-aware (`training/sharpness.py`)."""
+    """Trainer whose loss is `loss` (`training/loss.py`, the Accelerate loop's too), whose evaluation and test
+    batches use a collator without crops or masks, and whose checkpoint loads (best model at the end, resume) are
+    strict: a missing or unexpected weight is an error."""
 
-    def __init__(self, *args, eval_data_collator=None, **kwargs) -> None:
+    loss_is_scaled_for_ga = False  # `loss` is each batch's mean: the Trainer divides it by the accumulation steps
+
+    def __init__(self, *args, eval_data_collator=None, loss: ClassificationLoss | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator
+        self.loss = loss or ClassificationLoss(label_smoothing=self.args.label_smoothing_factor)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        loss, outputs = forward_with_loss(model, inputs, self.loss)
+        return (loss, outputs) if return_outputs else loss
 
     @contextlib.contextmanager
     def _eval_collator(self) -> Iterator[None]:
@@ -33,13 +39,6 @@ class TFTTrainer(Trainer):
             yield
         finally:
             self.data_collator = train_collator
-
-    def training_step(self, model, inputs, num_items_in_batch=None):
-        loss = super().training_step(model, inputs, num_items_in_batch)
-        if self.args.sam_rho:
-            with sharpness_aware(model, self.args.sam_rho):
-                super().training_step(model, inputs, num_items_in_batch)
-        return loss
 
     def _load_best_model(self) -> None:
         if self.is_deepspeed_enabled or self.is_fsdp_enabled:  # pragma: no cover - sharded formats
@@ -62,14 +61,12 @@ class TFTTrainer(Trainer):
 
 def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
     has_validation = len(job.validation) > 0
-    averaging = job.args.average_last_epochs > 0
     args = dataclasses.replace(
         job.args,
         output_dir=str(job.checkpoint_dir),
         eval_strategy=job.args.eval_strategy if has_validation else "no",
         push_to_hub=False,
-        label_names=["labels"],  # not `speaker_labels` (training batches only), which the Trainer would also pick
-        load_best_model_at_end=job.args.load_best_model_at_end and has_validation and not averaging,
+        load_best_model_at_end=job.args.load_best_model_at_end and has_validation,
     )
     checkpoint = get_last_checkpoint(str(job.checkpoint_dir)) if job.resume and job.checkpoint_dir.is_dir() else None
     callbacks = []
@@ -86,29 +83,18 @@ def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
         eval_dataset=job.validation if has_validation else None,
         data_collator=job.train_collator,
         eval_data_collator=job.eval_collator,
+        loss=job.loss,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
-    average = None
-    if averaging:  # after the Trainer has moved the model to its device
-        average = EpochAverage(trainer.model, job.args.num_train_epochs, job.args.average_last_epochs)
-        trainer.add_callback(EpochAverageCallback(average, resume_from=checkpoint))
     trainer.train(resume_from_checkpoint=checkpoint)
-    history = _history(trainer.state.log_history)  # before the averaged model's own evaluation
-    averaged_ua = None
-    if average is not None:
-        average.apply_to(trainer.model)
-        averaged_ua = trainer.evaluate(metric_key_prefix="averaged")["averaged_ua"] if has_validation else None
     test = trainer.predict(job.test)
-    best_epoch = _best_epoch(trainer) if has_validation and average is None else None
     return FoldOutcome(
         model=trainer.model,
         test_predictions=np.argmax(test.predictions, -1),
         test_references=test.label_ids,
-        best_epoch=best_epoch,
-        history=history,
-        averaged_epochs=average.epochs if average is not None else [],
-        averaged_validation_ua=averaged_ua,
+        best_epoch=_best_epoch(trainer) if has_validation else None,
+        history=_history(trainer.state.log_history),
     )
 
 

@@ -18,9 +18,9 @@ from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForMaskedSpectrogramModeling
 
-from .arguments import DataArguments, no_accelerator, rebuilt_config
-from .cross_validation import environment
+from .arguments import DataArguments, config_with_overrides, no_accelerator
 from .data import SpeechEmotionCollator, _undecoded, decode_batch, iter_clips, load_corpus
+from .environment import environment
 
 logger = logging.getLogger(__name__)
 BACKBONE = "backbone"  # OUTPUT/backbone: the pre-trained `TFTModel` and its fitted feature extractor
@@ -133,17 +133,18 @@ def load_unlabelled(data_args: PretrainingDataArguments, output_dir: Path) -> tu
     return datasets.concatenate_datasets(parts), report
 
 
-def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, command: str) -> dict:
-    """Pre-train a TFT backbone; save it with its fitted feature extractor under OUTPUT/backbone."""
+def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, command: list[str]) -> dict:
+    """Pre-train a TFT backbone; save it with its fitted feature extractor under OUTPUT/backbone.
+
+    `command` is the run's command line (script and arguments), recorded with the environment.
+    """
     started = time.time()
+    run_environment = environment(command, device=args.device)
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     set_seed(args.seed)
     dataset, corpora = load_unlabelled(data_args, output_dir)
-    config = TFTConfig()
-    if data_args.config_overrides:
-        config.update_from_string(data_args.config_overrides)
-        config = rebuilt_config(config)
+    config = config_with_overrides(TFTConfig(), data_args.config_overrides)
     feature_extractor = TFTFeatureExtractor(feature_size=config.num_mel_bins, normalization="none")
     collator = MaskedSpectrogramCollator(
         feature_extractor, config.max_frames, config.frames_per_time_token, data_args.mask_prob, data_args.mask_length
@@ -180,7 +181,7 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
     feature_extractor.save_pretrained(backbone_dir)
     losses = [round(log["loss"], 5) for log in trainer.state.log_history if "loss" in log]
     report = {
-        "command": command,
+        "command": run_environment["command"],
         "corpora": corpora,
         "num_clips": len(dataset),
         "short_clips_left_out": short,
@@ -188,7 +189,7 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
         "loss_by_epoch": losses,
         "backbone": str(backbone_dir),
         "wall_time_s": round(time.time() - started, 1),
-        "environment": environment(),
+        "environment": run_environment,
         "arguments": {"data": asdict(data_args), "training": json.loads(args.to_json_string())},
     }
     (output_dir / "pretraining.json").write_text(json.dumps(report, indent=1))

@@ -1,0 +1,102 @@
+"""The model of a fold and its feature extractor: a new TFT, the equal-size AST baseline, or a checkpoint to
+fine-tune (`--model_name_or_path`, loaded strictly)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from transformers import ASTConfig, AutoConfig, AutoModelForAudioClassification, PretrainedConfig, PreTrainedModel
+
+from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTModel
+
+from .arguments import ModelArguments, config_with_overrides
+from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
+
+# ~2.75 M parameters with 6 labels, against ~2.80 M for the default TFTConfig; same 64-band log-mel input.
+AST_EQUAL_SIZE = {
+    "hidden_size": 192,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 4,
+    "intermediate_size": 768,
+    "num_mel_bins": 64,
+    "max_length": 300,
+}
+
+
+def ast_config(num_labels: int, **kwargs) -> ASTConfig:
+    """The baseline: `transformers`' Audio Spectrogram Transformer of about the TFT's size (16x16 patches, stride
+    10, as transformers' defaults)."""
+    return ASTConfig(**{**AST_EQUAL_SIZE, **kwargs}, num_labels=num_labels)
+
+
+def crop_frames(config: PretrainedConfig) -> int:
+    """Frames of a training crop: TFT's `max_frames`, AST's `max_length` (also the fixed models' whole input)."""
+    return getattr(config, "max_frames", None) or config.max_length
+
+
+def fold_model_arguments(model_args: ModelArguments, fold_index: int) -> ModelArguments:
+    """The model arguments of one fold: a `{fold}` in `--model_name_or_path` becomes the fold's index (a backbone
+    pre-trained per fold, without that fold's held-out speakers)."""
+    path = model_args.model_name_or_path
+    if not path or "{fold}" not in path:
+        return model_args
+    return replace(model_args, model_name_or_path=path.replace("{fold}", str(fold_index)))
+
+
+def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) -> None:
+    """A checkpoint being fine-tuned must be of `--model_type` and predict the corpus's labels, unless its head is to
+    be replaced or it has none (a bare backbone, e.g. from `run_pretrain.py`)."""
+    if not model_args.model_name_or_path:
+        return
+    if not Path(model_args.model_name_or_path).is_dir() and "{" in model_args.model_name_or_path:
+        raise ValueError(f"--model_name_or_path {model_args.model_name_or_path}: only `{{fold}}` can be filled in.")
+    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if isinstance(config, ASTConfig) else None
+    if checkpoint_type != model_args.model_type:
+        raise ValueError(
+            f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
+            f"{model_args.model_type!r}."
+        )
+    if is_backbone_checkpoint(config, TFTModel):
+        return  # no classification head: a new one is trained for the corpus's labels
+    checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
+    if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:
+        raise ValueError(
+            f"{model_args.model_name_or_path} predicts {checkpoint_labels} but the corpus has {list(label_names)}; "
+            "pass --ignore_mismatched_sizes to fine-tune with a new classification head."
+        )
+
+
+def build_model_and_extractor(
+    model_args: ModelArguments, label_names: list[str]
+) -> tuple[PreTrainedModel, TFTFeatureExtractor]:
+    """The model of one fold (new, with `--config_overrides`, or fine-tuned from `--model_name_or_path`) and the
+    feature extractor that feeds it."""
+    labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
+    attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
+    if model_args.model_name_or_path:
+        model = load_pretrained_strict(
+            AutoModelForAudioClassification,
+            model_args.model_name_or_path,
+            allow_new_head=model_args.ignore_mismatched_sizes,
+            num_labels=len(label_names),
+            ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
+            **labels,
+            **attention,
+        )
+    else:
+        if model_args.model_type == "ast":
+            config = ast_config(len(label_names), **labels)
+        else:
+            config = TFTConfig(num_labels=len(label_names), **labels)
+        config = config_with_overrides(config, model_args.config_overrides)
+        model = AutoModelForAudioClassification.from_config(config, **attention)
+    # a TFT evaluates whole clips (in windows past config.window_frames); the AST baseline its fixed input
+    whole_clips = isinstance(model.config, TFTConfig)
+    feature_extractor = TFTFeatureExtractor(
+        feature_size=model.config.num_mel_bins,
+        max_length=None if whole_clips else crop_frames(model.config),
+        normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
+    )
+    return model, feature_extractor
