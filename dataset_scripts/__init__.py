@@ -7,6 +7,7 @@ Columns: `audio` (16 kHz mono `datasets.Audio`), `label` (`ClassLabel`, fixed pe
 from dataset_scripts.common import (
     MIN_DURATION_S,
     SAMPLING_RATE,
+    BadArgument,
     PreparationError,
     decode_audio,
     features_for,
@@ -55,6 +56,7 @@ __all__ = [
     "RAVDESS_LABELS",
     "RAVDESS_NUM_UTTERANCES",
     "SAMPLING_RATE",
+    "BadArgument",
     "Fold",
     "PreparationError",
     "decode_audio",

@@ -91,6 +91,7 @@ def prepare_casia(
         overwrite=overwrite,
         expected_num_rows=expected_num_rows,
         description=DESCRIPTION,
+        layout="<speaker>/<emotion>/<file>",
     )
 
 

@@ -23,12 +23,14 @@ if __package__ in (None, ""):  # run as a script: make `dataset_scripts` importa
 import datasets
 
 from dataset_scripts.common import (
+    DUPLICATE,
     MISSING_AUDIO,
     MISSING_LABEL,
     UNKNOWN_LABEL,
     UNPARSABLE_LABEL_LINE,
     Candidate,
     Collected,
+    PreparationError,
     Problem,
     base_parser,
     list_files,
@@ -56,19 +58,28 @@ DESCRIPTION = (
 )
 
 
-def _parse_labels(label_file: Path, collected: Collected) -> dict[str, str]:
-    """Utterance id -> emotion code; lines starting with `[` that do not parse are reported."""
-    labels = {}
+def _parse_labels(label_file: Path, collected: Collected, labels: dict[str, tuple[str, str]]) -> None:
+    """Add utterance id -> (emotion code, `file:line`) to `labels`; lines starting with `[` that do not parse
+    are reported, a repeated identical line is reported as `duplicate`, a conflicting one refused."""
     for number, line in enumerate(label_file.read_text(errors="replace").splitlines(), 1):
         if not line.startswith("["):
             continue  # header, blank and per-evaluator lines (C-E1:, A-E2:, ...)
+        where = f"{label_file}:{number}"
         match = LABEL_LINE.match(line)
         if match is None or UTTERANCE_ID.match(match["utt"]) is None:
-            problem = Problem(f"{label_file}:{number}", UNPARSABLE_LABEL_LINE, repr(line))
-            collected.problems.append(problem)
+            collected.problems.append(Problem(where, UNPARSABLE_LABEL_LINE, repr(line)))
             continue
-        labels[match["utt"]] = match["code"]
-    return labels
+        utt, code = match["utt"], match["code"]
+        if utt in labels:
+            first_code, first_where = labels[utt]
+            if first_code != code:
+                raise PreparationError(
+                    f"iemocap: {utt} is labelled {first_code!r} at {first_where} and {code!r} at {where}; "
+                    "fix the label files (one label per utterance)."
+                )
+            collected.problems.append(Problem(where, DUPLICATE, f"{utt} already labelled at {first_where}"))
+            continue
+        labels[utt] = (code, where)
 
 
 def _label(code: str, merge_excited: bool) -> str | None:
@@ -82,9 +93,10 @@ def _collect(data_dir: Path, merge_excited: bool, improvised_only: bool) -> Coll
     collected = Collected(candidates=[])
     sessions = sorted(p for p in data_dir.glob("Session*") if p.is_dir())
     for session_dir in sessions:
-        labels: dict[str, str] = {}
+        located: dict[str, tuple[str, str]] = {}
         for label_file in sorted((session_dir / "dialog" / "EmoEvaluation").glob("*.txt")):
-            labels.update(_parse_labels(label_file, collected))
+            _parse_labels(label_file, collected, located)
+        labels = {utt: code for utt, (code, _) in located.items()}
         wavs = {
             p.stem: p
             for d in sorted((session_dir / "sentences" / "wav").glob("*"))

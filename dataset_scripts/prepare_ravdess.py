@@ -105,6 +105,7 @@ def prepare_ravdess(
         overwrite=overwrite,
         expected_num_rows=expected_num_rows,
         description=DESCRIPTION,
+        layout="Actor_XX/<file>",
     )
 
 

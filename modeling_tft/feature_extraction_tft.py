@@ -21,9 +21,9 @@ NORMALIZATIONS = ("utterance", "global", "none")
 # the layout `soundfile.read` returns; any other 2-D array is a batch of mono clips.
 MAX_CHANNELS = 8
 LOG_OFFSET = 1e-6
-# Float audio lies in [-1, 1]. Beyond it a clip is scored as it is, with a warning; beyond this peak (18 dB above full
-# scale) it is refused as mis-scaled: integer PCM stored as float peaks in the hundreds or thousands.
-MAX_FLOAT_PEAK = 8.0
+# Float audio lies in [-1, 1]. A clip peaking beyond it, up to this peak (6 dB over full scale), is scaled by 1/peak
+# with a warning, as data preparation does (never clipped); beyond it, refused as mis-scaled (e.g. int16 as float).
+MAX_FLOAT_PEAK = 2.0
 # Shorter clips are scored with a warning: data preparation leaves them out (too short to carry an emotion).
 MIN_RELIABLE_SECONDS = 0.25
 # Least audio behind speaker-adaptive statistics (`adapted`): below it, band means and deviations follow the words
@@ -293,8 +293,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         finite = np.isfinite(clip)
         if not finite.all():
             raise ValueError(f"{name} contains NaN or Inf (first at sample {int(np.argmin(finite))}).")
-        _check_range(clip, name)
-        return clip.astype(np.float32, copy=False)
+        return _in_range(clip, name).astype(np.float32, copy=False)
 
     @staticmethod
     def _pcm(clip: np.ndarray, name: str) -> np.ndarray:
@@ -402,8 +401,8 @@ def _clip_name(index: int, count: int) -> str:
     return "The audio" if count == 1 else f"Clip {index} (of {count})"
 
 
-def _check_range(clip: np.ndarray, name: str) -> None:
-    """Warn about float samples beyond [-1, 1]; refuse a clip so far beyond it that it must be mis-scaled."""
+def _in_range(clip: np.ndarray, name: str) -> np.ndarray:
+    """The clip, scaled by 1/peak (with a warning) if float samples pass [-1, 1]; refused if far beyond it."""
     peak = float(np.abs(clip).max())
     if peak > MAX_FLOAT_PEAK:
         raise ValueError(
@@ -413,9 +412,11 @@ def _check_range(clip: np.ndarray, name: str) -> None:
     if peak > 1.0:
         beyond = int((np.abs(clip) > 1.0).sum())
         logger.warning(
-            f"{name}: {beyond} samples ({100 * beyond / clip.size:.2f} %) beyond [-1, 1] (peak {peak:.3f}); float "
-            "audio is expected in [-1, 1]. Scored as it is (the model is level-sensitive)."
+            f"{name}: {beyond} samples ({100 * beyond / clip.size:.2f} %) beyond [-1, 1] (peak {peak:.3f}); scaled by "
+            f"1/peak ({-20 * np.log10(peak):.2f} dB), as data preparation does."
         )
+        return clip / peak
+    return clip
 
 
 __all__ = ["TFTFeatureExtractor"]

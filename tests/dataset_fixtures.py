@@ -26,10 +26,12 @@ CORPORA_DIR = Path(os.environ.get("TFT_CORPORA", REPO_ROOT.parent / "shared" / "
 
 
 def corpus_dir(name: str) -> Path:
-    """A shared corpus folder; skips the calling test with a clear reason when it is absent."""
+    """A shared corpus folder; skips the calling test with a clear reason when it is absent (fails it in CI)."""
+    from conftest import missing_corpus
+
     path = CORPORA_DIR / name
     if not path.is_dir():
-        pytest.skip(f"shared corpus {name!r} not found at {path} (set TFT_CORPORA to its parent)")
+        missing_corpus(f"shared corpus {name!r} not found at {path} (set TFT_CORPORA to its parent)")
     return path
 
 
