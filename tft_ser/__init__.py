@@ -1,4 +1,4 @@
-"""Applications of the TFT emotion model: long-recording timelines, explanation maps and the `tft-ser` command.
+"""Applications of the TFT emotion model: timelines, explanation maps, embeddings, ONNX export, the `tft-ser` command.
 
 This package imports `modeling_tft` (the model a Hub export ships) and never the other way round. Names are
 imported on first use (PEP 562), so `tft-ser --help` and usage errors do not wait for torch.
@@ -13,8 +13,15 @@ _EXPORTS = {
     "AudioError": "audio",
     "load_audio": "audio",
     "EmotionClassifier": "classifier",
+    "Embeddings": "embed",
+    "embed_clip": "embed",
+    "embed_files": "embed",
+    "read_embeddings": "embed",
+    "write_embeddings": "embed",
     "Explanation": "explain",
     "explain_clip": "explain",
+    "OnnxExport": "onnx_export",
+    "export_onnx": "onnx_export",
     "RecordingPrediction": "predict",
     "predict_recording": "predict",
     "NON_SPEECH": "timeline",

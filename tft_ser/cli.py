@@ -1,13 +1,19 @@
-"""The `tft-ser` command: `tft-ser predict MODEL AUDIO... [--timeline [--plot P]] [--explain P] [--json|--csv]`."""
+"""
+The `tft-ser` command: `tft-ser predict MODEL AUDIO... [--timeline [--plot P]] [--explain P] [--json|--csv]`,
+`tft-ser embed MODEL AUDIO... --output FILE` and `tft-ser export-onnx MODEL OUT.onnx`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from .exit_codes import EXIT_BAD_MODEL, EXIT_USAGE
 from .options import MIN_WINDOW_S, VADOptions
+
+EMBEDDING_SUFFIXES = (".npy", ".parquet", ".csv")  # tft_ser.embed.OUTPUT_SUFFIXES (kept here: no torch at parse)
 
 logger = logging.getLogger("tft_ser")
 
@@ -84,7 +90,72 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log down-mixing, resampling and progress details")
     p.add_argument("--debug", action="store_true", help="show the traceback of errors")
     p.set_defaults(format="table")
+    _add_embed(commands)
+    _add_export_onnx(commands)
     return parser
+
+
+def _output_file(suffixes: tuple[str, ...]):
+    """An argparse type: a path with one of `suffixes` in an existing folder."""
+
+    def parse(text: str) -> str:
+        path = Path(text).expanduser()
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text!r} must end in {' or '.join(suffixes)} (it picks the format)")
+        if not path.parent.is_dir():
+            raise argparse.ArgumentTypeError(f"no folder {str(path.parent)!r} for {text!r}")
+        return str(path)
+
+    parse.__name__ = "output file"
+    return parse
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust-remote-code", action="store_true", help="run the model repository's own code")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+    p.add_argument("--debug", action="store_true", help="show the traceback of errors")
+
+
+def _add_embed(commands) -> None:
+    p = commands.add_parser(
+        "embed", help="utterance embeddings (the backbone's pooler_output) of audio files, one row per file"
+    )
+    p.add_argument("model", help="export folder or Hub id of a TFT audio-classification model")
+    p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or glob patterns")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        type=_output_file(EMBEDDING_SUFFIXES),
+        help="FILE.npy (rows; file names in FILE.npy.files.txt), FILE.parquet or FILE.csv (a 'file' column, then "
+        "emb_0, emb_1, ...)",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=_number(float, 1.0),
+        default=60.0,
+        help="longest audio per backbone pass (>= 1; default 60, capped by the model's window): a longer file is "
+        "cut into equal pieces and gets their length-weighted mean embedding",
+    )
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument(
+        "--batch-size",
+        type=_number(int, 1),
+        default=16,
+        help="audio per model call: as much as this many model windows (>= 1)",
+    )
+    _add_common(p)
+
+
+def _add_export_onnx(commands) -> None:
+    p = commands.add_parser(
+        "export-onnx", help="export the model to ONNX (inputs input_features, attention_mask; output logits)"
+    )
+    p.add_argument("model", help="export folder or Hub id of a TFT audio-classification model")
+    p.add_argument("output", type=_output_file((".onnx",)), help="the ONNX file to write (OUT.onnx)")
+    p.add_argument("--opset", type=_number(int, 18), help="ONNX opset (>= 18; default: torch's)")
+    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
+    _add_common(p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse has printed the usage error (2) or the help (0)
         return int(exit_.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if args.command != "predict":
+        return _other_command(args)
     if args.plot and not args.timeline:
         print("error: --plot draws the timeline; add --timeline", file=sys.stderr)
         return EXIT_USAGE
@@ -103,6 +176,24 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return Runner.from_args(args).run(args.audio)
+    except UsageError as error:
+        return _fail(f"error: {error}", EXIT_USAGE, args.debug)
+    except ModelError as error:
+        return _fail(f"error: model {args.model!r}: {error}", EXIT_BAD_MODEL, args.debug)
+
+
+def _other_command(args: argparse.Namespace) -> int:
+    """`embed` and `export-onnx`: the same errors and exit codes as `predict`."""
+    from .runner import ModelError, UsageError
+
+    try:
+        if args.command == "embed":
+            from .embed import run_embed
+
+            return run_embed(args)
+        from .onnx_export import run_export
+
+        return run_export(args)
     except UsageError as error:
         return _fail(f"error: {error}", EXIT_USAGE, args.debug)
     except ModelError as error:
