@@ -21,7 +21,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 stamp="$VENV/.tft-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/constraints.txt -nt "$stamp" ]; then
-    # pip only: the constraint file pins torch/torchaudio to a pair that works together (see docs/ENVIRONMENT.md).
+    # pip only: the constraint file pins torch/torchaudio to a pair that works together (its comment says which).
     "$VENV/bin/python" -m pip install -q --upgrade pip
     "$VENV/bin/python" -m pip install -q -c requirements/constraints.txt -e ".[dev]"
     touch "$stamp"

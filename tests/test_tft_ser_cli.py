@@ -164,3 +164,10 @@ def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
     results = json.loads(capsys.readouterr().out)["results"]
     assert {r["normalization"]["statistics"] for r in results} == {"files"}
     assert len({r["normalization"]["speech_s"] for r in results}) == 1 and results[0]["normalization"]["speech_s"] > 10
+
+
+def test_version(capsys):
+    from importlib import metadata
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"tft-ser {metadata.version('tft-ser')}"

@@ -7,7 +7,13 @@ imported on first use (PEP 562), so `tft-ser --help` and usage errors do not wai
 from __future__ import annotations
 
 import importlib
+from importlib import metadata
 from typing import Any
+
+try:
+    __version__ = metadata.version("tft-ser")
+except metadata.PackageNotFoundError:  # a checkout that was not installed
+    __version__ = "0+unknown"
 
 _EXPORTS = {
     "AudioError": "audio",
@@ -32,7 +38,7 @@ _EXPORTS = {
     "speech_segments": "vad",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:

@@ -38,7 +38,10 @@ def _number(kind: type, low: float, high: float | None = None, low_open: bool = 
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="tft-ser", description="Speech emotion recognition with the TFT.")
+    parser.add_argument("--version", action="version", version=f"tft-ser {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("predict", help="emotion of audio files (whole file, or a timeline of speech segments)")
     p.add_argument("model", help="export folder or Hub id of a TFT audio-classification model")
