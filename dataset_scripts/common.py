@@ -2,7 +2,8 @@
 
 Every `prepare_<corpus>()` collects `Candidate`s (one per utterance) and `Problem`s (files or
 label lines that cannot be used), then calls `run_preparation()`, which reads, down-mixes and
-resamples the audio once, builds the `datasets.Dataset` with the common schema (`features_for`),
+resamples the audio once (the one audio path of `modeling_tft.audio_utils`, FFmpeg, as `load_audio`
+and `pipeline(file)`), builds the `datasets.Dataset` with the common schema (`features_for`),
 checks the corpus size against a named constant, logs the per-class and per-speaker counts, and
 saves the dataset plus `preparation_report.json` and `manifest.json` when an output folder is given.
 
@@ -19,6 +20,7 @@ import io
 import json
 import logging
 import math
+import re
 import shutil
 import sys
 from collections import Counter
@@ -31,8 +33,8 @@ import datasets
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio
 
+from modeling_tft.audio_utils import decode, to_mono  # one audio path for preparation, training and inference
 from modeling_tft.feature_extraction_tft import MAX_FLOAT_PEAK  # one rule for training and inference
 
 logger = logging.getLogger("dataset_scripts")
@@ -44,8 +46,8 @@ MIN_DURATION_S = 0.25
 REPORT_FILENAME = "preparation_report.json"
 MANIFEST_FILENAME = "manifest.json"
 AUDIO_EXTENSIONS = (".wav", ".flac")  # what the original corpus releases use
-# Extensions the reader (soundfile / libsndfile) decodes itself; other audio extensions go to torchcodec (FFmpeg)
-# when it can decode on this machine (`extra_decoder_available()`), else they are skipped as `unsupported_format`.
+# Every file is decoded by FFmpeg (torchcodec), as `load_audio` and `pipeline(file)` do. The container formats below
+# (beyond what libsndfile also reads) are skipped as `unsupported_format` when torchcodec cannot decode here.
 SOUNDFILE_EXTENSIONS = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".caf", ".w64", ".rf64"}
 )
@@ -159,16 +161,22 @@ _EXTRA_DECODER: bool | None = None
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int, int]:
-    """`(samples, channels)` float32 data, sampling rate, channel count: soundfile, or torchcodec for the
-    `FFMPEG_EXTENSIONS`. Float files are returned as stored (no clipping): levels are checked by the caller."""
-    if path.suffix.lower() in FFMPEG_EXTENSIONS:
-        from torchcodec.decoders import AudioDecoder
+    """`(samples, channels)` float32 data as stored, sampling rate, channel count, decoded by FFmpeg (torchcodec), the
+    decoder of `load_audio`. Float files are returned as stored (no clipping): levels are checked by the caller, then
+    `to_mono_16k` down-mixes and resamples as `load_audio` does."""
+    from torchcodec.decoders import AudioDecoder
 
-        samples = AudioDecoder(str(path)).get_all_samples()
-        data = np.ascontiguousarray(samples.data.numpy().T, dtype=np.float32)
-        return data, int(samples.sample_rate), int(data.shape[1])
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return data, int(rate), int(data.shape[1])
+    try:
+        decoder = AudioDecoder(str(path))
+        samples = decoder.get_all_samples()
+    except RuntimeError as error:  # torchcodec's messages start with its C++ source location: dropped
+        message = re.sub(r"^\w+, \S+:\d+, ", "", str(error).strip())
+        if message.startswith("No audio frames"):  # a valid header over no samples
+            channels = decoder.metadata.num_channels or 1
+            return np.zeros((0, channels), np.float32), int(decoder.metadata.sample_rate or SAMPLING_RATE), channels
+        raise RuntimeError(message) from None
+    data = np.ascontiguousarray(samples.data.numpy().T, dtype=np.float32)
+    return data, int(samples.sample_rate), int(data.shape[1])
 
 
 def unsupported_reason(path: Path) -> str | None:
@@ -224,12 +232,10 @@ class Level:
 
 
 def to_mono_16k(data: np.ndarray, rate: int) -> np.ndarray:
-    """Down-mix `(samples, channels)` by the channel mean and resample to 16 kHz (float32, 1-D)."""
-    mono = data.mean(axis=1) if data.ndim == 2 else data
-    mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if rate != SAMPLING_RATE:
-        mono = torchaudio.functional.resample(torch.from_numpy(mono), rate, SAMPLING_RATE).numpy()
-    return mono
+    """`(samples, channels)` data down-mixed and resampled to 16 kHz (float32, 1-D) by the one audio path
+    (`modeling_tft.audio_utils.to_mono`: FFmpeg's matrix, stereo gives (L + R) / sqrt 2; libswresample)."""
+    data = data[:, 0] if data.ndim == 2 and data.shape[1] == 1 else data
+    return to_mono(np.asarray(data, dtype=np.float32), rate, SAMPLING_RATE)
 
 
 def encode_wav(array: np.ndarray) -> bytes:
@@ -243,7 +249,8 @@ def decode_audio(audio: Any, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
     """Mono float32 samples at `sampling_rate` from whatever an `Audio` column yields.
 
     Accepts a datasets 5.x `AudioDecoder` (torchcodec), a dict with `array`/`sampling_rate` or
-    `bytes`/`path`, a numpy array or a torch tensor (arrays are assumed to be at `sampling_rate`).
+    `bytes`/`path`, a numpy array or a torch tensor (arrays are assumed to be at `sampling_rate`). Files and
+    bytes are decoded, and arrays down-mixed and resampled, by the one audio path (`modeling_tft.audio_utils`).
     """
     rate = sampling_rate
     if hasattr(audio, "get_all_samples"):  # torchcodec AudioDecoder: data is (channels, samples)
@@ -253,10 +260,8 @@ def decode_audio(audio: Any, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
         if audio.get("array") is not None:
             data = np.asarray(audio["array"], dtype=np.float32)
             rate = int(audio.get("sampling_rate") or sampling_rate)
-        elif audio.get("bytes") is not None:
-            data, rate = sf.read(io.BytesIO(audio["bytes"]), dtype="float32", always_2d=True)
-        elif audio.get("path") is not None:
-            data, rate = sf.read(audio["path"], dtype="float32", always_2d=True)
+        elif audio.get("bytes") is not None or audio.get("path") is not None:
+            return decode(audio["bytes"] if audio.get("bytes") is not None else audio["path"], sampling_rate)
         else:
             raise ValueError("Audio dict has neither `array`, `bytes` nor `path`.")
     elif isinstance(audio, torch.Tensor):
@@ -265,11 +270,8 @@ def decode_audio(audio: Any, sampling_rate: int = SAMPLING_RATE) -> np.ndarray:
         data = np.asarray(audio, dtype=np.float32)
     if data.ndim == 2 and data.shape[0] < data.shape[1] and data.shape[0] <= 8:
         data = data.T  # (channels, samples) -> (samples, channels)
-    mono = data.mean(axis=1) if data.ndim == 2 else data
-    mono = np.ascontiguousarray(mono, dtype=np.float32)
-    if rate != sampling_rate:
-        mono = torchaudio.functional.resample(torch.from_numpy(mono), rate, sampling_rate).numpy()
-    return mono
+    data = data[:, 0] if data.ndim == 2 and data.shape[1] == 1 else data
+    return to_mono(np.ascontiguousarray(data, dtype=np.float32), rate, sampling_rate)
 
 
 def list_files(directory: Path) -> list[Path]:
@@ -588,7 +590,7 @@ def _read_candidates(
             collected.problems.append(Problem(where, TOO_SHORT, detail))
             continue
         peak = float(np.abs(array).max(initial=0.0))
-        if peak > 1.0:  # beyond +-1 in the source, or resampling overshoot of a full-scale one: scale, never clip
+        if peak > 1.0:  # beyond +-1 in the source, or pushed past it by the down-mix or resampling: scale, never clip
             array = array / peak
             levels.append(level.entry(where, "rescaled", -20 * math.log10(peak)))
         elif level.clipped:
@@ -628,8 +630,8 @@ def _describe(description: str, audio_stats: dict[str, Any], num_rows: int) -> s
     resample_text = ", ".join(f"{n} file(s) from {rate} Hz" for rate, n in resampled.items()) or "none needed"
     return (
         f"{description.strip()}\n\nPrepared by tft-ser dataset_scripts: {num_rows} utterances. "
-        f"Audio stored once as 16 kHz mono 16-bit PCM WAV; resampled at preparation "
-        f"(torchaudio.functional.resample): {resample_text}; down-mixed to mono by channel mean: "
+        f"Audio stored once as 16 kHz mono 16-bit PCM WAV; decoded, resampled and down-mixed at preparation by "
+        f"FFmpeg (torchcodec; libswresample, as pipeline(file) does): resampled {resample_text}; down-mixed: "
         f"{audio_stats['downmixed']} file(s). Clips shorter than {MIN_DURATION_S} s are skipped "
         f"and reported in {REPORT_FILENAME}. Levels: {levels['clipped_files']} file(s) touch full scale "
         f"(kept, listed); {levels['rescaled_files']} file(s) beyond +-1 scaled by 1/peak (never clipped); "

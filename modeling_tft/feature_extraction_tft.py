@@ -14,11 +14,12 @@ from transformers.feature_extraction_sequence_utils import SequenceFeatureExtrac
 from transformers.feature_extraction_utils import BatchFeature
 from transformers.utils import TensorType, logging
 
+from .audio_utils import to_mono
+
 logger = logging.get_logger(__name__)
 
 NORMALIZATIONS = ("utterance", "global", "none")
-# A 2-D array whose last axis is this short is read as one multichannel clip (samples, channels),
-# the layout `soundfile.read` returns; any other 2-D array is a batch of mono clips.
+# A 2-D array whose last axis is this short is one (samples, channels) clip (`soundfile.read`); others, a batch.
 MAX_CHANNELS = 8
 LOG_OFFSET = 1e-6
 # Float audio lies in [-1, 1]. A clip peaking beyond it, up to this peak (6 dB over full scale), is scaled by 1/peak
@@ -67,10 +68,8 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             `pipeline`, removes channel and speaker level). `"global"`: standardised with `mean`/`std`
             (set by [`~TFTFeatureExtractor.fit`] on training data, saved in `preprocessor_config.json`).
             `"none"`: raw log-mel.
-        mean (`list[float]`, *optional*):
-            Per-band mean for `"global"` normalisation.
-        std (`list[float]`, *optional*):
-            Per-band standard deviation for `"global"` normalisation.
+        mean, std (`list[float]`, *optional*):
+            Per-band mean and standard deviation for `"global"` normalisation.
         statistics_seconds (`float`, *optional*):
             Seconds of audio behind `mean`/`std` (set by `fit`).
         return_attention_mask (`bool`, *optional*, defaults to `True`):
@@ -98,11 +97,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         **kwargs,
     ) -> None:
         super().__init__(
-            feature_size=feature_size,
-            sampling_rate=sampling_rate,
-            padding_value=padding_value,
-            return_attention_mask=return_attention_mask,
-            **kwargs,
+            feature_size, sampling_rate, padding_value, return_attention_mask=return_attention_mask, **kwargs
         )
         if win_length > n_fft:
             raise ValueError(f"`win_length` ({win_length}) must not exceed `n_fft` ({n_fft}).")
@@ -113,13 +108,8 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         for name, stats in (("mean", mean), ("std", std)):
             if stats is not None and len(stats) != feature_size:
                 raise ValueError(f"`{name}` has {len(stats)} values, expected one per mel band ({feature_size}).")
-        self.n_fft = n_fft
-        self.win_length = win_length
-        self.hop_length = hop_length
-        self.f_min = f_min
-        self.f_max = f_max
-        self.max_length = max_length
-        self.normalization = normalization
+        self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
+        self.f_min, self.f_max, self.max_length, self.normalization = f_min, f_max, max_length, normalization
         self.mean = [float(m) for m in mean] if mean is not None else None
         self.std = [float(s) for s in std] if std is not None else None
         self.statistics_seconds = statistics_seconds
@@ -135,8 +125,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         return 1 + (num_samples - self.n_fft) // self.hop_length
 
     def to_dict(self) -> dict[str, Any]:
-        output = super().to_dict()
-        return {key: value for key, value in output.items() if not key.startswith("_")}
+        return {key: value for key, value in super().to_dict().items() if not key.startswith("_")}
 
     def __call__(
         self,
@@ -155,9 +144,9 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
 
         Args:
             raw_speech: a 1-D array/tensor/list of floats (one clip), a list of them, or a 2-D array
-                (a batch of equal-length clips). Multichannel clips (2-D elements, or one `(samples,
-                channels)` array with at most 8 channels) are down-mixed to mono; integer PCM is scaled to
-                [-1, 1]; float64 is cast to float32. Empty, too short, or non-finite audio raises `ValueError`.
+                (a batch of equal-length clips). Multichannel clips (2-D elements, or one `(samples, channels)`
+                array, at most 8 channels) are down-mixed as FFmpeg does a file (`audio_utils`); integer PCM is
+                scaled to [-1, 1]; float64 is cast to float32. Empty, too short or non-finite audio raises `ValueError`.
             sampling_rate: sampling rate of `raw_speech`. A different rate raises, unless `resample=True`.
             padding: `"max_length"` (default: every clip padded to `max_length` frames), `"longest"`/`True`
                 (to the longest clip in the batch) or `False`/`"do_not_pad"` (single clip only).
@@ -165,7 +154,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             truncation: truncate longer clips to `max_length` frames; if `False`, longer clips raise.
             return_tensors: `"pt"`, `"np"` or `None` (lists of arrays).
             return_attention_mask: return the `(batch, frames)` mask (default: `self.return_attention_mask`).
-            resample: resample audio at another `sampling_rate` to the model's rate (logged) instead of raising.
+            resample: resample audio at another `sampling_rate` (FFmpeg, as for a file; logged) instead of raising.
         """
         if kwargs:
             raise TypeError(f"Unexpected arguments to {type(self).__name__}: {sorted(kwargs)}.")
@@ -188,11 +177,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         features, num_frames = self._log_mel(clips, max_length)
         features = self._normalize(features, num_frames)
         target = self._target_frames(padding, num_frames, max_length)
-        features = (
-            features[:, :target]
-            if features.shape[1] >= target
-            else torch.nn.functional.pad(features, (0, 0, 0, target - features.shape[1]))
-        )
+        features = torch.nn.functional.pad(features[:, :target], (0, 0, 0, max(0, target - features.shape[1])))
         mask = torch.arange(target)[None, :] < num_frames[:, None]  # (batch, frames)
         features = features.masked_fill(~mask[..., None], self.padding_value)
 
@@ -209,9 +194,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         `raw_speech` is consumed `batch_size` clips at a time (running sums over the valid frames), so a lazy
         iterable, e.g. clips decoded from a `datasets.Dataset` as they are read, is never held whole in memory.
         """
-        total = np.zeros(self.feature_size, dtype=np.float64)
-        total_sq = np.zeros(self.feature_size, dtype=np.float64)
-        count = 0
+        total, total_sq, count = np.zeros(self.feature_size), np.zeros(self.feature_size), 0  # float64 sums
         clips = iter(raw_speech)
         while chunk := list(itertools.islice(clips, batch_size)):
             batch = self._check_sampling_rate(self._to_mono_clips(chunk), sampling_rate, False)
@@ -238,8 +221,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         `raw_speech`, unlabelled clips of one speaker or one recording (computed by `fit`). A model trained with
         `run_train.py --normalization speaker` expects it. Raises `ValueError` when the clips hold less than
         `min_seconds` of audio. In a pipeline:
-        `pipeline("audio-classification", model=export, feature_extractor=extractor.adapted(clips, 16000))`.
-        """
+        `pipeline("audio-classification", model=export, feature_extractor=extractor.adapted(clips, 16000))`."""
         adapted = copy.deepcopy(self).fit(raw_speech, sampling_rate)
         if adapted.statistics_seconds < min_seconds:
             raise ValueError(
@@ -253,10 +235,10 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         if isinstance(raw_speech, torch.Tensor):
             raw_speech = raw_speech.detach().cpu().numpy()
         if isinstance(raw_speech, np.ndarray):
-            if raw_speech.ndim == 1:
-                items = [raw_speech]
-            elif raw_speech.ndim == 2 and raw_speech.shape[-1] <= MAX_CHANNELS < raw_speech.shape[0]:
-                items = [raw_speech]  # one (samples, channels) clip
+            if raw_speech.ndim == 1 or (
+                raw_speech.ndim == 2 and raw_speech.shape[-1] <= MAX_CHANNELS < len(raw_speech)
+            ):
+                items = [raw_speech]  # one mono or (samples, channels) clip
             elif raw_speech.ndim == 2:
                 items = list(raw_speech)  # a batch of mono clips
             else:
@@ -266,30 +248,25 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         elif isinstance(raw_speech, (list, tuple)):
             if len(raw_speech) == 0:
                 raise ValueError("Got an empty batch: no audio to featurise.")
-            is_single = all(np.isscalar(x) for x in raw_speech)
-            items = [np.asarray(raw_speech)] if is_single else list(raw_speech)
+            items = [np.asarray(raw_speech)] if all(np.isscalar(x) for x in raw_speech) else list(raw_speech)
         else:
             raise TypeError(f"Expected audio as a numpy array, torch tensor or list, got {type(raw_speech).__name__}.")
         return [self._to_mono(item, _clip_name(index, len(items))) for index, item in enumerate(items)]
 
     def _to_mono(self, clip: Any, name: str) -> np.ndarray:
-        if isinstance(clip, torch.Tensor):
-            clip = clip.detach().cpu().numpy()
-        clip = np.asarray(clip)
+        clip = np.asarray(clip.detach().cpu().numpy() if isinstance(clip, torch.Tensor) else clip)
         if clip.dtype.kind in "iu":
             clip = self._pcm(clip, name)
         if clip.dtype.kind != "f":
             raise TypeError(f"{name} has dtype {clip.dtype}; expected float or integer PCM audio.")
-        if clip.ndim == 2:
-            channel_axis = int(np.argmin(clip.shape))
-            if clip.shape[channel_axis] > MAX_CHANNELS:
-                raise ValueError(f"{name} has shape {clip.shape}; expected mono or at most {MAX_CHANNELS} channels.")
-            logger.info(f"{name}: down-mixing {clip.shape[channel_axis]} channels to mono (mean).")
-            clip = clip.mean(axis=channel_axis)
-        elif clip.ndim != 1:
-            raise ValueError(f"{name} has {clip.ndim} dimensions; expected a 1-D (mono) waveform.")
         if clip.size == 0:
             raise ValueError(f"{name} is empty (0 samples).")
+        if clip.ndim == 2:  # down-mixed as FFmpeg does a file (`audio_utils.to_mono`): stereo gives (L + R) / sqrt 2
+            if min(clip.shape) > MAX_CHANNELS:
+                raise ValueError(f"{name} has shape {clip.shape}; expected mono or at most {MAX_CHANNELS} channels.")
+            clip = to_mono(clip.T if clip.shape[0] <= clip.shape[1] else clip, self.sampling_rate, self.sampling_rate)
+        elif clip.ndim != 1:
+            raise ValueError(f"{name} has {clip.ndim} dimensions; expected a 1-D (mono) waveform.")
         finite = np.isfinite(clip)
         if not finite.all():
             raise ValueError(f"{name} contains NaN or Inf (first at sample {int(np.argmin(finite))}).")
@@ -320,11 +297,8 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
                 f"The model expects audio at {self.sampling_rate} Hz but got sampling_rate={sampling_rate}. Resample "
                 f"the audio to {self.sampling_rate} Hz first, or pass `resample=True` to resample here."
             )
-        logger.warning(f"Resampling {len(clips)} clip(s) from {sampling_rate} Hz to {self.sampling_rate} Hz.")
-        return [
-            torchaudio.functional.resample(torch.from_numpy(clip), sampling_rate, self.sampling_rate).numpy()
-            for clip in clips
-        ]
+        logger.warning(f"Resampling {len(clips)} clip(s) from {sampling_rate} Hz to {self.sampling_rate} Hz (FFmpeg).")
+        return [to_mono(clip, sampling_rate, self.sampling_rate) for clip in clips]
 
     def _longest(self, clips: list[np.ndarray]) -> int:
         """Frames of the longest clip (at least one: shorter clips are rejected by `_check_lengths`)."""
@@ -385,15 +359,11 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
 
     @staticmethod
     def _target_frames(padding: bool | str, num_frames: torch.Tensor, max_length: int) -> int:
-        if padding in ("max_length",):
-            return max_length
-        if padding in (True, "longest"):
-            return int(num_frames.max())
-        if padding in (False, "do_not_pad"):
-            if len(num_frames) > 1 and int(num_frames.min()) != int(num_frames.max()):
-                raise ValueError("Clips of different lengths need padding; use padding='longest' or 'max_length'.")
-            return int(num_frames.max())
-        raise ValueError(f"`padding` must be 'max_length', 'longest', True or False, got {padding!r}.")
+        if padding not in ("max_length", True, "longest", False, "do_not_pad"):
+            raise ValueError(f"`padding` must be 'max_length', 'longest', True or False, got {padding!r}.")
+        if padding in (False, "do_not_pad") and int(num_frames.min()) != int(num_frames.max()):
+            raise ValueError("Clips of different lengths need padding; use padding='longest' or 'max_length'.")
+        return max_length if padding == "max_length" else int(num_frames.max())
 
 
 def _clip_name(index: int, count: int) -> str:

@@ -189,11 +189,19 @@ CLI_CASES = [
         scored=("hot.wav",),
     ),
     CliCase(
-        "m4a in a folder scan",
+        "text file in a folder scan",
         exit_code=0,
-        message="folder scan left out files that are not audio it reads (1 .m4a)",
+        message="folder scan left out files that are not audio it reads (1 .txt)",
+        setup=folder_with(("a.wav", tone()), ("notes.txt", b"not audio")),
+        scored=("a.wav",),
+    ),
+    CliCase(
+        "undecodable m4a in a folder scan",
+        exit_code=1,
+        message="b.m4a: cannot decode audio",
         setup=folder_with(("a.wav", tone()), ("b.m4a", b"not decoded")),
         scored=("a.wav",),
+        failed=("b.m4a",),
     ),
 ]
 

@@ -102,7 +102,8 @@ def test_int16_and_float64_are_converted(rng):
 
 def test_multichannel_is_down_mixed(fe, rng):
     clip = speech_like(rng, 0.5)
-    reference = fe(clip, sampling_rate=SR, return_tensors="np")["input_features"]
+    # FFmpeg's down-mix, as `pipeline(file)` reads a stereo file: (L + R) / sqrt 2, here sqrt 2 × the clip
+    reference = fe(np.sqrt(2) * clip, sampling_rate=SR, return_tensors="np")["input_features"]
     frames_by_channels = np.stack([clip, clip], axis=1)  # soundfile layout (samples, channels)
     channels_by_frames = np.stack([clip, clip], axis=0)
     assert fe(frames_by_channels, sampling_rate=SR, return_tensors="np")["input_features"].shape[0] == 1

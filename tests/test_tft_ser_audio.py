@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 from tft_ser_models import SR, casia_clip
 
+from modeling_tft.audio_utils import decode, to_mono
 from tft_ser import AudioError, load_audio
 from tft_ser.audio import BLOCK_SECONDS
 
@@ -39,17 +40,19 @@ def test_too_short_file_raises(tmp_path):
 
 def test_stereo_48k_is_down_mixed_and_resampled_with_logs(tmp_path, caplog, corpora):
     clip = casia_clip("happy", 201)
-    import soxr
-
-    stereo = np.stack([soxr.resample(clip, SR, 48000), 0.5 * soxr.resample(clip, SR, 48000)], axis=1)
+    clip48k = to_mono(clip, SR, 48000)
+    stereo = np.stack([clip48k, 0.5 * clip48k], axis=1)
     path = tmp_path / "stereo48k.wav"
     sf.write(path, stereo, 48000, subtype="FLOAT")
-    with caplog.at_level(logging.INFO, logger="tft_ser.audio"):
+    with caplog.at_level(logging.INFO, logger="modeling_tft.audio_utils"):
         audio = load_audio(path)
-    assert "down-mixing 2 channels" in caplog.text and "resampling 48000 Hz to 16000 Hz" in caplog.text
+    assert "2 channel(s), 48000 Hz -> mono, 16000 Hz" in caplog.text
     assert audio.dtype == np.float32 and abs(len(audio) - len(clip)) <= 1
-    # the mean of the channels is 0.75 × the clip; soxr's resampling is near-transparent below 8 kHz
+    # FFmpeg's down-mix, as `pipeline(file)`: (L + R) / sqrt 2 = 1.06 × the clip (not the mean, 0.75 ×);
+    # libswresample's resampling is near-transparent below 8 kHz
     assert np.corrcoef(audio[: len(clip)], clip[: len(audio)])[0, 1] > 0.99
+    gain = np.dot(audio[: len(clip)], clip[: len(audio)]) / np.dot(clip, clip)
+    assert gain == pytest.approx(1.5 / np.sqrt(2), rel=0.02)
 
 
 def test_block_decoding_matches_one_read(tmp_path, monkeypatch, corpora):
@@ -58,9 +61,8 @@ def test_block_decoding_matches_one_read(tmp_path, monkeypatch, corpora):
     clip = np.concatenate([casia_clip("sad", 201)] * 2)
     path = tmp_path / "mono.flac"
     sf.write(path, clip, SR)
-    np.testing.assert_allclose(load_audio(path), sf.read(path, dtype="float32")[0], atol=1e-6)
-    path44 = tmp_path / "mono44.wav"
-    sf.write(path44, np.concatenate([clip, clip]), 44100, subtype="FLOAT")  # blocks across a resampler stream
-    import soxr
-
-    np.testing.assert_allclose(load_audio(path44), soxr.resample(np.concatenate([clip, clip]), 44100, SR), atol=2e-3)
+    np.testing.assert_array_equal(load_audio(path), sf.read(path, dtype="float32")[0])
+    for rate in (44100, 8000):  # blocks across the resampler's stream: the samples of one read
+        resampled = tmp_path / f"stereo{rate}.wav"
+        sf.write(resampled, np.stack([clip, 0.3 * clip], axis=1), rate, subtype="FLOAT")
+        np.testing.assert_array_equal(load_audio(resampled), decode(resampled, SR))

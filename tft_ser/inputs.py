@@ -6,7 +6,9 @@ import glob
 from collections import Counter
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus"}  # what `load_audio` decodes
+# What a folder scan takes: the formats FFmpeg (`load_audio`) decodes that audio files usually have.
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus", ".m4a", ".aac", ".mp4", ".wma",
+                  ".webm", ".amr", ".3gp", ".mka", ".ac3"}  # fmt: skip
 
 
 def expand_inputs(arguments: list[str]) -> tuple[list[Path], Counter[str]]:
