@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from bad_input_cases_apps import CLI_CASES, PIPELINE_CASES, CliCase, PipelineCase, run_cli_case, run_pipeline_case
+from bad_input_cases_train import TRAIN_CASES, TrainCase, demo_corpus, run_train_case
 from dataset_fixtures import REPO_ROOT  # (importing it also sets offline mode and sys.path)
 from tft_ser_models import random_export
 
@@ -803,3 +804,16 @@ def classifier():
 @pytest.mark.parametrize("case", PIPELINE_CASES, ids=[c.name for c in PIPELINE_CASES])
 def test_bad_pipeline_input(case: PipelineCase, classifier, caplog) -> None:
     run_pipeline_case(case, classifier, caplog)
+
+
+# ----------------------------------------------------------------------------- run_train.py
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return demo_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.mark.parametrize("case", TRAIN_CASES, ids=[c.name for c in TRAIN_CASES])
+def test_bad_run_train_input(case: TrainCase, tmp_path: Path, capsys, demo) -> None:
+    run_train_case(case, tmp_path, capsys, demo)

@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import datasets
@@ -14,7 +13,7 @@ import torch
 from conftest import REPO_ROOT
 from hub_stand_in import HubStandIn
 from test_hub_push import REPO_ID, check_pushed_model, hub_env
-from test_run_train import TINY
+from test_run_train import TINY, last_checkpoint, wait_for_checkpoint
 from torch.utils.data import DataLoader
 
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
@@ -115,12 +114,14 @@ def kill_everything(launcher: int, marker: str) -> None:
 
 @pytest.mark.slow
 def test_two_process_run_killed_and_resumed_gives_the_same_metrics(tmp_path):
-    """SIGKILL of the launcher and both ranks after a checkpoint; the resumed run ends as an uninterrupted one."""
+    """SIGKILL of the launcher and both ranks after a checkpoint; the resumed run continues from that checkpoint's
+    optimizer step and ends as an uninterrupted one."""
     arguments = [*ARGUMENTS[:-1], "3", "--trainer", "hf", "--save_total_limit", "3"]  # 3 epochs, not 1
     straight = tmp_path / "straight"
     done, logs = torchrun(tmp_path / "a", "--output_dir", str(straight), *arguments)
     assert done.returncode == 0, done.stderr[-3000:] + logs[0][-3000:]
     expected = json.loads((straight / "results.json").read_text())["folds"][0]
+    assert expected["resumed_from"] is None and expected["steps_run"] == expected["global_step"] > 0
 
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "OMP_NUM_THREADS": "1"}
@@ -128,14 +129,13 @@ def test_two_process_run_killed_and_resumed_gives_the_same_metrics(tmp_path):
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     checkpoints = killed / "fold_0" / "checkpoints"
-    deadline = time.time() + 240
-    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
-        assert process.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
+    wait_for_checkpoint(process, checkpoints, "checkpoint-*/trainer_state.json")
     kill_everything(process.pid, str(killed))
     process.wait()
     assert not (killed / "fold_0" / "fold_results.json").exists(), "killed too late: the fold had finished"
     saved = {path: path.stat().st_mtime_ns for path in checkpoints.glob("checkpoint-*/trainer_state.json")}
+    checkpoint, step = last_checkpoint(checkpoints, "hf")
+    assert 0 < step < expected["global_step"]
 
     done, logs = torchrun(tmp_path / "c", "--output_dir", str(killed), *arguments, "--resume_from_checkpoint", "true")
     assert done.returncode == 0, done.stderr[-3000:] + logs[0][-3000:]
@@ -143,12 +143,17 @@ def test_two_process_run_killed_and_resumed_gives_the_same_metrics(tmp_path):
     assert resumed_run["reused_folds"] == []  # resumed from a checkpoint, not reused
     resumed = resumed_run["folds"][0]
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in saved.items())  # resumed after them, not redone
+    assert resumed["resumed_from"] == {"checkpoint": checkpoint, "epoch": resumed["resumed_from"]["epoch"],
+                                       "global_step": step}  # fmt: skip
+    assert resumed["resumed_from"]["epoch"] >= 1
+    assert resumed["steps_run"] == expected["global_step"] - step and resumed["global_step"] == expected["global_step"]
     assert resumed["test"] == expected["test"]
     assert [round(r["eval_ua"], 6) for r in resumed["history"]] == [round(r["eval_ua"], 6) for r in expected["history"]]
 
 
 def test_a_failing_main_process_ends_the_run_with_its_error(tmp_path):
-    """The main process fails while preparing the corpus; the other, waiting for it, is stopped: no hang."""
+    """A run that fails (here every rank refuses the missing --data_dir, exit code 2) ends without a hang, and the
+    launcher's report names the error; a main process failing while the other waits: the next case."""
     missing = tmp_path / "no_such_corpus"
     done, (main_log, _) = torchrun(
         tmp_path, "--output_dir", str(tmp_path / "run"), "--corpus", "casia", "--data_dir", str(missing), timeout=120
@@ -156,3 +161,17 @@ def test_a_failing_main_process_ends_the_run_with_its_error(tmp_path):
     assert done.returncode != 0
     assert str(missing) in main_log
     assert "ChildFailedError" in done.stderr and str(missing) in done.stderr  # the launcher's report names it
+    empty = tmp_path / "empty_corpus"  # exists, so the options pass; the main process fails preparing it (exit 1)
+    empty.mkdir()
+    done, (main_log, _) = torchrun(
+        tmp_path / "b",
+        "--output_dir",
+        str(tmp_path / "run_b"),
+        "--corpus",
+        "casia",
+        "--data_dir",
+        str(empty),
+        timeout=120,
+    )
+    assert done.returncode != 0 and "no usable utterance" in main_log
+    assert "ChildFailedError" in done.stderr and "no usable utterance" in done.stderr

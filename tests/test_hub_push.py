@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import asdict
 from pathlib import Path
 
 import datasets
@@ -17,10 +18,14 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT
 from hub_stand_in import HubStandIn
+from huggingface_hub import ModelCard
 from transformers import pipeline
 
+from dataset_scripts import generate_demo_corpus
+from training.arguments import DataArguments
 from training.data import iter_clips
-from training.export import push_export
+from training.export import model_card, push_export
+from training.licences import CORPUS_LICENCES, check_push_allowed, data_licence
 
 REPO_ID = "me/tft-demo"
 CLIP = "0.1 * np.sin(np.arange(32000) / 10).astype(np.float32)"  # the same clip here and in the fresh process
@@ -94,3 +99,80 @@ def test_dataset_script_push(tmp_path):
     assert remote.remove_columns("audio").to_list() == local.remove_columns("audio").to_list()
     for pushed_clip, local_clip in zip(iter_clips(remote), iter_clips(local), strict=True):
         np.testing.assert_array_equal(pushed_clip, local_clip)
+
+
+def card_results(corpus: str, licence: dict | None, model_name_or_path: str | None = None) -> dict:
+    """The parts of a run's results.json that the model card reads."""
+    fold = {"fold": 0, "name": "test=a", "test_speakers": ["a"], "num_test": 4, "best_epoch": 1,
+            "test": {"wa": 0.5, "ua": 0.5, "macro_f1": 0.5}}  # fmt: skip
+    return {
+        "corpus": corpus, "protocol": "k_fold_by_speaker", "folds": [fold], "exported_fold": 0,
+        "exported_fold_rule": "the fold with the highest validation UA", "label_names": ["angry", "sad"],
+        "mean": {"wa": 0.5, "ua": 0.5, "macro_f1": 0.5}, "std": {"wa": 0.0, "ua": 0.0, "macro_f1": 0.0},
+        "std_definition": "sample standard deviation", "num_clips": 8, "seed": 42, "trainer": "hf",
+        "command": "python run_train.py", "wall_time_s": 1.0, "data_licence": licence,
+        "environment": {"hardware": {"cpu": "cpu", "gpu": None, "torch_threads": 1}, "date_utc": "2026-12-05",
+                        "versions": {"torch": "2", "transformers": "5"}, "git": "abc"},
+        "arguments": {"model": {"normalization": "global", "model_name_or_path": model_name_or_path},
+                      "data": {"validation_speakers": 1}, "training": {}},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("corpus", "license", "language", "sentence"),
+    [
+        ("casia", "other", ["zh"], "research use only, no redistribution"),
+        ("ravdess", "cc-by-nc-sa-4.0", ["en"], "CC BY-NC-SA 4.0: attribution, non-commercial use only"),
+        ("iemocap", "other", ["en"], "University of Southern California (SAIL lab) under its release agreement"),
+        ("demo", "apache-2.0", None, "synthetic demo corpus (generated signals, no human speech)"),
+    ],
+)
+def test_model_card_states_the_training_data_licence(tmp_path, corpus, license, language, sentence):
+    card = model_card(card_results(corpus, asdict(CORPUS_LICENCES[corpus])), "me/tft")
+    card.save(tmp_path / "README.md")
+    loaded = ModelCard.load(tmp_path / "README.md")  # what the Hub reads
+    assert loaded.data.license == license and loaded.data.language == language
+    assert sentence in loaded.text and loaded.data.base_model is None
+    assert (loaded.data.license_name is not None) == (license == "other")
+
+
+def test_model_card_of_a_named_dataset_and_a_fine_tuned_model(tmp_path):
+    dataset = datasets.Dataset.from_dict({"label": [0]}, info=datasets.DatasetInfo(license="mit"))
+    licence = data_licence(DataArguments(dataset_name="someone/emotions"), dataset, "emotions")
+    card = model_card(card_results("emotions", asdict(licence), "someone/tft-base"), "me/tft")
+    assert card.data.license == "mit" and card.data.datasets == ["someone/emotions"]
+    assert card.data.base_model == "someone/tft-base" and "Fine-tuned from `someone/tft-base`" in card.text
+    bare = datasets.Dataset.from_dict({"label": [0]})
+    local = data_licence(DataArguments(dataset_name=str(tmp_path)), bare, "local")
+    assert (local.license, local.datasets) == ("other", ())  # a local folder is no Hub dataset id, its licence unknown
+    assert "is not known to tft-ser" in local.note and local.redistributable is None
+    folder = DataArguments(corpus="folder", data_dir=str(tmp_path))
+    assert data_licence(folder, dataset, "folder").license == "mit"  # the dataset's own info.license
+    assert data_licence(folder, bare, "folder").license == "other"
+    backbone = tmp_path / "backbone"
+    backbone.mkdir()  # a local base model: named in the text, not as `base_model` (the Hub wants a model id)
+    card = model_card(card_results("demo", None, str(backbone)), "me/tft")
+    assert card.data.base_model is None and f"Fine-tuned from `{backbone}`" in card.text
+    assert card.data.license == "apache-2.0"  # results without a licence record: the demo corpus's
+
+
+def test_push_of_a_model_trained_on_restricted_data_is_refused(tmp_path, capsys):
+    from test_run_train import BASE
+
+    import run_train
+
+    corpus = tmp_path / "casia_like"
+    generate_demo_corpus(corpus, num_speakers=6, utterances_per_class=2)
+    report = json.loads((corpus / "preparation_report.json").read_text())
+    (corpus / "preparation_report.json").write_text(json.dumps({**report, "corpus": "casia"}))  # as CASIA's says
+    arguments = [*BASE, "--dataset_dir", str(corpus), "--num_train_epochs", "1", "--push_to_hub"]
+    with pytest.raises(SystemExit, match="2"):
+        run_train.main(["--output_dir", str(tmp_path / "out"), *arguments, "--hub_model_id", "me/casia"])
+    err = capsys.readouterr().err
+    assert "run_train.py: error: --push_to_hub: Trained on the CASIA Chinese Emotional Corpus" in err
+    assert "--hub_private_repo" in err and "--push_restricted_data" in err
+    assert not list((tmp_path / "out").glob("fold_*"))  # refused before any training
+    licence = CORPUS_LICENCES["casia"]
+    check_push_allowed(licence, private=True, override=False)  # a private repository, or an explicit override
+    check_push_allowed(licence, private=None, override=True)
+    check_push_allowed(CORPUS_LICENCES["ravdess"], private=None, override=False)

@@ -2,6 +2,7 @@
 
 import json
 
+import datasets
 import pytest
 import torch
 from conftest import tiny_config_kwargs
@@ -12,7 +13,9 @@ import run_train
 from dataset_scripts import generate_demo_corpus
 from dataset_scripts.prepare_demo import DEMO_LABELS
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTForMaskedSpectrogramModeling
+from training.arguments import DataArguments
 from training.checkpoints import CheckpointMismatchError, load_pretrained_strict
+from training.data import select_folds
 
 TINY = "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_time_layers=1,num_frequency_layers=1"
 
@@ -74,38 +77,63 @@ def test_backbone_checkpoint_fine_tunes_strictly(tmp_path):
         load_pretrained_strict(TFTForAudioClassification, tmp_path / "backbone", num_labels=5)
 
 
-def test_pretrain_then_fine_tune_each_fold_from_its_own_backbone(tmp_path):
+def held_out_speakers(corpus, folds: str) -> dict[int, list[str]]:
+    """Each fold's test and validation speakers, as run_train.py makes the folds (3 folds, seed 42)."""
+    dataset = datasets.load_from_disk(str(corpus))
+    chosen = select_folds(dataset, DataArguments(num_folds=3, folds=folds), seed=42)
+    return {fold.index: sorted(fold.test_speakers + fold.validation_speakers) for fold in chosen}
+
+
+def test_pretrain_then_fine_tune_each_fold_from_its_own_backbone(tmp_path, capsys):
     corpus = tmp_path / "demo"
     generate_demo_corpus(corpus, num_speakers=6, utterances_per_class=4)
+    held_out = held_out_speakers(corpus, "0,1")
     common = ["--dataset_dirs", str(corpus), "--max_steps", "2", "--per_device_train_batch_size", "4"]
     with pytest.raises(ValueError, match="no such speaker"):
         run_pretrain.main([*common, "--exclude_speakers", "nobody", "--output_dir", str(tmp_path / "bad")])
-    # fold 0 and fold 1's backbones differ in width, so each fold's fine-tuned model shows which it started from
+    # each fold's backbone leaves out that fold's test and validation speakers; fold 0 and fold 1's backbones differ
+    # in width, so each fold's fine-tuned model shows which it started from
     for fold, width in ((0, 64), (1, 48)):
         overrides = TINY.replace("intermediate_size=64", f"intermediate_size={width}")
-        excluded = ["--exclude_speakers", "synth_s01", "synth_s02"]
+        excluded = ["--exclude_speakers", *held_out[fold]]
         output = ["--output_dir", str(tmp_path / f"pretrain_fold{fold}")]
         report = run_pretrain.main([*common, "--config_overrides", overrides, *excluded, *output])
         [source] = report["corpora"]
         assert source["corpus"] == "demo" and source["source"] == str(corpus)
-        assert source["excluded_speakers"] == ["synth_s01", "synth_s02"] and report["short_clips_left_out"] == 0
-        assert source["clips"] == report["num_clips"] == 4 * 4 * len(DEMO_LABELS)  # 4 speakers
+        assert source["excluded_speakers"] == held_out[fold] and report["short_clips_left_out"] == 0
+        assert not set(source["speakers"]) & set(held_out[fold])
+        assert source["clips"] == report["num_clips"] == (6 - len(held_out[fold])) * 4 * len(DEMO_LABELS)
         assert len(report["loss_by_epoch"]) >= 1 and all(loss > 0 for loss in report["loss_by_epoch"])
+        backbone_report = json.loads((tmp_path / f"pretrain_fold{fold}" / "backbone" / "pretraining.json").read_text())
+        assert backbone_report["corpora"] == report["corpora"]  # the speakers travel with the backbone
     # clips shorter than one masked span (20 tokens = 80 frames) teach nothing: left out and counted
     report = run_pretrain.main([*common, "--mask_length", "20", "--output_dir", str(tmp_path / "spans")])
     assert report["short_clips_left_out"] >= 1
     assert report["num_clips"] + report["short_clips_left_out"] == report["corpora"][0]["clips"]
     with pytest.raises(ValueError, match="does not fit in a training crop"):
         run_pretrain.main([*common, "--mask_length", "76", "--output_dir", str(tmp_path / "too_long")])
+    fine_tune = ["--dataset_dir", str(corpus), "--num_folds", "3", "--folds", "0,1", "--num_train_epochs", "1",
+                 "--report_to", "none"]  # fmt: skip
+    # one backbone for every fold: fold 1's held-out speakers were in fold 0's pre-training -> refused up front
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        run_train.main([*fine_tune, "--model_name_or_path", str(tmp_path / "pretrain_fold0" / "backbone"),
+                        "--output_dir", str(tmp_path / "leaky")])  # fmt: skip
+    leaked = sorted(set(held_out[1]) - set(held_out[0]))
+    message = capsys.readouterr().err
+    assert refused.value.code == 2 and message.count("\n") == 1 and "Traceback" not in message
+    assert ("fold 1 (" in message and f"pre-trained on its test speaker(s) {leaked}" in message) or leaked[0] in message
+    assert f"--exclude_speakers {' '.join(held_out[1])}" in message
+    assert not (tmp_path / "leaky" / "fold_0").exists()  # nothing trained, not even the fold that was clean
     results = run_train.main([
-        "--dataset_dir", str(corpus), "--num_folds", "3", "--folds", "0,1", "--num_train_epochs", "1",
-        "--model_name_or_path", str(tmp_path / "pretrain_fold{fold}" / "backbone"), "--report_to", "none",
+        *fine_tune, "--model_name_or_path", str(tmp_path / "pretrain_fold{fold}" / "backbone"),
         "--output_dir", str(tmp_path / "tuned"),
     ])  # fmt: skip
     assert [fold["fold"] for fold in results["folds"]] == [0, 1]
     for fold, width in ((0, 64), (1, 48)):
         config = json.loads((tmp_path / "tuned" / f"fold_{fold}" / "model" / "config.json").read_text())
         assert config["intermediate_size"] == width and len(config["id2label"]) == len(DEMO_LABELS)
-    with pytest.raises(ValueError, match="only `\\{fold\\}` can be filled in"):
+    with pytest.raises(SystemExit) as refused:
         run_train.main(["--dataset_dir", str(corpus), "--num_folds", "3", "--folds", "0", "--output_dir",
                         str(tmp_path / "x"), "--model_name_or_path", str(tmp_path / "pretrain_{seed}")])  # fmt: skip
+    assert refused.value.code == 2 and "only `{fold}` can be filled in" in capsys.readouterr().err

@@ -18,6 +18,9 @@ from safetensors.torch import load_file
 from transformers import ASTForAudioClassification
 
 import run_train
+from training import cross_validation
+from training.arguments import UsageError
+from training.export import export_run
 from training.models import ast_config
 
 TINY = (
@@ -74,6 +77,38 @@ def test_results_figures_and_model_card(demo_runs, trainer):
     assert results["command"] in card.text and "SYNTHETIC" in card.text
 
 
+def test_the_fold_with_the_best_validation_ua_is_exported(demo_runs, tmp_path):
+    """The rule (highest validation UA, the first on a tie, fold 0 without validation) and the export's files: the
+    weights and statistics of exactly that fold, which the card names."""
+    output = demo_runs["accelerate"]
+    results = json.loads((output / "results.json").read_text())
+    best = max(results["folds"], key=lambda fold: fold["validation_ua"])  # max keeps the first of equals
+    assert results["exported_fold"] == best["fold"]
+    assert_same_weights(output / "export", output / f"fold_{best['fold']}" / "model")
+    folds = [dict(fold) for fold in results["folds"]]
+    labels = results["label_names"]
+    for uas, exported in (((0.2, 0.9), 1), ((0.9, 0.2), 0), ((0.5, 0.5), 0), ((None, None), 0)):
+        for fold, ua in zip(folds, uas, strict=True):
+            fold["validation_ua"] = ua
+        assert cross_validation._aggregate(folds, labels, tmp_path)["exported_fold"] == folds[exported]["fold"]
+    for chosen, other in ((0, 1), (1, 0)):
+        export = export_run({**results, "exported_fold": chosen}, output, tmp_path / f"export_{chosen}", "me/tft")
+        assert_same_weights(export, output / f"fold_{chosen}" / "model")
+        differs = load_file(export / "model.safetensors")["classifier.weight"]
+        assert not torch.equal(differs, load_file(output / f"fold_{other}" / "model" / "model.safetensors")[
+            "classifier.weight"])  # fmt: skip
+        shipped = json.loads((export / "preprocessor_config.json").read_text())
+        fold_statistics = json.loads((output / f"fold_{chosen}" / "model" / "preprocessor_config.json").read_text())
+        assert shipped["mean"] == fold_statistics["mean"] and shipped["std"] == fold_statistics["std"]
+        speakers = ", ".join(results["folds"][chosen]["test_speakers"])
+        assert f"weights of fold {chosen} (test speakers: {speakers};" in ModelCard.load(export / "README.md").text
+
+
+def assert_same_weights(first: Path, second: Path) -> None:
+    a, b = load_file(first / "model.safetensors"), load_file(second / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
 def test_export_serves_in_fresh_process_with_remote_code(demo_runs, tmp_path):
     export = demo_runs["accelerate"] / "export"
     script = textwrap.dedent(
@@ -109,35 +144,64 @@ KILL_AFTER = {  # the checkpoint file that exists once the run may be killed
 }
 
 
+def wait_for_checkpoint(process: subprocess.Popen, checkpoints: Path, marker: str, seconds: float = 240) -> None:
+    """Poll until `marker` (a glob under `checkpoints`) exists; fail if the run ends first or the time runs out."""
+    deadline = time.time() + seconds
+    while not list(checkpoints.glob(marker)):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline, f"no checkpoint {marker} within {seconds} s"
+        time.sleep(0.05)
+
+
+def last_checkpoint(checkpoints: Path, trainer: str) -> tuple[str, int]:
+    """The newest complete checkpoint left by a killed run: its folder name and the optimizer steps it holds."""
+    if trainer == "hf":
+        states = [json.loads(p.read_text()) | {"name": p.parent.name} for p in checkpoints.glob(KILL_AFTER["hf"])]
+        newest = max(states, key=lambda state: state["global_step"])
+        return newest["name"], newest["global_step"]
+    states = [json.loads(p.read_text()) | {"name": p.parent.name} for p in checkpoints.glob("epoch_*/loop_state.json")]
+    newest = max(states, key=lambda state: state["epoch"])
+    return newest["name"], newest["global_step"]
+
+
 @pytest.mark.parametrize("trainer", list(KILL_AFTER))
-def test_kill_and_resume_gives_same_metrics(tmp_path, trainer):
+def test_kill_and_resume_continues_from_the_checkpoint(tmp_path, trainer):
+    """SIGKILL after a checkpoint; the resumed fold starts at that checkpoint's optimizer step (not at 0: a restart
+    from scratch with the same seed would give the same metrics) and ends as an uninterrupted run."""
     arguments = [*BASE, "--trainer", trainer, "--folds", "0", "--num_train_epochs", "4", "--save_total_limit", "4"]
     run(tmp_path / "straight", *arguments)
     expected = json.loads((tmp_path / "straight" / "results.json").read_text())["folds"][0]
+    assert expected["resumed_from"] is None and expected["steps_run"] == expected["global_step"] > 0
+    kept = "epoch_*" if trainer == "accelerate" else "checkpoint-*"  # --save_total_limit 4 of 4 epochs: all kept
+    assert len(list((tmp_path / "straight" / "fold_0" / "checkpoints").glob(kept))) == 4
     again = run(tmp_path / "straight", *arguments)  # a finished fold is reused, and the run says so
     assert again["reused_folds"] == [0] and again["folds"][0]["test"] == expected["test"]
 
     killed = tmp_path / "killed"
-    marker = KILL_AFTER[trainer]
+    checkpoints = killed / "fold_0" / "checkpoints"
     command = [sys.executable, "run_train.py", "--output_dir", str(killed), *arguments]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not list((killed / "fold_0" / "checkpoints").glob(marker)) and time.time() < deadline:
-        assert process.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.05)
+    wait_for_checkpoint(process, checkpoints, KILL_AFTER[trainer])
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert not (killed / "fold_0" / "fold_results.json").exists(), "killed too late: the fold had finished"
+    checkpoint, step = last_checkpoint(checkpoints, trainer)
+    assert 0 < step < expected["global_step"]
 
     run(killed, *arguments, "--resume_from_checkpoint", "true")
     resumed_run = json.loads((killed / "results.json").read_text())
     assert resumed_run["reused_folds"] == []  # fold 0 was resumed from a checkpoint, not reused
     resumed = resumed_run["folds"][0]
+    assert resumed["resumed_from"] is not None, "the fold was trained from scratch, not resumed"
+    assert resumed["resumed_from"]["checkpoint"] == checkpoint and resumed["resumed_from"]["global_step"] == step
+    assert resumed["resumed_from"]["epoch"] * (expected["global_step"] // 4) == step  # whole epochs of 4
+    assert resumed["steps_run"] == expected["global_step"] - step  # only the steps after the checkpoint ran
+    assert resumed["global_step"] == expected["global_step"]
     assert resumed["test"] == expected["test"] and resumed["validation_ua"] == expected["validation_ua"]
     assert [round(r["eval_ua"], 6) for r in resumed["history"]] == [round(r["eval_ua"], 6) for r in expected["history"]]
 
 
-def test_fine_tune_onto_another_label_set(demo_runs, tmp_path):
+def test_fine_tune_onto_another_label_set(demo_runs, tmp_path, capsys):
     prepared = datasets.load_from_disk(str(demo_runs["hf"] / "prepared"))
     three = prepared.filter(lambda label: label < 3, input_columns="label")
     three = three.cast_column("label", datasets.ClassLabel(names=["angry", "happy", "neutral"]))
@@ -145,15 +209,17 @@ def test_fine_tune_onto_another_label_set(demo_runs, tmp_path):
     checkpoint = str(demo_runs["hf"] / "export")
     common = ["--dataset_dir", str(tmp_path / "three"), "--model_name_or_path", checkpoint, "--folds", "0",
               "--num_train_epochs", "1", "--report_to", "none", "--num_folds", "3"]  # fmt: skip
-    with pytest.raises(ValueError, match="pass --ignore_mismatched_sizes"):
+    with pytest.raises(SystemExit, match="2"):
         run_train.main(["--output_dir", str(tmp_path / "refused"), *common])
+    assert "pass --ignore_mismatched_sizes" in capsys.readouterr().err
     assert not (tmp_path / "refused" / "fold_0").exists()
     results = run_train.main(["--output_dir", str(tmp_path / "tuned"), *common, "--ignore_mismatched_sizes"])
     config = json.loads((tmp_path / "tuned" / "export" / "config.json").read_text())
     assert config["id2label"] == {"0": "angry", "1": "happy", "2": "neutral"}
     assert len(results["folds"][0]["test"]["confusion_matrix"]) == 3
-    with pytest.raises(ValueError, match="is a 'tft' checkpoint, not one of --model_type 'ast'"):
+    with pytest.raises(SystemExit, match="2"):
         run_train.main(["--output_dir", str(tmp_path / "wrong_type"), *common, "--model_type", "ast"])
+    assert "is a 'tft' checkpoint, not one of --model_type 'ast'" in capsys.readouterr().err
 
 
 def test_fine_tune_an_ast_checkpoint(demo_runs, tmp_path):
@@ -175,21 +241,14 @@ def test_fine_tune_an_ast_checkpoint(demo_runs, tmp_path):
     assert any(not torch.equal(tuned[k], start[k]) for k in shared)  # the encoder was trained, not replaced
 
 
-def test_bad_input_fails_before_training(demo_runs, tmp_path):
-    with pytest.raises(ValueError, match="Unknown corpus 'tess'"):
-        run(tmp_path / "a", "--corpus", "tess", "--data_dir", str(tmp_path))
-    prepared = datasets.load_from_disk(str(demo_runs["hf"] / "prepared"))
-    prepared.select([]).save_to_disk(str(tmp_path / "empty"), num_shards=1)
-    with pytest.raises(ValueError, match="is empty"):
-        run(tmp_path / "b", "--dataset_dir", str(tmp_path / "empty"))
-    fold_zero_test = set(json.loads((demo_runs["hf"] / "results.json").read_text())["folds"][0]["test_speakers"])
-    no_sad = prepared.filter(lambda s, y: not (s in fold_zero_test and y == 3), input_columns=["speaker", "label"])
-    no_sad.save_to_disk(str(tmp_path / "no_sad"))
-    with pytest.raises(ValueError, match=r"Fold [0-9] .* split has no example of \['sad'\]"):
-        run(tmp_path / "c", "--dataset_dir", str(tmp_path / "no_sad"))
-    with pytest.raises(ValueError, match="--trainer must be one of"):
-        run(tmp_path / "d", "--trainer", "keras")
-    assert not any((tmp_path / name / "fold_0").exists() for name in "abcd")
+def test_library_entry_point_checks_the_options_too(tmp_path):
+    """`run_cross_validation` (what run_train.main calls) refuses bad options itself, before writing anything; the
+    command line's cases (exit code 2, one line) are in tests/bad_input_cases_train.py."""
+    model_args, data_args, args = run_train.parse_arguments(["--output_dir", str(tmp_path / "out"), *BASE])
+    args.num_train_epochs = 0
+    with pytest.raises(UsageError, match="--num_train_epochs must be > 0, got 0"):
+        cross_validation.run_cross_validation(model_args, data_args, args, ["run_train.py"])
+    assert not (tmp_path / "out").exists()
 
 
 def test_config_files(tmp_path):

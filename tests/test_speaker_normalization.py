@@ -10,7 +10,7 @@ from huggingface_hub import ModelCard
 from test_run_train import run
 
 from modeling_tft import TFTFeatureExtractor
-from training.data import SpeechEmotionCollator, speaker_statistics
+from training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
@@ -44,3 +44,37 @@ def test_run_with_speaker_normalisation_exports_pooled_statistics(tmp_path):
     config = json.loads((tmp_path / "export" / "preprocessor_config.json").read_text())
     assert config["normalization"] == "global" and len(config["mean"]) == len(config["std"]) == 64
     assert "per-speaker normalisation" in ModelCard.load(tmp_path / "export" / "README.md").text
+
+
+def fitted(clips: datasets.Dataset) -> TFTFeatureExtractor:
+    """Global statistics of `clips` as a fold fits them (whole clips, 64 bands, 64 clips per batch)."""
+    return TFTFeatureExtractor(feature_size=64, max_length=None, normalization="none").fit(
+        iter_clips(clips), sampling_rate=16000
+    )
+
+
+def speakers_rows(dataset: datasets.Dataset, speakers: list[str]) -> datasets.Dataset:
+    return dataset.filter(lambda speaker: speaker in speakers, input_columns="speaker")  # row order kept
+
+
+@pytest.mark.parametrize("normalization", ["global", "speaker"])
+def test_shipped_statistics_come_from_the_training_speakers_only(tmp_path, normalization):
+    """The fold model's (and the export's) mean/std are those of the fold's training speakers: not of all speakers,
+    not with the validation or test speakers added."""
+    results = run(tmp_path, "--normalization", normalization, "--folds", "0", "--num_train_epochs", "1")
+    fold = results["folds"][0]
+    prepared = datasets.load_from_disk(str(tmp_path / "prepared"))
+    train = fitted(speakers_rows(prepared, fold["train_speakers"]))
+    wider = {
+        "all speakers": fitted(prepared),
+        "train + validation": fitted(speakers_rows(prepared, fold["train_speakers"] + fold["validation_speakers"])),
+        "train + test": fitted(speakers_rows(prepared, fold["train_speakers"] + fold["test_speakers"])),
+    }
+    for folder in (tmp_path / "fold_0" / "model", tmp_path / "export"):
+        shipped = json.loads((folder / "preprocessor_config.json").read_text())
+        assert shipped["normalization"] == "global"
+        np.testing.assert_allclose(shipped["mean"], train.mean, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(shipped["std"], train.std, rtol=1e-6, atol=1e-6)
+        for name, other in wider.items():  # the check can tell them apart: each is far beyond the tolerance
+            distance = np.abs(np.subtract(shipped["mean"], other.mean)).max()
+            assert distance > 1e-3, f"{folder.name}: statistics indistinguishable from those of {name}"

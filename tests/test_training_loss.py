@@ -1,6 +1,8 @@
 """The one training loss: cross-entropy in float32 with class weights and label smoothing, for the TFT and the AST
 baseline, in both training paths."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -83,12 +85,23 @@ def test_runs_train_and_validate_with_class_weights_and_label_smoothing(tmp_path
     assert {grad for _, _, grad in seen} == {True, False}  # training steps and validation batches
 
 
-def test_removed_config_fields_are_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"has no field \['label_smoothing'\].*--label_smoothing_factor"):
-        run(tmp_path / "tft", "--folds", "0", "--config_overrides", f"{TINY},label_smoothing=0.1")
-    with pytest.raises(ValueError, match=r"has no field \['class_weights'\]"):
-        run(tmp_path / "ast", "--folds", "0", "--model_type", "ast", "--config_overrides", "class_weights=1")
-    with pytest.raises(ValueError, match="8eb65da"):  # a rejected design: the config's own error
-        run(tmp_path / "design", "--folds", "0", "--config_overrides", f"{TINY},fusion_type=cross")
-    with pytest.raises(ValueError, match="--label_smoothing_factor must be in"):
-        run(tmp_path / "bad", "--label_smoothing_factor", "1.5")
+def refused(capsys, output, *options: str) -> str:
+    """run_train.py's one error line for `options` (exit code 2, before any fold is trained)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="2"):
+        run(output, *options)
+    assert not list(output.glob("fold_*"))
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("run_train.py: error: ")]
+    return line
+
+
+def test_removed_config_fields_are_refused(tmp_path, capsys):
+    line = refused(capsys, tmp_path / "tft", "--folds", "0", "--config_overrides", f"{TINY},label_smoothing=0.1")
+    assert re.search(r"has no field \['label_smoothing'\].*--label_smoothing_factor", line), line
+    line = refused(
+        capsys, tmp_path / "ast", "--folds", "0", "--model_type", "ast", "--config_overrides", "class_weights=1"
+    )
+    assert "has no field ['class_weights']" in line
+    line = refused(capsys, tmp_path / "design", "--folds", "0", "--config_overrides", f"{TINY},fusion_type=cross")
+    assert "--config_overrides" in line and "8eb65da" in line  # a rejected design: the config's own error
+    assert "--label_smoothing_factor must be in" in refused(capsys, tmp_path / "bad", "--label_smoothing_factor", "1.5")

@@ -58,6 +58,8 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
     eval_loader = _eval_loader(job, job.validation, accelerator) if len(job.validation) else None
 
     state = _resume(job, accelerator) if job.resume else _fresh_state()
+    resumed_from = state.pop("resumed_from", None)
+    steps_before = state["global_step"]
     for epoch in range(state["epoch"] + 1, epochs + 1):
         set_seed(args.seed + epoch)  # dropout, crops and masks of this epoch
         sampler = RandomSampler(job.train, generator=torch.Generator().manual_seed(args.seed + epoch))
@@ -70,10 +72,9 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
                 **_worker_options(args),
             )
         )
-        row = {
-            "epoch": epoch,
-            "train_loss": _train_epoch(model, loader, optimizer, scheduler, accelerator, job, epoch),
-        }
+        train_loss, steps = _train_epoch(model, loader, optimizer, scheduler, accelerator, job, epoch)
+        state["global_step"] += steps
+        row = {"epoch": epoch, "train_loss": train_loss}
         if eval_loader is not None:
             predictions, references, loss = _predict(model, eval_loader, accelerator, job.loss)
             metrics = scalar_metrics(predictions, references, job.num_labels)
@@ -102,12 +103,18 @@ def train_fold_with_accelerate(job: FoldJob) -> FoldOutcome:
         test_references=references,
         best_epoch=state["best_epoch"],
         history=state["history"],
+        resumed_from=resumed_from,
+        steps_run=state["global_step"] - steps_before,
+        global_step=state["global_step"],
     )
 
 
-def _train_epoch(model, loader, optimizer, scheduler, accelerator: Accelerator, job: FoldJob, epoch: int) -> float:
+def _train_epoch(
+    model, loader, optimizer, scheduler, accelerator: Accelerator, job: FoldJob, epoch: int
+) -> tuple[float, int]:
+    """One epoch: its mean training loss and the optimizer steps taken."""
     model.train()
-    total, count = 0.0, 0
+    total, count, steps = 0.0, 0, 0
     for batch in tqdm(loader, desc=f"epoch {epoch}", disable=not accelerator.is_local_main_process, leave=False):
         with accelerator.accumulate(model):
             loss, _ = forward_with_loss(model, batch, job.loss)
@@ -117,9 +124,10 @@ def _train_epoch(model, loader, optimizer, scheduler, accelerator: Accelerator, 
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
+        steps += accelerator.sync_gradients
         total += loss.item()
         count += 1
-    return total / max(count, 1)
+    return total / max(count, 1), steps
 
 
 @torch.no_grad()
@@ -159,20 +167,20 @@ def _save_best(accelerator: Accelerator, model, folder: Path) -> None:
 
 
 def _checkpoint(accelerator: Accelerator, job: FoldJob, state: dict) -> None:
-    """Save `epoch_N` (model, optimizer, scheduler, RNG) and drop older ones."""
+    """Save `epoch_N` (model, optimizer, scheduler, RNG); keep the newest `--save_total_limit` (all if None)."""
     folder = job.checkpoint_dir / f"epoch_{state['epoch']}"
     accelerator.save_state(str(folder))
     if accelerator.is_main_process:
         text = json.dumps(state, indent=1)  # written last and atomically: marks the checkpoint complete
         write_atomically(folder / STATE_FILE, lambda path: path.write_text(text))
-        for old in job.checkpoint_dir.glob("epoch_*"):
-            if old != folder:
-                shutil.rmtree(old)
+        newest_first = sorted(job.checkpoint_dir.glob("epoch_*"), key=lambda p: int(p.name[6:]), reverse=True)
+        for old in newest_first[job.args.save_total_limit or len(newest_first) :]:
+            shutil.rmtree(old)
     accelerator.wait_for_everyone()
 
 
 def _fresh_state() -> dict:
-    return {"epoch": 0, "best_ua": -1.0, "best_epoch": None, "history": [], "bad_epochs": 0}
+    return {"epoch": 0, "global_step": 0, "best_ua": -1.0, "best_epoch": None, "history": [], "bad_epochs": 0}
 
 
 def _resume(job: FoldJob, accelerator: Accelerator) -> dict:
@@ -181,6 +189,7 @@ def _resume(job: FoldJob, accelerator: Accelerator) -> dict:
         return _fresh_state()
     folder = checkpoints[-1].parent
     accelerator.load_state(str(folder))
-    state = json.loads(checkpoints[-1].read_text())
+    state = {"global_step": 0, **json.loads(checkpoints[-1].read_text())}  # checkpoints before the counter: 0
     accelerator.print(f"Resuming from {folder}")
+    state["resumed_from"] = {"checkpoint": folder.name, "epoch": state["epoch"], "global_step": state["global_step"]}
     return state

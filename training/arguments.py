@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from transformers import PretrainedConfig, TrainingArguments
 
+from dataset_scripts import CORPORA, PROTOCOLS
+from modeling_tft.feature_extraction_tft import NORMALIZATIONS
+
 TRAINERS = ("hf", "accelerate")
 MODEL_TYPES = ("tft", "ast")
+TRAINING_NORMALIZATIONS = (*NORMALIZATIONS, "speaker")  # "speaker": done by the collator, not the extractor
+
+
+class UsageError(ValueError):
+    """An option, or what it selects (a corpus's folds, a checkpoint), that cannot work, found before any training.
+    `run_train.py` prints it as argparse does (one line) and exits with code 2; the message names the option."""
 
 
 def no_accelerator() -> bool:
@@ -83,6 +95,27 @@ class DataArguments:
     """Which corpus, and the speaker-independent protocol."""
 
     dataset_dir: str | None = field(default=None, metadata={"help": "A dataset prepared by dataset_scripts/."})
+    dataset_name: str | None = field(
+        default=None,
+        metadata={"help": "A dataset datasets.load_dataset reads: a Hub id or a local folder (e.g. an audiofolder)."},
+    )
+    dataset_config_name: str | None = field(default=None, metadata={"help": "Its configuration (--dataset_name)."})
+    train_split_name: str = field(default="train", metadata={"help": "Its training split (--dataset_name)."})
+    eval_split_name: str = field(
+        default="validation",
+        metadata={
+            "help": "Its split to test on (--dataset_name); absent: speaker-independent folds of the train split."
+        },
+    )
+    audio_column_name: str = field(default="audio", metadata={"help": "Its audio column (--dataset_name)."})
+    label_column_name: str = field(default="label", metadata={"help": "Its label column (--dataset_name)."})
+    speaker_column_name: str = field(default="speaker", metadata={"help": "Its speaker column (--dataset_name)."})
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Use at most this many training rows, drawn with --seed (--dataset_name)."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Use at most this many eval-split rows, drawn with --seed (--dataset_name)."}
+    )
     corpus: str | None = field(
         default=None, metadata={"help": "casia | ravdess | iemocap | folder | demo: prepare --data_dir first."}
     )
@@ -145,3 +178,159 @@ class TFTTrainingArguments(TrainingArguments):
         default_factory=no_accelerator,
         metadata={"help": "Train on the CPU; the default where no GPU is found (torchrun then gives DDP over gloo)."},
     )
+    push_restricted_data: bool = field(
+        default=False,
+        metadata={"help": "Allow --push_to_hub to a public repo of a model trained on non-redistributable data."},
+    )
+    do_train: bool = field(
+        default=True,
+        metadata={
+            "help": "Train each fold (default). `--do_train false`: only score --model_name_or_path on the folds."
+        },
+    )
+
+
+# (option, owner: "model" | "data" | "training", lowest allowed value, whether the bound itself is allowed)
+NUMERIC_BOUNDS = (
+    ("num_train_epochs", "training", 0, False),
+    ("per_device_train_batch_size", "training", 1, True),
+    ("per_device_eval_batch_size", "training", 1, True),
+    ("gradient_accumulation_steps", "training", 1, True),
+    ("learning_rate", "training", 0, False),
+    ("weight_decay", "training", 0, True),
+    ("warmup_steps", "training", 0, True),
+    ("max_grad_norm", "training", 0, True),
+    ("early_stopping_patience", "training", 0, True),
+    ("save_total_limit", "training", 1, True),
+    ("dataloader_num_workers", "training", 0, True),
+    ("validation_speakers", "data", 0, True),
+    ("num_folds", "data", 2, True),
+    ("demo_speakers", "data", 2, True),
+    ("demo_utterances_per_class", "data", 1, True),
+    ("time_mask_frames", "data", 0, True),
+    ("frequency_mask_bins", "data", 0, True),
+    ("num_masks", "data", 0, True),
+    ("max_train_samples", "data", 1, True),
+    ("max_eval_samples", "data", 1, True),
+)
+NAMED_DATASET_OPTIONS = (  # (option, default): only meaningful with --dataset_name
+    ("dataset_config_name", None),
+    ("train_split_name", "train"),
+    ("eval_split_name", "validation"),
+    ("audio_column_name", "audio"),
+    ("label_column_name", "label"),
+    ("speaker_column_name", "speaker"),
+    ("max_train_samples", None),
+    ("max_eval_samples", None),
+)
+
+
+def check_options(model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments) -> None:
+    """Raise `UsageError` naming the first option that cannot work; nothing is read, built or written."""
+    owners = {"model": model_args, "data": data_args, "training": args}
+    for name, owner, bound, inclusive in NUMERIC_BOUNDS:
+        value = getattr(owners[owner], name)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < bound or (value == bound and not inclusive):
+            relation = ">=" if inclusive else ">"
+            raise UsageError(f"--{name} must be {relation} {bound}, got {value}.")
+    choices = (
+        ("model_type", model_args.model_type, MODEL_TYPES),
+        ("trainer", args.trainer, TRAINERS),
+        ("normalization", model_args.normalization, TRAINING_NORMALIZATIONS),
+        ("protocol", data_args.protocol, PROTOCOLS),
+    )
+    for name, value, allowed in choices:
+        if value not in allowed:
+            raise UsageError(f"--{name} must be one of {allowed}, got {value!r}.")
+    if not 0.0 <= args.label_smoothing_factor < 1.0:
+        raise UsageError(f"--label_smoothing_factor must be in [0, 1), got {args.label_smoothing_factor}.")
+    if model_args.model_name_or_path and model_args.config_overrides:
+        raise UsageError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
+    if data_args.folds != "all" and not all(part.strip().isdigit() for part in data_args.folds.split(",")):
+        raise UsageError(f"--folds must be 'all' or fold indices such as 0,2, got {data_args.folds!r}.")
+    for name in ("output_dir", "export_dir"):
+        path = getattr(args, name)
+        if path and Path(path).exists() and not Path(path).is_dir():
+            raise UsageError(f"--{name} {path} is an existing file, not a folder.")
+    sources = [f"--{name}" for name in ("dataset_name", "dataset_dir", "corpus") if getattr(data_args, name)]
+    if len(sources) > 1:
+        raise UsageError(f"{' and '.join(sources)}: give one source of data.")
+    for name, default in NAMED_DATASET_OPTIONS:
+        if not data_args.dataset_name and getattr(data_args, name) != default:
+            raise UsageError(f"--{name} applies to --dataset_name only; it would be ignored here.")
+    check_evaluation_only(model_args, args)
+    if data_args.corpus and data_args.corpus not in CORPORA:
+        raise UsageError(f"--corpus must be one of {sorted(CORPORA)}, got {data_args.corpus!r}.")
+    if data_args.corpus not in (None, "demo") and not data_args.dataset_dir and not data_args.data_dir:
+        raise UsageError(f"--corpus {data_args.corpus} needs --data_dir (the raw corpus folder).")
+    if data_args.dataset_dir and not Path(data_args.dataset_dir).is_dir():
+        what = "is a file, not a prepared dataset folder" if Path(data_args.dataset_dir).exists() else "does not exist"
+        raise UsageError(f"--dataset_dir {data_args.dataset_dir} {what}.")
+    if data_args.data_dir and not Path(data_args.data_dir).is_dir():
+        what = "is a file, not a folder" if Path(data_args.data_dir).exists() else "does not exist"
+        raise UsageError(f"--data_dir {data_args.data_dir} {what}.")
+
+
+def check_evaluation_only(model_args: ModelArguments, args: TFTTrainingArguments) -> None:
+    """`--do_train false` scores an existing classifier as it is: it needs one, and no option that trains or ships."""
+    if args.do_train:
+        return
+    if not model_args.model_name_or_path:
+        raise UsageError("--do_train false scores an existing model: give it with --model_name_or_path.")
+    given = {
+        "push_to_hub": args.push_to_hub,
+        "ignore_mismatched_sizes": model_args.ignore_mismatched_sizes,
+        "resume_from_checkpoint": args.resume_from_checkpoint,
+        "export_dir": args.export_dir,
+        "normalization": model_args.normalization != "global",  # the model's own feature extractor is used
+    }
+    for option, value in given.items():
+        if value:
+            raise UsageError(f"--{option} has no use with --do_train false (nothing is trained or exported).")
+
+
+# `TrainingArguments` fields that both training paths (or run_train.py around them) honour
+SUPPORTED_TRAINING_OPTIONS = frozenset(
+    {
+        "output_dir", "per_device_train_batch_size", "per_device_eval_batch_size", "num_train_epochs",
+        "learning_rate", "lr_scheduler_type", "warmup_steps", "weight_decay", "gradient_accumulation_steps",
+        "max_grad_norm", "label_smoothing_factor", "bf16", "fp16", "tf32", "torch_compile", "report_to", "seed",
+        "use_cpu", "dataloader_num_workers", "dataloader_prefetch_factor", "load_best_model_at_end",
+        "save_total_limit", "push_to_hub", "hub_token", "hub_private_repo", "hub_model_id", "resume_from_checkpoint",
+        "local_rank", "log_level", "log_level_replica", "log_on_each_node", "ddp_backend", "ddp_timeout", "do_train",
+        "do_eval",
+    }
+)  # fmt: skip
+# fields that only the transformers Trainer (`--trainer hf`) honours: refused with `--trainer accelerate`
+TRAINER_ONLY_OPTIONS = frozenset(
+    {
+        "max_steps", "optim", "optim_args", "adam_beta1", "adam_beta2", "adam_epsilon", "lr_scheduler_kwargs",
+        "eval_strategy", "eval_steps", "eval_delay", "save_strategy", "save_steps", "logging_strategy",
+        "logging_steps", "logging_first_step", "logging_nan_inf_filter", "metric_for_best_model", "greater_is_better",
+        "data_seed", "full_determinism", "dataloader_drop_last", "dataloader_pin_memory",
+        "dataloader_persistent_workers", "ignore_data_skip", "torch_compile_backend", "torch_compile_mode",
+        "run_name", "disable_tqdm", "ddp_find_unused_parameters", "ddp_bucket_cap_mb", "ddp_broadcast_buffers",
+        "save_only_model", "save_on_each_node", "skip_memory_metrics", "auto_find_batch_size", "bf16_full_eval",
+        "fp16_full_eval", "torch_empty_cache_steps",
+    }
+)  # fmt: skip
+
+
+def check_training_options(args: TFTTrainingArguments, defaults: TFTTrainingArguments) -> None:
+    """Refuse a `TrainingArguments` option that run_train.py would silently ignore: one neither training path
+    implements (e.g. --hub_strategy, --hub_revision, --do_predict, --deepspeed), or one only the Trainer implements
+    under `--trainer accelerate`. `defaults` is the parse of an empty command line (what "not given" looks like)."""
+    given = [
+        f.name
+        for f in dataclasses.fields(TrainingArguments)
+        if f.name not in SUPPORTED_TRAINING_OPTIONS and getattr(args, f.name) != getattr(defaults, f.name)
+    ]
+    unsupported = [f"--{name}" for name in given if name not in TRAINER_ONLY_OPTIONS]
+    if unsupported:  # all of them: TrainingArguments sets some from others (--gradient_checkpointing)
+        raise UsageError(f"run_train.py does not support {', '.join(unsupported)} (neither training path uses it).")
+    if given and args.trainer == "accelerate":
+        raise UsageError(
+            f"--{given[0]} only applies to --trainer hf; the Accelerate loop (--trainer accelerate) would ignore it."
+        )

@@ -15,46 +15,68 @@ from accelerate import PartialState
 from transformers import set_seed
 
 from dataset_scripts import Fold
-from modeling_tft.feature_extraction_tft import NORMALIZATIONS
 
 from .accelerate_loop import train_fold_with_accelerate
-from .arguments import MODEL_TYPES, TRAINERS, DataArguments, ModelArguments, TFTTrainingArguments
-from .data import SpeechEmotionCollator, iter_clips, lazy_split, load_corpus, select_folds, speaker_statistics
+from .arguments import DataArguments, ModelArguments, TFTTrainingArguments, check_options
+from .data import (
+    SpeechEmotionCollator,
+    check_fold_classes,
+    iter_clips,
+    lazy_split,
+    load_corpus,
+    select_folds,
+    speaker_statistics,
+)
 from .environment import environment
+from .evaluation import check_evaluation_model, evaluate_fold, load_classifier
 from .fold_job import FoldJob, FoldOutcome
 from .hf_trainer import train_fold_with_trainer
+from .licences import check_push_allowed, data_licence, licence_record
 from .loss import ClassificationLoss, inverse_frequency_weights
-from .models import build_model_and_extractor, check_checkpoint_labels, crop_frames, fold_model_arguments
+from .models import (
+    build_model_and_extractor,
+    check_backbone_speakers,
+    check_checkpoint_labels,
+    check_config_overrides,
+    crop_frames,
+    fold_model_arguments,
+)
+from .named_dataset import eval_split_fold, load_named_dataset
 from .plots import plot_confusion_matrix, plot_training_curves
 from .scoring import score
 
 logger = logging.getLogger(__name__)
-TRAINING_NORMALIZATIONS = (*NORMALIZATIONS, "speaker")  # "speaker": done by the collator, not the extractor
 TRAIN_FUNCTIONS = {"hf": train_fold_with_trainer, "accelerate": train_fold_with_accelerate}
 FOLD_RESULTS = "fold_results.json"
 METRICS = ("wa", "ua", "macro_f1")
 
 
 def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments) -> None:
-    """Fail on bad options before any data is read or model built."""
-    if model_args.model_type not in MODEL_TYPES:
-        raise ValueError(f"--model_type must be one of {MODEL_TYPES}, got {model_args.model_type!r}.")
-    if args.trainer not in TRAINERS:
-        raise ValueError(f"--trainer must be one of {TRAINERS}, got {args.trainer!r}.")
-    if model_args.normalization not in TRAINING_NORMALIZATIONS:
-        raise ValueError(f"--normalization must be one of {TRAINING_NORMALIZATIONS}, got {model_args.normalization!r}.")
-    if not 0.0 <= args.label_smoothing_factor < 1.0:
-        raise ValueError(f"--label_smoothing_factor must be in [0, 1), got {args.label_smoothing_factor}.")
-    if model_args.model_name_or_path and model_args.config_overrides:
-        raise ValueError("--config_overrides applies to a new model; it cannot be combined with --model_name_or_path.")
+    """Fail on bad options before any data is read or model built (`training.arguments.check_options`)."""
+    check_options(model_args, data_args, args)
+
+
+def load_training_data(
+    data_args: DataArguments, output_dir: Path, seed: int
+) -> tuple[datasets.Dataset, datasets.Dataset | None, str]:
+    """The corpus (prepared once into OUTPUT/prepared), its eval split if `--dataset_name` has one, and its name."""
+    if data_args.dataset_name:
+        return load_named_dataset(data_args, output_dir, seed)
+    dataset, corpus = load_corpus(data_args, output_dir)
+    return dataset, None, corpus
 
 
 def run_cross_validation(
-    model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments, command: list[str]
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    args: TFTTrainingArguments,
+    command: list[str],
+    push: bool = False,
 ) -> dict:
     """Train and test every selected fold; write per-fold and aggregated results under `args.output_dir`.
 
-    `command` is the run's command line (script and arguments), recorded with the environment.
+    `command` is the run's command line (script and arguments), recorded with the environment. `push`: the export
+    will be pushed to the Hub, which the training data's licence must allow (checked before any training).
     """
     check_arguments(model_args, data_args, args)
     started = time.time()
@@ -63,21 +85,33 @@ def run_cross_validation(
     output_dir.mkdir(parents=True, exist_ok=True)
     state = PartialState()
     with state.main_process_first():  # the main process prepares OUTPUT/prepared; the others then read it
-        dataset, corpus = load_corpus(data_args, output_dir)
+        dataset, evaluation, corpus = load_training_data(data_args, output_dir, args.seed)
     label_names = dataset.features["label"].names
-    folds = select_folds(dataset, data_args, args.seed)
-    for fold in folds:  # before any training: every fold's checkpoint exists and fits the corpus
+    licence = data_licence(data_args, dataset, corpus)
+    if push:
+        check_push_allowed(licence, args.hub_private_repo, args.push_restricted_data)
+    if evaluation is None:
+        folds = select_folds(dataset, data_args, args.seed)
+    else:  # a dataset with an eval split: train on its training split, test on the eval split
+        folds = [eval_split_fold(dataset, evaluation, data_args, args.seed)]
+        check_fold_classes(folds, label_names, f"--eval_split_name {data_args.eval_split_name}")
+    check_config_overrides(model_args, label_names)
+    for fold in folds:  # before any training: every fold's checkpoint exists, fits the corpus, never heard its speakers
         check_checkpoint_labels(fold_model_arguments(model_args, fold.index), label_names)
-    logger.info(
-        f"{corpus}: {len(dataset)} clips, {len(label_names)} classes, {len(folds)} fold(s) of {data_args.protocol}"
-    )
+        check_backbone_speakers(fold_model_arguments(model_args, fold.index), fold)
+        if not args.do_train:
+            check_evaluation_model(fold_model_arguments(model_args, fold.index))
+    protocol = data_args.protocol if evaluation is None else "eval_split"
+    num_clips = len(dataset) + (len(evaluation) if evaluation is not None else 0)
+    logger.info(f"{corpus}: {num_clips} clips, {len(label_names)} classes, {len(folds)} fold(s) of {protocol}")
     reused_folds = [f.index for f in folds if (output_dir / f"fold_{f.index}" / FOLD_RESULTS).is_file()]
     fold_results = [_run_fold(fold, label_names, model_args, data_args, args, output_dir) for fold in folds]
     results = _aggregate(fold_results, label_names, output_dir)
     results.update(
         corpus=corpus,
-        protocol=data_args.protocol,
-        num_clips=len(dataset),
+        protocol=protocol,
+        mode="train" if args.do_train else "evaluation",
+        num_clips=num_clips,
         label_names=label_names,
         trainer=args.trainer,
         seed=args.seed,
@@ -87,6 +121,7 @@ def run_cross_validation(
         environment=run_environment,
         arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
         dataset_description=dataset.info.description,
+        data_licence=licence_record(licence),
     )
     if state.is_main_process:
         (output_dir / "results.json").write_text(json.dumps(results, indent=1))
@@ -113,6 +148,8 @@ def _run_fold(
     splits = [fold.splits[name] for name in ("train", "validation", "test")]
     # Arrow-backed splits whose clips are decoded per batch as the DataLoader reads them (see `lazy_split`)
     train, validation, test = (lazy_split(split) for split in splits)
+    if not args.do_train:
+        return _evaluate_fold(fold, test, label_names, model_args, args, fold_dir)
     class_weights = None
     if args.class_balanced_loss:
         class_weights = inverse_frequency_weights(fold.splits["train"]["label"][:], len(label_names))
@@ -151,6 +188,28 @@ def _run_fold(
     return result
 
 
+def _evaluate_fold(
+    fold: Fold,
+    test: datasets.Dataset,
+    label_names: list[str],
+    model_args: ModelArguments,
+    args: TFTTrainingArguments,
+    fold_dir: Path,
+) -> dict:
+    """`--do_train false`: the fold's test split scored by the given model with its own feature extractor."""
+    model, feature_extractor = load_classifier(fold_model_arguments(model_args, fold.index).model_name_or_path)
+    collator = SpeechEmotionCollator(feature_extractor, train=False, model_type=model_args.model_type)
+    outcome = evaluate_fold(model, test, collator, args, len(label_names))
+    result = _fold_result(fold, outcome, len(label_names))
+    if PartialState().is_main_process:
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        title = f"fold {result['fold']} (test: {', '.join(result['test_speakers'])})"
+        plot_confusion_matrix(result["test"]["confusion_matrix"], label_names, title, fold_dir / "confusion_matrix.png")
+        (fold_dir / FOLD_RESULTS).write_text(json.dumps(result, indent=1))
+    PartialState().wait_for_everyone()
+    return result
+
+
 def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
     best = next((row for row in outcome.history if row["epoch"] == outcome.best_epoch), {})
     return {
@@ -164,6 +223,9 @@ def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
         "validation_ua": best.get("eval_ua"),
         "test": score(outcome.test_predictions, outcome.test_references, num_labels),
         "history": outcome.history,
+        "resumed_from": outcome.resumed_from,  # None: trained from the start in this run
+        "steps_run": outcome.steps_run,
+        "global_step": outcome.global_step,
     }
 
 
@@ -197,9 +259,11 @@ def _aggregate(fold_results: list[dict], label_names: list[str], output_dir: Pat
 
 def results_table(results: dict) -> str:
     """Markdown: one row per fold plus mean ± std (percent)."""
+    how = f"trainer: {results['trainer']}"
+    if results.get("mode") == "evaluation":
+        how = f"evaluation only of {results['arguments']['model']['model_name_or_path']} (no training)"
     lines = [
-        f"Corpus: {results['corpus']} — protocol: {results['protocol']} — trainer: {results['trainer']} — "
-        f"seed: {results['seed']}",
+        f"Corpus: {results['corpus']} — protocol: {results['protocol']} — {how} — seed: {results['seed']}",
         "",
         "| fold | test speakers | test clips | best epoch | WA % | UA % | macro-F1 % |",
         "|---|---|---|---|---|---|---|",

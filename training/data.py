@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +13,10 @@ import numpy as np
 import torch
 import torchaudio
 
-from dataset_scripts import CORPORA, Fold, decode_audio, generate_demo_corpus, make_folds
+from dataset_scripts import CORPORA, BadArgument, Fold, PreparationError, decode_audio, generate_demo_corpus, make_folds
 from modeling_tft import TFTFeatureExtractor
 
-from .arguments import DataArguments
+from .arguments import DataArguments, UsageError
 
 logger = logging.getLogger(__name__)
 
@@ -28,14 +29,17 @@ def load_corpus(args: DataArguments, output_dir: Path) -> tuple[datasets.Dataset
     """
     if args.dataset_dir:
         if not Path(args.dataset_dir).is_dir():
-            raise ValueError(f"--dataset_dir {args.dataset_dir} does not exist.")
+            raise UsageError(f"--dataset_dir {args.dataset_dir} does not exist.")
         dataset, name = datasets.load_from_disk(args.dataset_dir), Path(args.dataset_dir).name
     elif args.corpus and args.corpus != "demo":
         if args.corpus not in CORPORA:
-            raise ValueError(f"Unknown corpus {args.corpus!r}; expected one of {sorted(CORPORA)}.")
+            raise UsageError(f"--corpus must be one of {sorted(CORPORA)}, got {args.corpus!r}.")
         if not args.data_dir:
-            raise ValueError(f"--corpus {args.corpus} needs --data_dir (the raw corpus folder).")
-        CORPORA[args.corpus](args.data_dir, output_dir / "prepared")
+            raise UsageError(f"--corpus {args.corpus} needs --data_dir (the raw corpus folder).")
+        try:
+            CORPORA[args.corpus](Path(args.data_dir), output_dir / "prepared")
+        except BadArgument as error:  # the preparer's own usage errors (exit 2 in its script too)
+            raise UsageError(f"--corpus {args.corpus}: {error}") from error
         dataset, name = datasets.load_from_disk(str(output_dir / "prepared")), args.corpus
     else:
         logger.info("No data given: using the built-in SYNTHETIC demo corpus.")
@@ -45,16 +49,30 @@ def load_corpus(args: DataArguments, output_dir: Path) -> tuple[datasets.Dataset
             utterances_per_class=args.demo_utterances_per_class,
         )
         dataset, name = datasets.load_from_disk(str(output_dir / "prepared")), "demo"
+    check_corpus(dataset, name)
+    return dataset, name
+
+
+def check_corpus(dataset: datasets.Dataset, name: str) -> None:
+    """A corpus run_train.py can train on: one `Dataset` with the shared schema and at least two classes with clips
+    (a one-class corpus trains to a meaningless 100 %). Raises `PreparationError` (exit code 1)."""
     if isinstance(dataset, datasets.DatasetDict):
-        raise ValueError("Expected one prepared Dataset (folds are made here), got a DatasetDict.")
+        raise PreparationError(f"{name}: expected one prepared Dataset (folds are made here), got a DatasetDict.")
     if len(dataset) == 0:
-        raise ValueError(f"The dataset {name!r} is empty: nothing to train on.")
+        raise PreparationError(f"The dataset {name!r} is empty: nothing to train on.")
     missing = {"audio", "label", "speaker"} - set(dataset.column_names)
     if missing or not isinstance(dataset.features["label"], datasets.ClassLabel):
-        raise ValueError(
+        raise PreparationError(
             f"Dataset {name!r} lacks the dataset_scripts schema (missing {sorted(missing)} or ClassLabel)."
         )
-    return dataset, name
+    names = dataset.features["label"].names
+    present = Counter(dataset["label"][:])
+    if len(present) < 2:
+        found = ", ".join(f"{names[i]!r} ({n} clips)" for i, n in sorted(present.items()))
+        raise PreparationError(
+            f"{name}: {len(present)} class with clips ({found}); at least 2 are needed to train an emotion "
+            "classifier (a one-class corpus trains to a meaningless 100 %)."
+        )
 
 
 def select_folds(dataset: datasets.Dataset, args: DataArguments, seed: int) -> list[Fold]:
@@ -62,25 +80,34 @@ def select_folds(dataset: datasets.Dataset, args: DataArguments, seed: int) -> l
     kwargs = {"validation_speakers": args.validation_speakers, "seed": seed}
     if args.protocol == "k_fold_by_speaker":
         kwargs["k"] = args.num_folds
-    folds = make_folds(dataset.add_column("row", list(range(len(dataset)))), args.protocol, **kwargs)
+    protocol = f"--protocol {args.protocol}" + (f" --num_folds {args.num_folds}" if "k" in kwargs else "")
+    try:
+        folds = make_folds(dataset.add_column("row", list(range(len(dataset)))), args.protocol, **kwargs)
+    except ValueError as error:  # e.g. more validation speakers or folds than the corpus has speakers
+        raise UsageError(f"{protocol} --validation_speakers {args.validation_speakers}: {error}") from error
     if args.folds != "all":
         wanted = [int(index) for index in args.folds.split(",")]
         unknown = sorted(set(wanted) - {fold.index for fold in folds})
         if unknown:
-            raise ValueError(f"--folds {args.folds}: no fold {unknown}; this protocol has {len(folds)} folds.")
+            raise UsageError(f"--folds {args.folds}: no fold {unknown}; this protocol has {len(folds)} folds.")
         folds = [fold for fold in folds if fold.index in wanted]
-    names = dataset.features["label"].names
+    check_fold_classes(folds, dataset.features["label"].names, protocol)
+    return folds
+
+
+def check_fold_classes(folds: list[Fold], names: list[str], protocol: str) -> None:
+    """Refuse a fold whose train or test split (or a non-empty validation split) lacks a class (`UsageError`)."""
     for fold in folds:
         for split, part in fold.splits.items():
             if split == "validation" and len(part) == 0:
                 continue
             absent = sorted(set(range(len(names))) - set(part["label"]))
             if absent:
-                raise ValueError(
-                    f"Fold {fold.index} ({fold.name}): the {split} split has no example of "
-                    f"{[names[i] for i in absent]}; choose another protocol or fold."
+                raise UsageError(
+                    f"{protocol}: Fold {fold.index} ({fold.name}): the {split} split has no example of "
+                    f"{[names[i] for i in absent]}; its scores would not cover every class. Choose another "
+                    "--protocol, --num_folds or --folds."
                 )
-    return folds
 
 
 def iter_clips(dataset: datasets.Dataset, batch_size: int = 64) -> Iterator[np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
@@ -13,9 +14,11 @@ from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification, TFTMode
 
 from .checkpoints import load_pretrained_strict
 from .cross_validation import results_table
+from .licences import CORPUS_LICENCES, UNKNOWN_NOTE, DataLicence
 
 logger = logging.getLogger(__name__)
 TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+UNKNOWN = DataLicence("other", UNKNOWN_NOTE.format(source="not recorded"), None, license_name="unknown")
 
 
 def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str) -> Path:
@@ -52,11 +55,17 @@ def model_card(results: dict, model_id: str) -> ModelCard:
         )
         for key, name, metric_type in (("wa", "WA", "accuracy"), ("ua", "UA", "balanced_accuracy"))
     ]
+    licence = results.get("data_licence") or asdict(CORPUS_LICENCES["demo"] if corpus == "demo" else UNKNOWN)
+    base_model = _base_model(results)
     card_data = ModelCardData(
         model_name=model_id,
         library_name="transformers",
         pipeline_tag="audio-classification",
-        license="apache-2.0",
+        license=licence["license"],
+        license_name=licence.get("license_name"),
+        language=list(licence.get("language") or []) or None,
+        datasets=list(licence.get("datasets") or []) or None,
+        base_model=base_model if base_model and not Path(base_model).exists() else None,  # Hub ids only
         tags=["audio-classification", "speech-emotion-recognition", "time-frequency-transformer", "tft"],
         metrics=["accuracy", "balanced_accuracy"],
         eval_results=eval_results,
@@ -69,12 +78,20 @@ def model_card(results: dict, model_id: str) -> ModelCard:
         results=results,
         results_table=results_table(results),
         exported=exported,
+        licence=licence,
+        base_model=base_model,
         labels=", ".join(results["label_names"]),
         synthetic=corpus == "demo",
         wa=f"{100 * results['mean']['wa']:.2f} ± {100 * results['std']['wa']:.2f}",
         ua=f"{100 * results['mean']['ua']:.2f} ± {100 * results['std']['ua']:.2f}",
         config=json.dumps(results["arguments"], indent=1),
     )
+
+
+def _base_model(results: dict) -> str | None:
+    """The checkpoint the exported fold was fine-tuned from (`{fold}` filled in), if any."""
+    path = results["arguments"]["model"].get("model_name_or_path")
+    return path.replace("{fold}", str(results["exported_fold"])) if path else None
 
 
 def push_export(export_dir: Path, repo_id: str, token: str | None = None, private: bool | None = None) -> str:

@@ -40,3 +40,7 @@ class FoldOutcome:
     test_references: np.ndarray
     best_epoch: int | None
     history: list[dict] = field(default_factory=list)  # per epoch: epoch, train_loss, eval_loss, eval_ua, eval_wa
+    # the checkpoint this run continued from ({"checkpoint", "epoch", "global_step"}), None for a fresh start
+    resumed_from: dict | None = None
+    steps_run: int = 0  # optimizer steps taken by this run (after the checkpoint, if resumed)
+    global_step: int = 0  # optimizer steps of the whole fold, those before the checkpoint included

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
-from transformers import EarlyStoppingCallback, EvalPrediction, Trainer
+from transformers import EarlyStoppingCallback, EvalPrediction, Trainer, TrainerCallback, TrainerState
 from transformers.trainer_utils import get_last_checkpoint
 
 from .checkpoints import load_weights_strict
@@ -59,6 +60,16 @@ class TFTTrainer(Trainer):
             return super().get_test_dataloader(test_dataset)
 
 
+class StepCounter(TrainerCallback):
+    """Counts the optimizer steps this process takes: evidence of where a resumed run continued."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        self.steps += 1
+
+
 def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
     has_validation = len(job.validation) > 0
     args = dataclasses.replace(
@@ -69,7 +80,8 @@ def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
         load_best_model_at_end=job.args.load_best_model_at_end and has_validation,
     )
     checkpoint = get_last_checkpoint(str(job.checkpoint_dir)) if job.resume and job.checkpoint_dir.is_dir() else None
-    callbacks = []
+    counter = StepCounter()
+    callbacks = [counter]
     if job.args.early_stopping_patience and has_validation:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=job.args.early_stopping_patience))
 
@@ -95,7 +107,17 @@ def train_fold_with_trainer(job: FoldJob) -> FoldOutcome:
         test_references=test.label_ids,
         best_epoch=_best_epoch(trainer) if has_validation else None,
         history=_history(trainer.state.log_history),
+        resumed_from=_checkpoint_position(checkpoint),
+        steps_run=counter.steps,
+        global_step=trainer.state.global_step,
     )
+
+
+def _checkpoint_position(checkpoint: str | None) -> dict | None:
+    if checkpoint is None:
+        return None
+    state = TrainerState.load_from_json(f"{checkpoint}/trainer_state.json")
+    return {"checkpoint": Path(checkpoint).name, "epoch": round(state.epoch), "global_step": state.global_step}
 
 
 def _best_epoch(trainer: Trainer) -> int | None:

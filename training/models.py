@@ -3,16 +3,19 @@ fine-tune (`--model_name_or_path`, loaded strictly)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 from transformers import ASTConfig, AutoConfig, AutoModelForAudioClassification, PretrainedConfig, PreTrainedModel
 
+from dataset_scripts import Fold
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTModel
 
-from .arguments import ModelArguments, config_with_overrides
+from .arguments import ModelArguments, UsageError, config_with_overrides
 from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
 
+PRETRAINING_REPORT = "pretraining.json"
 # ~2.75 M parameters with 6 labels, against ~2.80 M for the default TFTConfig; same 64-band log-mel input.
 AST_EQUAL_SIZE = {
     "hidden_size": 192,
@@ -50,21 +53,62 @@ def check_checkpoint_labels(model_args: ModelArguments, label_names: list[str]) 
     if not model_args.model_name_or_path:
         return
     if not Path(model_args.model_name_or_path).is_dir() and "{" in model_args.model_name_or_path:
-        raise ValueError(f"--model_name_or_path {model_args.model_name_or_path}: only `{{fold}}` can be filled in.")
+        raise UsageError(f"--model_name_or_path {model_args.model_name_or_path}: only `{{fold}}` can be filled in.")
     config = AutoConfig.from_pretrained(model_args.model_name_or_path)
     checkpoint_type = "tft" if isinstance(config, TFTConfig) else "ast" if isinstance(config, ASTConfig) else None
     if checkpoint_type != model_args.model_type:
-        raise ValueError(
-            f"{model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of --model_type "
-            f"{model_args.model_type!r}."
+        raise UsageError(
+            f"--model_name_or_path {model_args.model_name_or_path} is a {config.model_type!r} checkpoint, not one of "
+            f"--model_type {model_args.model_type!r}."
         )
     if is_backbone_checkpoint(config, TFTModel):
         return  # no classification head: a new one is trained for the corpus's labels
     checkpoint_labels = [config.id2label[i] for i in range(config.num_labels)]
     if checkpoint_labels != list(label_names) and not model_args.ignore_mismatched_sizes:
-        raise ValueError(
-            f"{model_args.model_name_or_path} predicts {checkpoint_labels} but the corpus has {list(label_names)}; "
-            "pass --ignore_mismatched_sizes to fine-tune with a new classification head."
+        raise UsageError(
+            f"--model_name_or_path {model_args.model_name_or_path} predicts {checkpoint_labels} but the corpus has "
+            f"{list(label_names)}; pass --ignore_mismatched_sizes to fine-tune with a new classification head."
+        )
+
+
+def check_config_overrides(model_args: ModelArguments, label_names: list[str]) -> None:
+    """`--config_overrides` builds a valid config (checked before any fold trains), else `UsageError`."""
+    if not model_args.config_overrides or model_args.model_name_or_path:
+        return
+    config = ast_config(len(label_names)) if model_args.model_type == "ast" else TFTConfig(num_labels=len(label_names))
+    try:
+        config_with_overrides(config, model_args.config_overrides)
+    except (ValueError, TypeError) as error:
+        message = " ".join(str(error).split())
+        prefix = "" if message.startswith("--config_overrides") else "--config_overrides: "
+        raise UsageError(prefix + message) from error
+
+
+def pretraining_report(folder: str | Path) -> dict | None:
+    """The `pretraining.json` of a backbone saved by `run_pretrain.py` (in its folder, or beside it in the run's
+    output folder for backbones saved before the copy was written), else None (e.g. a Hub id or an export)."""
+    folder = Path(folder)
+    for report in (folder / PRETRAINING_REPORT, folder.parent / PRETRAINING_REPORT):
+        if report.is_file() and (report.parent == folder or folder.name == "backbone"):
+            return json.loads(report.read_text())
+    return None
+
+
+def check_backbone_speakers(model_args: ModelArguments, fold: Fold) -> None:
+    """Refuse a backbone pre-trained on any of `fold`'s test or validation speakers (its `pretraining.json` lists
+    the speakers it saw): the fold's test score would measure speakers the model has already heard."""
+    if not model_args.model_name_or_path or (report := pretraining_report(model_args.model_name_or_path)) is None:
+        return
+    seen = {speaker for source in report["corpora"] for speaker in source["speakers"]}
+    held_out = {"test": set(fold.test_speakers), "validation": set(fold.validation_speakers)}
+    leaked = {split: sorted(speakers & seen) for split, speakers in held_out.items() if speakers & seen}
+    if leaked:
+        details = "; ".join(f"its {split} speaker(s) {speakers}" for split, speakers in leaked.items())
+        held = sorted(held_out["test"] | held_out["validation"])
+        raise UsageError(
+            f"--model_name_or_path {model_args.model_name_or_path}: fold {fold.index} ({fold.name}) cannot fine-tune "
+            f"this backbone, pre-trained on {details}. Pre-train one backbone per fold with run_pretrain.py "
+            f"--exclude_speakers {' '.join(held)} and pass --model_name_or_path .../fold{{fold}}/backbone."
         )
 
 

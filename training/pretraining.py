@@ -192,5 +192,7 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
         "environment": run_environment,
         "arguments": {"data": asdict(data_args), "training": json.loads(args.to_json_string())},
     }
-    (output_dir / "pretraining.json").write_text(json.dumps(report, indent=1))
+    text = json.dumps(report, indent=1)
+    (output_dir / "pretraining.json").write_text(text)
+    (backbone_dir / "pretraining.json").write_text(text)  # travels with the backbone: fine-tuning checks its speakers
     return report

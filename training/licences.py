@@ -1,0 +1,105 @@
+"""What a model trained on each corpus may say about its data: the one place of the corpus -> licence facts that the
+model card (`license`, `datasets`, `language`) and the push check use.
+
+A model's weights derive from its training data, so a corpus that may not be redistributed (CASIA, IEMOCAP) makes
+a public upload of the model a question for its licence holder: `--push_to_hub` refuses it unless the repository is
+private (`--hub_private_repo`) or `--push_restricted_data` states that the user has the right to publish it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import datasets
+
+from dataset_scripts.common import REPORT_FILENAME
+
+from .arguments import DataArguments, UsageError
+
+
+@dataclass(frozen=True)
+class DataLicence:
+    license: str  # the Hub card's `license` id
+    note: str  # one sentence for the card
+    redistributable: bool | None  # False: the corpus forbids redistribution; None: not known
+    language: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()  # Hub dataset ids (only where the data came from the Hub)
+    license_name: str | None = None  # for `license: other`
+
+
+CORPUS_LICENCES = {
+    "casia": DataLicence(
+        "other",
+        "Trained on the CASIA Chinese Emotional Corpus (Institute of Automation, Chinese Academy of Sciences): "
+        "research use only, no redistribution; these weights derive from it, so use them for research only.",
+        redistributable=False,
+        language=("zh",),
+        license_name="casia-research-only",
+    ),
+    "ravdess": DataLicence(
+        "cc-by-nc-sa-4.0",
+        "Trained on RAVDESS (Livingstone & Russo 2018, Zenodo record 1188976), licensed CC BY-NC-SA 4.0: "
+        "attribution, non-commercial use only, derivatives under the same licence.",
+        redistributable=True,
+        language=("en",),
+    ),
+    "iemocap": DataLicence(
+        "other",
+        "Trained on IEMOCAP, licensed by the University of Southern California (SAIL lab) under its release "
+        "agreement: no redistribution; these weights derive from it, so use them under that agreement only.",
+        redistributable=False,
+        language=("en",),
+        license_name="iemocap-usc-release-agreement",
+    ),
+    "demo": DataLicence(
+        "apache-2.0",
+        "Trained on the built-in synthetic demo corpus (generated signals, no human speech): Apache-2.0 like the code.",
+        redistributable=True,
+    ),
+}
+REPORT_CORPORA = {"casia": "casia", "ravdess": "ravdess", "iemocap": "iemocap", "synthetic_demo": "demo"}
+UNKNOWN_NOTE = (
+    "The licence of the training data ({source}) is not known to tft-ser: check that its terms allow sharing a model "
+    "trained on it before you publish or use these weights."
+)
+
+
+def data_licence(args: DataArguments, dataset: datasets.Dataset, corpus: str) -> DataLicence:
+    """The licence facts of the corpus a run trained on (`--corpus`, a prepared `--dataset_dir` whose preparation
+    report names a known corpus, the demo corpus, or a `--dataset_name` dataset's own `info.license`)."""
+    if args.dataset_name:
+        hub_id = () if Path(args.dataset_name).exists() else (args.dataset_name,)
+        if dataset.info.license:
+            note = f"Trained on {args.dataset_name}, whose stated licence is {dataset.info.license}."
+            return DataLicence(dataset.info.license, note, redistributable=None, datasets=hub_id)
+        note = UNKNOWN_NOTE.format(source=args.dataset_name)
+        return DataLicence("other", note, None, datasets=hub_id, license_name="unknown")
+    key = args.corpus or ("demo" if not args.dataset_dir else _prepared_corpus(Path(args.dataset_dir)))
+    if key in CORPUS_LICENCES:
+        return CORPUS_LICENCES[key]
+    if dataset.info.license:
+        return DataLicence(dataset.info.license, f"Trained on {corpus}, licensed {dataset.info.license}.", None)
+    return DataLicence("other", UNKNOWN_NOTE.format(source=corpus), None, license_name="unknown")
+
+
+def check_push_allowed(licence: DataLicence, private: bool | None, override: bool) -> None:
+    """Refuse (`UsageError` naming the options) a public push of weights trained on non-redistributable data."""
+    if licence.redistributable is False and not private and not override:
+        raise UsageError(
+            f"--push_to_hub: {licence.note} Push to a private repository (--hub_private_repo), or pass "
+            "--push_restricted_data if you hold the right to publish it."
+        )
+
+
+def licence_record(licence: DataLicence) -> dict:
+    return asdict(licence)
+
+
+def _prepared_corpus(folder: Path) -> str | None:
+    """The corpus a dataset_scripts preparation report names (None for a dataset without one)."""
+    report = folder / REPORT_FILENAME
+    if not report.is_file():
+        return None
+    return REPORT_CORPORA.get(json.loads(report.read_text()).get("corpus"))
