@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.window_s is not None and args.hop_s is not None and args.hop_s > args.window_s:
         print(f"error: --hop-s {args.hop_s} is longer than --window-s {args.window_s}", file=sys.stderr)
         return EXIT_USAGE
-    from .runner import ModelError, Runner, UsageError  # after parsing: torch and transformers take a while to load
+    from .exit_codes import ModelError, UsageError
+    from .runner import Runner  # after parsing: torch and transformers take a while to load
 
     try:
         return Runner.from_args(args).run(args.audio)
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _other_command(args: argparse.Namespace) -> int:
     """`embed` and `export-onnx`: the same errors and exit codes as `predict`."""
-    from .runner import ModelError, UsageError
+    from .exit_codes import ModelError, UsageError
 
     try:
         if args.command == "embed":

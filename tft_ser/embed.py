@@ -84,10 +84,10 @@ def embed_files(
 ) -> Embeddings:
     """
     Embed audio files in order (see `embed_clip`). A file that cannot be read or embedded gets no row and is listed in
-    `failed`; NaN/Inf in an embedding raise `tft_ser.runner.ModelError` (the model is broken).
+    `failed`; NaN/Inf in an embedding raise `tft_ser.exit_codes.ModelError` (the model is broken).
     `progress`: a tqdm bar on stderr (`None`: for two or more files on a terminal).
     """
-    from .runner import ModelError
+    from .exit_codes import ModelError
 
     rate = classifier.sampling_rate
     min_samples = max(classifier.min_samples, round(MIN_WINDOW_S * rate))
@@ -167,17 +167,12 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
 def run_embed(args: argparse.Namespace) -> int:
     """`tft-ser embed`: embed the files, write the rows, list failures on stderr; the exit code."""
     from .exit_codes import EXIT_FAILED_INPUTS, EXIT_OK
-    from .inputs import AUDIO_SUFFIXES, expand_inputs
-    from .runner import UsageError, _device, failure_summary, load_classifier
+    from .inputs import audio_inputs
+    from .loading import device_from_option, load_classifier
+    from .output import failure_summary
 
-    classifier = load_classifier(args.model, _device(args.device), args.trust_remote_code, args.batch_size)
-    paths, left_out = expand_inputs(args.audio)
-    if left_out:
-        counts = ", ".join(f"{count} {suffix}" for suffix, count in sorted(left_out.items()))
-        print(f"note: folder scan left out files that are not audio it reads ({counts}); reads: "
-              f"{' '.join(sorted(AUDIO_SUFFIXES))}", file=sys.stderr)  # fmt: skip
-    if not paths:
-        raise UsageError("no audio files found")
+    classifier = load_classifier(args.model, device_from_option(args.device), args.trust_remote_code, args.batch_size)
+    paths = audio_inputs(args.audio)
     result = embed_files(classifier, paths, args.max_seconds)
     written = write_embeddings(args.output, result.files, result.rows)
     names = " and ".join(str(p) for p in written)

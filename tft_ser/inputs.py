@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import glob
+import sys
 from collections import Counter
 from pathlib import Path
+
+from .exit_codes import UsageError
 
 # What a folder scan takes: the formats FFmpeg (`load_audio`) decodes that audio files usually have.
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au", ".opus", ".m4a", ".aac", ".mp4", ".wma",
@@ -32,3 +35,15 @@ def expand_inputs(arguments: list[str]) -> tuple[list[Path], Counter[str]]:
         else:
             paths.append(path)  # a file, or a missing path that will be reported as failed
     return list(dict.fromkeys(paths)), left_out
+
+
+def audio_inputs(arguments: list[str]) -> list[Path]:
+    """`expand_inputs`, with a note on stderr of what folder scans left out; `UsageError` when nothing is left."""
+    paths, left_out = expand_inputs(arguments)
+    if left_out:
+        counts = ", ".join(f"{count} {suffix}" for suffix, count in sorted(left_out.items()))
+        print(f"note: folder scan left out files that are not audio it reads ({counts}); reads: "
+              f"{' '.join(sorted(AUDIO_SUFFIXES))}", file=sys.stderr)  # fmt: skip
+    if not paths:
+        raise UsageError("no audio files found")
+    return paths

@@ -140,8 +140,8 @@ def check_onnx(path: str | Path, model: torch.nn.Module, batches: Sequence[dict[
 
 def run_export(args: argparse.Namespace) -> int:
     """`tft-ser export-onnx`: export, check against PyTorch (unless `--no-check`), report on one line."""
-    from .exit_codes import EXIT_OK
-    from .runner import ModelError, UsageError, load_classifier
+    from .exit_codes import EXIT_OK, ModelError, UsageError
+    from .loading import load_classifier
 
     missing = missing_modules(check=not args.no_check)
     if missing:

@@ -67,3 +67,8 @@ def _table(rows: list[list]) -> str:
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def failure_summary(failed: list[dict], total: int) -> str:
+    lines = [f"{len(failed)} of {total} file(s) failed:"] + [f"  {f['file']}: {f['error']}" for f in failed]
+    return "\n".join(lines)

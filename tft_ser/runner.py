@@ -3,37 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from .adaptation import Adaptation, adapt
 from .audio import AudioError, load_audio
 from .classifier import EmotionClassifier
-from .exit_codes import EXIT_FAILED_INPUTS, EXIT_OK
+from .exit_codes import EXIT_FAILED_INPUTS, EXIT_OK, ModelError, UsageError
 from .explain import explain_clip
-from .inputs import AUDIO_SUFFIXES, expand_inputs
+from .inputs import audio_inputs
+from .loading import device_from_option, load_classifier
 from .options import MIN_WINDOW_S
-from .output import render
+from .output import failure_summary, render
 from .plots import plot_explanation, plot_timeline
 from .predict import predict_recording
 from .timeline import emotion_timeline, summarize_timeline, window_and_hop
 from .vad import VADOptions, speech_segments
-
-HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # `owner/name`: anything else that is not a folder is a missing folder
-
-
-class UsageError(ValueError):
-    """Bad options or a model that is not there: nothing was processed (exit code 2)."""
-
-
-class ModelError(RuntimeError):
-    """The model's files are broken: unreadable, or NaN/Inf in its weights or scores (exit code 3)."""
 
 
 @dataclass
@@ -46,7 +35,7 @@ class Runner:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Runner:
-        device = _device(args.device)
+        device = device_from_option(args.device)
         classifier = load_classifier(args.model, device, args.trust_remote_code, args.batch_size)
         try:
             window_and_hop(classifier, args.window_s, args.hop_s)
@@ -58,13 +47,7 @@ class Runner:
         return cls(classifier, args, vad)
 
     def run(self, arguments: list[str]) -> int:
-        paths, left_out = expand_inputs(arguments)
-        if left_out:
-            counts = ", ".join(f"{count} {suffix}" for suffix, count in sorted(left_out.items()))
-            print(f"note: folder scan left out files that are not audio it reads ({counts}); reads: "
-                  f"{' '.join(sorted(AUDIO_SUFFIXES))}", file=sys.stderr)  # fmt: skip
-        if not paths:
-            raise UsageError("no audio files found")
+        paths = audio_inputs(arguments)
         if self.args.adapt == "files":
             self.speakers = adapt(self.classifier, (self._speech(path) for path in paths if path.is_file()), "files")
         results, failed = [], []
@@ -126,47 +109,6 @@ class Runner:
         return result
 
 
-def _device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise UsageError(f"--device {name!r}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"--device {name!r}: no CUDA device is available here (use --device cpu)")
-    return device
-
-
-def load_classifier(model: str, device: torch.device, trust_remote_code: bool, batch_size: int) -> EmotionClassifier:
-    """The classifier of `model` (an export folder or a Hub id), or a `UsageError` / `ModelError` saying why not."""
-    folder = Path(model).expanduser()
-    if folder.is_file():
-        raise UsageError(f"model {model!r} is a file; give the export folder that holds config.json")
-    if not folder.exists() and not HUB_ID.match(model):
-        raise UsageError(f"no model folder {model!r}")
-    if folder.is_dir() and not (folder / "config.json").is_file():
-        raise UsageError(f"model folder {model!r} has no config.json: not an exported model")
-    try:
-        classifier = EmotionClassifier.from_pretrained(
-            str(folder) if folder.exists() else model, device=str(device), trust_remote_code=trust_remote_code,
-            batch_size=batch_size,
-        )  # fmt: skip
-    except OSError as error:
-        if not folder.exists():
-            message = f"model {model!r} is not a local folder, and as a Hub id: {_first_line(error)}"
-            raise UsageError(message) from error
-        raise ModelError(f"cannot read its files: {_first_line(error)}") from error
-    except Exception as error:  # safetensors, torch and config errors of broken files
-        raise ModelError(f"cannot load it: {type(error).__name__}: {_first_line(error)}") from error
-    broken = [name for name, weight in classifier.model.state_dict().items() if not torch.isfinite(weight).all()]
-    if broken:
-        raise ModelError(f"NaN or Inf in {len(broken)} weight tensor(s), e.g. {', '.join(broken[:3])}")
-    return classifier
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [""])[0]
-
-
 def plot_path(template: str | None, audio: Path, many: bool, taken: set[Path] | None = None) -> Path | None:
     """
     The figure path for one audio file: the template itself, or `<stem>_<audio stem>.png` for several files
@@ -185,8 +127,3 @@ def plot_path(template: str | None, audio: Path, many: bool, taken: set[Path] | 
     if taken is not None:
         taken.add(path)
     return path
-
-
-def failure_summary(failed: list[dict], total: int) -> str:
-    lines = [f"{len(failed)} of {total} file(s) failed:"] + [f"  {f['file']}: {f['error']}" for f in failed]
-    return "\n".join(lines)
