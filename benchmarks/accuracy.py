@@ -1,9 +1,10 @@
 """
-Accuracy benchmark: TFT, its ablations, and an equal-size `transformers` AST, trained the same way.
+Accuracy benchmark: the default TFT, the paper's three ablations of it, and an equal-size `transformers` AST.
 
 Every system goes through `run_train.py` with the same corpus recipe (features, folds, epochs, optimiser,
-seeds); only the model differs. Results (per fold, per seed, mean ± std) go to
-`benchmarks/results/accuracy_<corpus>.json`, which `make_tables.py` turns into `docs/RESULTS.md` tables.
+seeds); only the model differs (and the AST's own best learning rate). Results (per fold, per seed, mean ± std)
+go to `benchmarks/results/accuracy_<corpus>.json`; `make_tables.py` turns the reports into `docs/RESULTS.md`.
+The systems of earlier designs, and the options that selected them, are reproducible at commit 8eb65da.
 
     python benchmarks/accuracy.py --corpus casia --systems tft ast --seeds 42
     python benchmarks/accuracy.py --corpus ravdess --systems tft time_only frequency_only no_fusion ast --seeds 42 43
@@ -32,32 +33,12 @@ from transformers import AutoModelForAudioClassification  # noqa: E402
 
 import run_train  # noqa: E402
 
-LINEAR_TOKENS = "time_embedding=linear,bins_per_frequency_token=2"  # the token design of every default before CV5
-CONV_BANDS = "frequency_embedding=conv_statistics"  # the band tokens of every default since S3, named for exactness
-J1_TOKENS = f"{LINEAR_TOKENS},{CONV_BANDS}"
 RECIPES = {"casia": "configs/casia_loso.yaml", "ravdess": "configs/ravdess_6fold.yaml", "demo": "configs/demo.yaml"}
-SYSTEMS = {
+SYSTEMS = {  # the default TFT, the paper's three ablations of it, and the equal-size AST
     "tft": [],
     "time_only": ["--config_overrides", "use_frequency_branch=False,use_fusion=False"],
     "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False"],
     "no_fusion": ["--config_overrides", "use_fusion=False"],
-    # the designs of earlier defaults, kept reproducible: the first design, the length-free one (S3) before
-    # attentive pooling became the default, P2 (attentive pooling of each stream) before joint stream pooling, and
-    # J1 (linear time tokens, 2-bin band tokens) before the conv2d time tokens and 4-bin band tokens (search CV5)
-    "tft_first_design": [
-        "--config_overrides",
-        f"{LINEAR_TOKENS},time_position_embedding=absolute,frequency_embedding=trajectory,pooling=mean,"
-        "stream_pooling=separate",
-    ],
-    "tft_length_free": [
-        "--config_overrides",
-        f"{LINEAR_TOKENS},time_position_embedding=convolutional,{CONV_BANDS},pooling=mean,stream_pooling=separate",
-    ],
-    "tft_separate_pooling": ["--config_overrides", f"{J1_TOKENS},stream_pooling=separate"],
-    "tft_lr5e-4": ["--config_overrides", J1_TOKENS, "--learning_rate", "5e-4"],  # J1 at the rate before LR2
-    "tft_linear_time": ["--config_overrides", J1_TOKENS],  # J1 at the recipes' 2.5e-4 (LR2)
-    # CV5 (the default of 2026-12-02): the position convolution at transformers' normal(0.02) init (search PC1)
-    "tft_cv5": ["--config_overrides", f"position_conv_init=normal,{CONV_BANDS}"],
     # the recipes' learning rate is the TFT's (2.5e-4); the AST keeps its own best (search LR3/LR4: 5e-4)
     "ast": ["--model_type", "ast", "--learning_rate", "5e-4"],
 }
@@ -71,20 +52,6 @@ SMOKE_ARGS = ["--demo_speakers", "6", "--demo_utterances_per_class", "3", "--num
               "--num_train_epochs", "1", "--report_to", "none"]  # fmt: skip
 
 
-def finished_run(output_dir: Path, arguments: list[str]) -> dict | None:
-    """The results of a completed `run_train.py` run in `output_dir`, if it was run with exactly `arguments`."""
-    path = output_dir / "results.json"
-    if not path.is_file():
-        return None
-    results = json.loads(path.read_text())
-    if shlex.split(results["command"])[2:] != arguments:
-        raise ValueError(
-            f"--reuse: {path} comes from `{results['command']}`, not from the same arguments {arguments}; "
-            "choose another --output_root or delete that run."
-        )
-    return results
-
-
 def merge_config_overrides(system: list[str], extra: list[str]) -> list[str]:
     """`system + extra`, with an extra `--config_overrides` appended to the system's own instead of replacing it
     (run_train.py keeps only the last flag; within one flag a later `key=value` wins)."""
@@ -96,21 +63,14 @@ def merge_config_overrides(system: list[str], extra: list[str]) -> list[str]:
     return merged + extra[: extra_at - 1] + extra[extra_at + 1 :]
 
 
-def run_system(
-    corpus: str, system: str, seed: int, output_root: Path, extra: list[str], smoke: bool, reuse: bool = False
-) -> dict:
-    """Train one system with one seed through run_train.py (or reuse its finished run); return WA/UA per fold."""
+def run_system(corpus: str, system: str, seed: int, output_root: Path, extra: list[str], smoke: bool) -> dict:
+    """Train one system with one seed through run_train.py; return WA/UA per fold."""
     output_dir = output_root / corpus / f"{system}_seed{seed}"
     arguments = [RECIPES[corpus], "--output_dir", str(output_dir), "--seed", str(seed), "--report_to", "none"]
     arguments += merge_config_overrides((SMOKE[system] + SMOKE_ARGS) if smoke else SYSTEMS[system], extra)
     started = time.time()
-    results = finished_run(output_dir, arguments) if reuse else None
-    if results is None:
-        results = run_train.main(arguments)
-        wall_time_s = round(time.time() - started, 1)
-    else:
-        print(f"reusing the finished run in {output_dir} (--reuse)")
-        wall_time_s = results["wall_time_s"]
+    results = run_train.main(arguments)
+    wall_time_s = round(time.time() - started, 1)
     model = AutoModelForAudioClassification.from_pretrained(
         output_dir / f"fold_{results['folds'][0]['fold']}" / "model"
     )
@@ -137,7 +97,7 @@ def run_system(
         ],
         "mean": _scores(results["mean"]),
         "protocol": results["protocol"],
-        "environment": _environment(results["environment"]),
+        "environment": results["environment"],
     }
 
 
@@ -156,14 +116,12 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
-def merge_reports(sources: list[str], notes: list[str] | None = None, equivalent: list[str] | None = None) -> dict:
+def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
     """One report from several of the same corpus and recipe: each system's runs (distinct seeds) are pooled and
     summarised again; the merged report keeps every source's command.
 
     A source is `PATH`, or `PATH::SPEC` to take only some of its systems, each `NAME` or `NAME=NEW_NAME` (renamed,
-    e.g. a former default's runs of `tft`), comma-separated. `equivalent` lists `OPTION=VALUE`s that a run may give
-    or leave to its recipe (the recipe's value when the runs without it were made): such an option does not make
-    runs differ; the merged report says which were treated so.
+    e.g. a former default's runs of `tft`), comma-separated.
     """
     reports = [_select_systems(source) for source in sources]
     first = reports[0]
@@ -179,20 +137,14 @@ def merge_reports(sources: list[str], notes: list[str] | None = None, equivalent
         seeds = [run["seed"] for run in system_runs]
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"--merge: system {system!r} has seed(s) {seeds} more than once.")
-        options = {_without_seed(run["command"], equivalent or []) for run in system_runs}
+        options = {_without_seed(run["command"]) for run in system_runs}
         if len(options) != 1:
             raise ValueError(f"--merge: the runs of {system!r} differ in more than the seed: {sorted(options)}")
         system_runs.sort(key=lambda run: run["seed"])
     merged = {key: first[key] for key in ("benchmark", "corpus", "recipe", "protocol")}
-    merged["environment"] = dict(first["environment"])  # each run keeps its own; these list every source's
-    for key in ("device", "date"):
-        values = {value for report in reports for value in report["environment"][key].split(", ")}  # merged: joined
-        merged["environment"][key] = ", ".join(sorted(values))
+    merged["environment"] = first["environment"]  # every run keeps its own record too
     merged["command"] = "; ".join(report["command"] for report in reports)
     merged["systems"] = {system: summarise(system_runs) for system, system_runs in runs.items()}
-    notes = list(notes or [])
-    notes += [f"Runs compared as equal with or without `--{o.replace('=', ' ', 1)}` (the recipe's value when the runs "
-              "without it were made)." for o in equivalent or []]  # fmt: skip
     if notes:
         merged["notes"] = notes
     return merged
@@ -210,28 +162,17 @@ def _select_systems(source: str) -> dict:
     return report
 
 
-def _without_seed(command: str, equivalent: list[str] = ()) -> str:
-    """A run's `run_train.py` command less its seed and output folder (which name the seed) and any `--OPTION VALUE`
-    pair listed in `equivalent` as `OPTION=VALUE`."""
-    words, kept = shlex.split(command), []
-    pairs = {tuple(option.split("=", 1)) for option in equivalent}
-    skip = False
-    for word, following in zip(words, [*words[1:], None], strict=True):
+def _without_seed(command: str) -> str:
+    """A run's `run_train.py` command less its seed and output folder (which names the seed)."""
+    words, kept, skip = shlex.split(command), [], False
+    for word in words:
         if skip:
             skip = False
-        elif word in ("--seed", "--output_dir") or (word[2:], following) in pairs:
+        elif word in ("--seed", "--output_dir"):
             skip = True
         else:
             kept.append(word)
     return shlex.join(kept)
-
-
-def _environment(environment: dict) -> dict:
-    """A run's environment, with the thread count under its current key (runs before f7903eb: `cpu_threads`)."""
-    environment = dict(environment)
-    if "cpu_threads" in environment:
-        environment["torch_threads"] = environment.pop("cpu_threads")
-    return environment
 
 
 def _scores(metrics: dict) -> dict:
@@ -247,26 +188,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--output", type=Path, help="JSON report (default benchmarks/results/accuracy_<corpus>.json)")
     parser.add_argument("--smoke", action="store_true", help="tiny models, demo corpus, 1 fold, 1 epoch")
     parser.add_argument(
-        "--reuse", action="store_true", help="summarise runs that already finished with the same arguments"
-    )
-    parser.add_argument(
         "--merge", nargs="+", help="combine these reports (PATH or PATH::NAME[=NEW],...) into --output; trains nothing"
     )
     parser.add_argument("--note", action="append", help="with --merge: a note for the merged report's table")
-    parser.add_argument(
-        "--equivalent",
-        action="append",
-        metavar="OPTION=VALUE",
-        help="with --merge: runs that give `--OPTION VALUE` and runs that leave it to their recipe (whose value it "
-        "then was) count as the same options, e.g. learning_rate=5e-4",
-    )
     parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: more run_train.py options for every system")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     if args.merge:
         if not args.output:
             parser.error("--merge needs --output")
-        report = merge_reports(args.merge, args.note, args.equivalent)
+        report = merge_reports(args.merge, args.note)
         report["command"] += "; " + shlex.join(["python", "benchmarks/accuracy.py", *arguments])
         args.output.write_text(json.dumps(report, indent=1))
         print(f"merged {len(args.merge)} reports into {args.output}: {sorted(report['systems'])}")
@@ -284,9 +215,7 @@ def main(argv: list[str] | None = None) -> dict:
     output = args.output or BENCH_DIR / "results" / f"accuracy_{corpus}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     for system in systems:
-        runs = [
-            run_system(corpus, system, seed, args.output_root, extra, args.smoke, args.reuse) for seed in args.seeds
-        ]
+        runs = [run_system(corpus, system, seed, args.output_root, extra, args.smoke) for seed in args.seeds]
         report["systems"][system] = summarise(runs)
         report["protocol"] = runs[0]["protocol"]
         report.setdefault("environment", runs[0]["environment"])

@@ -1,5 +1,5 @@
 """Paired comparison of systems with one of them: per seed-fold pair both scored, the mean UA difference and on how
-many pairs the reference is ahead (the figures quoted as "ahead on N of M pairs" in docs/RESULTS.md).
+many pairs the reference is ahead (the "ahead on N of M pairs" of docs/RESULTS.md).
 
 Systems of one report (test UA):
 
@@ -13,14 +13,15 @@ search record's score):
                  "time_only=benchmarks/results/search/time_only_pc1*.json"
 """
 
+from __future__ import annotations
+
 import argparse
 import glob
 import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from accuracy import merge_reports
+BENCH_DIR = Path(__file__).resolve().parent
 
 
 def paired(report: dict, reference: str = "tft", late_epochs: int | None = None) -> dict[str, dict]:
@@ -56,11 +57,15 @@ def paired(report: dict, reference: str = "tft", late_epochs: int | None = None)
     return comparisons
 
 
-def grouped_report(groups: list[str], equivalent: list[str] | None = None) -> dict:
+def grouped_report(groups: list[str]) -> dict:
     """A report whose systems are named groups `NAME=GLOB[,GLOB...]` of report files (e.g. one search screen per
     seed), each group's runs pooled by `accuracy.merge_reports`: one system per group, one run per seed, and runs
-    that differ in nothing but the seed (or an `equivalent` option), so a glob that also catches another variant's
+    that differ in nothing but the seed, so a glob that also catches another variant's
     report is refused."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    from accuracy import merge_reports  # imports run_train: only when report files are grouped
+
     systems = {}
     for group in groups:
         name, _, pattern = group.partition("=")
@@ -68,7 +73,7 @@ def grouped_report(groups: list[str], equivalent: list[str] | None = None) -> di
         if not name or not paths:
             raise SystemExit(f"--groups {group!r}: expected NAME=GLOB[,GLOB...] matching at least one report file")
         try:
-            merged = merge_reports(paths, equivalent=equivalent)
+            merged = merge_reports(paths)
         except ValueError as error:
             raise SystemExit(f"--groups {group!r}: {error}") from error
         if len(merged["systems"]) != 1:
@@ -83,11 +88,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--groups", nargs="+", metavar="NAME=GLOB[,GLOB]", help="systems made of report files")
     parser.add_argument("--reference", default="tft", help="the system compared with every other (default tft)")
     parser.add_argument("--late_epochs", type=int, help="score validation UA over each fold's last N epochs")
-    parser.add_argument("--equivalent", action="append", metavar="OPTION=VALUE", help="as accuracy.py's, per group")
     args = parser.parse_args(argv)
     if (args.report is None) == (args.groups is None):
         parser.error("give either a report or --groups")
-    report = grouped_report(args.groups, args.equivalent) if args.groups else json.loads(args.report.read_text())
+    report = grouped_report(args.groups) if args.groups else json.loads(args.report.read_text())
     comparisons = paired(report, args.reference, args.late_epochs)
     for system, c in comparisons.items():
         print(f"{args.reference} vs {system}: seeds {c['seeds']}, {c['pairs']} pairs: UA {c['reference_ua']:.2f} vs "

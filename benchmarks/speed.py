@@ -7,13 +7,13 @@ throughput (forward + backward + AdamW step), peak memory, parameters, forward F
 ≈ 3× forward), achieved TFLOP/s and MFU on GPU, feature-extraction throughput, and (with `--scaling`) how
 the cost grows with clip length.
 
-    python benchmarks/speed.py --device cpu --batch_sizes 1 16 --repeats 10 --profile \
+    python benchmarks/speed.py --device cpu --batch_sizes 1 16 --repeats 10 --threads 1 \
         --output benchmarks/results/speed_cpu.json
     python benchmarks/speed.py --device cpu --scaling --repeats 10 --warmup 2 \
         --output benchmarks/results/scaling_cpu.json
     python benchmarks/speed.py --smoke --output /tmp/speed.json      # seconds; what the test suite runs
 
-Tables: `python benchmarks/make_tables.py` (rewrites the speed section of docs/RESULTS.md).
+Tables: `python benchmarks/make_tables.py` (regenerates docs/RESULTS.md from the JSON reports).
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import datetime
 import gc
 import json
 import os
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,15 +41,15 @@ for _path in (REPO_ROOT, BENCH_DIR):  # `python benchmarks/speed.py` from the re
         sys.path.insert(0, str(_path))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import make_tables  # noqa: E402  (benchmarks/make_tables.py: one renderer for the console and docs/RESULTS.md)
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 import torch  # noqa: E402
-import torchaudio  # noqa: E402
-import transformers  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, PreTrainedModel  # noqa: E402
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
+from training.environment import environment  # noqa: E402
 
 # ---------------------------------------------------------------- the compared models: one place
 SAMPLING_RATE = 16_000
@@ -63,7 +59,7 @@ NUM_LABELS = 6
 CLIP_SECONDS = 3.0
 SCALING_SECONDS = (1.0, 3.0, 10.0, 30.0)
 MODELS = ("tft", "ast")
-TFT_KWARGS: dict[str, Any] = {"num_mel_bins": NUM_MEL_BINS}  # TFTConfig defaults otherwise (≈ 2.86 M parameters)
+TFT_KWARGS: dict[str, Any] = {"num_mel_bins": NUM_MEL_BINS}  # TFTConfig defaults otherwise (≈ 2.80 M parameters)
 AST_KWARGS: dict[str, Any] = {  # equal-size AST (≈ 2.75 M parameters)
     "hidden_size": 192,
     "num_hidden_layers": 6,
@@ -75,43 +71,19 @@ TRAINING_FLOPS_FACTOR = 3  # training step ≈ forward + backward (2× forward) 
 
 # --smoke: tiny models and clips, a few seconds on CPU (the test suite runs it)
 SMOKE_MEL_BINS = 16
-SMOKE_TFT_KWARGS: dict[str, Any] = {
-    "num_mel_bins": SMOKE_MEL_BINS,
-    "hidden_size": 32,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "num_time_layers": 1,
-    "num_frequency_layers": 1,
-    "num_fusion_layers": 1,
-}
-SMOKE_AST_KWARGS: dict[str, Any] = {
-    "hidden_size": 32,
-    "num_hidden_layers": 3,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "num_mel_bins": SMOKE_MEL_BINS,
-}
-SMOKE_SETTINGS: dict[str, Any] = {
-    "clip_seconds": 0.5,
-    "batch_sizes": [1, 2],
-    "train_batch_sizes": [2],
-    "repeats": 2,
-    "warmup": 1,
-    "scaling_seconds": [0.5, 1.0],
-    "scaling_batch_size": 2,
-}
+SMOKE_TFT_KWARGS: dict[str, Any] = {"num_mel_bins": SMOKE_MEL_BINS, "hidden_size": 32, "num_attention_heads": 4,
+                                    "intermediate_size": 64, "num_time_layers": 1, "num_frequency_layers": 1,
+                                    "num_fusion_layers": 1}  # fmt: skip
+SMOKE_AST_KWARGS: dict[str, Any] = {"hidden_size": 32, "num_hidden_layers": 3, "num_attention_heads": 4,
+                                    "intermediate_size": 64, "num_mel_bins": SMOKE_MEL_BINS}  # fmt: skip
+SMOKE_SETTINGS: dict[str, Any] = {"clip_seconds": 0.5, "batch_sizes": [1, 2], "train_batch_sizes": [2], "repeats": 2,
+                                  "warmup": 1, "scaling_seconds": [0.5, 1.0], "scaling_batch_size": 2}  # fmt: skip
 
 # Dense bf16 tensor-core peak, TFLOP/s (vendor datasheets, no sparsity); first substring match of the name wins.
-PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (
-    ("H200", 989.0),
-    ("H100 PCIe", 756.0),
-    ("H100 NVL", 835.0),
-    ("H100", 989.0),  # SXM ("NVIDIA H100 80GB HBM3")
-    ("GH200", 989.0),
-    ("A100", 312.0),
-    ("L40S", 362.0),
-    ("L4", 121.0),
-)
+PEAK_BF16_TFLOPS: tuple[tuple[str, float], ...] = (  # "H100" alone: SXM ("NVIDIA H100 80GB HBM3")
+    ("H200", 989.0), ("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.0), ("GH200", 989.0), ("A100", 312.0),
+    ("L40S", 362.0), ("L4", 121.0),
+)  # fmt: skip
 
 
 def frames(seconds: float) -> int:
@@ -119,28 +91,21 @@ def frames(seconds: float) -> int:
     return round(seconds * 1000 / HOP_MS)
 
 
-def build_model(name: str, num_frames: int, smoke: bool = False, attn_implementation: str = "sdpa") -> PreTrainedModel:
-    """A randomly initialised TFT or AST for clips of `num_frames` frames (random init is fine for speed)."""
-    if name == "tft":
-        kwargs = SMOKE_TFT_KWARGS if smoke else TFT_KWARGS
-        config = TFTConfig(
-            **kwargs, max_frames=num_frames, num_labels=NUM_LABELS, attn_implementation=attn_implementation
-        )
-        return TFTForAudioClassification(config)
-    if name == "ast":
-        kwargs = SMOKE_AST_KWARGS if smoke else AST_KWARGS
-        config = ASTConfig(
-            **kwargs, max_length=num_frames, num_labels=NUM_LABELS, attn_implementation=attn_implementation
-        )
-        return ASTForAudioClassification(config)
-    raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
-
-
 def model_kwargs(name: str, num_frames: int, smoke: bool) -> dict[str, Any]:
-    """The config arguments `build_model` uses (stored in the JSON for reproducibility)."""
+    """The config arguments of a model for clips of `num_frames` frames (stored in the JSON)."""
     if name == "tft":
         return {**(SMOKE_TFT_KWARGS if smoke else TFT_KWARGS), "max_frames": num_frames, "num_labels": NUM_LABELS}
     return {**(SMOKE_AST_KWARGS if smoke else AST_KWARGS), "max_length": num_frames, "num_labels": NUM_LABELS}
+
+
+def build_model(name: str, num_frames: int, smoke: bool = False, attn_implementation: str = "sdpa") -> PreTrainedModel:
+    """A randomly initialised TFT or AST for clips of `num_frames` frames (random init is fine for speed)."""
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
+    config_class, model_class = (
+        (TFTConfig, TFTForAudioClassification) if name == "tft" else (ASTConfig, ASTForAudioClassification)
+    )
+    return model_class(config_class(**model_kwargs(name, num_frames, smoke), attn_implementation=attn_implementation))
 
 
 def model_inputs(name: str, batch: int, num_frames: int, num_mel: int, device: torch.device) -> dict[str, Any]:
@@ -403,38 +368,6 @@ def bench_feature_extraction(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def profile_inference(
-    models: dict[str, PreTrainedModel], settings: Settings, device: torch.device, variant: Variant, top: int = 12
-) -> dict[str, list[dict[str, Any]]]:
-    """torch.profiler top ops (self time) of eager inference at the largest batch size, per model."""
-    batch, num_frames, calls = max(settings.batch_sizes), frames(settings.clip_seconds), 3
-    activities = [torch.profiler.ProfilerActivity.CPU]
-    if device.type == "cuda":
-        activities.append(torch.profiler.ProfilerActivity.CUDA)
-    report = {}
-    for name, model in models.items():
-        model.eval()
-        step = inference_step(model, model_inputs(name, batch, num_frames, settings.num_mel, device), variant, device)
-        step()
-        with torch.profiler.profile(activities=activities) as profiler:
-            for _ in range(calls):
-                step()
-            synchronize(device)
-        key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-        events = sorted(profiler.key_averages(), key=lambda e: getattr(e, key), reverse=True)
-        total = sum(getattr(e, key) for e in events) or 1.0
-        report[name] = [
-            {
-                "op": event.key,
-                "self_ms_per_call": getattr(event, key) / 1000 / calls,
-                "share": getattr(event, key) / total,
-                "count_per_call": event.count / calls,
-            }
-            for event in events[:top]
-        ]
-    return report
-
-
 # ---------------------------------------------------------------- settings, provenance, targets
 @dataclass
 class Settings:
@@ -451,25 +384,6 @@ class Settings:
     num_mel: int
 
 
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def git_revision() -> str | None:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True)
-    except OSError:
-        return None
-    if rev.returncode:
-        return None
-    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
 def peak_bf16_tflops(gpu_name: str) -> float | None:
     for key, tflops in PEAK_BF16_TFLOPS:
         if key in gpu_name:
@@ -477,37 +391,12 @@ def peak_bf16_tflops(gpu_name: str) -> float | None:
     return None
 
 
-def environment(argv: list[str], device: torch.device, peak_override: float | None) -> dict[str, Any]:
-    """Command, date, hardware and versions that produced the figures."""
-    hardware: dict[str, Any] = {
-        "device": device.type,
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "torch_num_threads": torch.get_num_threads(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-    }
+def run_environment(argv: list[str], device: torch.device, peak_override: float | None) -> dict[str, Any]:
+    """Command, date, commit, hardware and versions (`training.environment`), with the GPU's bf16 peak for MFU."""
+    meta = environment(["benchmarks/speed.py", *argv], device)
     if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        hardware |= {
-            "gpu_name": name,
-            "gpu_memory_gb": round(torch.cuda.get_device_properties(device).total_memory / 1e9, 1),
-            "peak_bf16_tflops": peak_override or peak_bf16_tflops(name),
-        }
-    return {
-        "command": shlex.join(["python", "benchmarks/speed.py", *argv]),
-        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "git": git_revision(),
-        "hardware": hardware,
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "torchaudio": torchaudio.__version__,
-            "numpy": np.__version__,
-            "cuda": torch.version.cuda,
-        },
-    }
+        meta["hardware"]["peak_bf16_tflops"] = peak_override or peak_bf16_tflops(meta["hardware"]["gpu"])
+    return meta
 
 
 def comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -517,28 +406,15 @@ def comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (model, mode, precision, compiled, batch), row in index.items():
         other = index.get(("ast", mode, precision, compiled, batch))
         if model == "tft" and other:
-            ratios.append(
-                {
-                    "mode": mode,
-                    "precision": precision,
-                    "compile": compiled,
-                    "batch_size": batch,
-                    "tft_over_ast_throughput": row["clips_per_s"] / other["clips_per_s"],
-                }
-            )
+            ratios.append({"mode": mode, "precision": precision, "compile": compiled, "batch_size": batch,
+                           "tft_over_ast_throughput": row["clips_per_s"] / other["clips_per_s"]})  # fmt: skip
     return ratios
 
 
 def targets(device: torch.device, rows: list[dict[str, Any]], clip_seconds: float) -> list[dict[str, Any]]:
     """The issues' speed targets, evaluated on what this run measured (None where it does not apply)."""
-    rtf = next(
-        (
-            r["rtf"]
-            for r in rows
-            if r["model"] == "tft" and r["mode"] == "inference" and r["batch_size"] == 16 and not r["compile"]
-        ),
-        None,
-    )
+    rtf = next((r["rtf"] for r in rows if r["model"] == "tft" and r["mode"] == "inference" and r["batch_size"] == 16
+                and not r["compile"]), None)  # fmt: skip
     cpu = {
         "target": "TFT CPU inference real-time factor <= 0.005 per 3-s clip at batch 16 on 2 cores",
         "threshold": 0.005,
@@ -580,50 +456,23 @@ def model_info(models: dict[str, PreTrainedModel], num_frames: int, settings: Se
     return info
 
 
-def run_speed(settings: Settings, device: torch.device, peak_tflops: float | None, profile: bool) -> dict[str, Any]:
+def run_speed(settings: Settings, device: torch.device, peak_tflops: float | None) -> dict[str, Any]:
     """Inference, training and feature-extraction speed at `clip_seconds`, every variant."""
     num_frames = frames(settings.clip_seconds)
     torch.manual_seed(0)
     models = {name: build_model(name, num_frames, settings.smoke).to(device) for name in MODELS}
     info = model_info(models, num_frames, settings)
     for name, entry in info.items():
-        print(
-            f"{name}: {entry['parameters']:,} parameters, {entry['forward_flops_per_clip'] / 1e9:.3f} GFLOP forward "
-            f"per {settings.clip_seconds:g}-s clip ({num_frames} frames)",
-            flush=True,
-        )
-    rows = []
+        print(f"{name}: {entry['parameters']:,} parameters, {entry['forward_flops_per_clip'] / 1e9:.3f} GFLOP / clip")
+    rows, flops = [], {name: entry["forward_flops_per_clip"] for name, entry in info.items()}
+    batches = (settings.batch_sizes, settings.train_batch_sizes)
     for label in settings.variants:
-        variant = parse_variant(label)
         print(f"[{label}] model timing ...", flush=True)
-        rows += bench_models(
-            models,
-            {n: e["forward_flops_per_clip"] for n, e in info.items()},
-            settings,
-            variant,
-            device,
-            peak_tflops,
-            settings.clip_seconds,
-            settings.batch_sizes,
-            settings.train_batch_sizes,
-        )
+        variant = parse_variant(label)
+        rows += bench_models(models, flops, settings, variant, device, peak_tflops, settings.clip_seconds, *batches)
     print("feature extraction ...", flush=True)
-    report = {
-        "kind": "speed",
-        "models": info,
-        "results": rows,
-        "feature_extraction": bench_feature_extraction(settings),
-        "comparisons": comparisons(rows),
-        "targets": targets(device, rows, settings.clip_seconds),
-    }
-    if profile:
-        print("profiling ...", flush=True)
-        report["profile"] = {
-            "batch_size": max(settings.batch_sizes),
-            "variant": settings.variants[0],
-            "ops": profile_inference(models, settings, device, parse_variant(settings.variants[0])),
-        }
-    return report
+    return {"kind": "speed", "models": info, "results": rows, "feature_extraction": bench_feature_extraction(settings),
+            "comparisons": comparisons(rows), "targets": targets(device, rows, settings.clip_seconds)}  # fmt: skip
 
 
 def run_scaling(settings: Settings, device: torch.device, peak_tflops: float | None) -> dict[str, Any]:
@@ -671,22 +520,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=10, help="timed repeats per measurement (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls per model first (compiles too)")
     parser.add_argument("--clip_seconds", type=float, default=CLIP_SECONDS)
-    parser.add_argument(
-        "--compile",
-        choices=["auto", "off", "on", "both"],
-        default="auto",
-        help="torch.compile the models (auto: both on CUDA for --speed, off on CPU and for --scaling)",
-    )
+    parser.add_argument("--compile", choices=["auto", "off", "on", "both"], default="auto",
+                        help="torch.compile the models (auto: both on CUDA, off on CPU and for --scaling)")  # fmt: skip
     parser.add_argument("--scaling", action="store_true", help="cost vs clip length instead of the 3-s benchmark")
     parser.add_argument("--scaling_seconds", type=float, nargs="+", default=list(SCALING_SECONDS))
     parser.add_argument("--scaling_batch_size", type=int, default=4)
-    parser.add_argument("--profile", action="store_true", help="torch.profiler top ops of inference (largest batch)")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--peak_tflops", type=float, help="device bf16 dense peak for MFU, if not in the table")
     parser.add_argument("--smoke", action="store_true", help="tiny models and clips, a few seconds (tests)")
-    parser.add_argument(
-        "--output", type=Path, help="JSON path (default: benchmarks/results/<speed|scaling>_<device>.json)"
-    )
+    parser.add_argument("--output", type=Path, help="default: benchmarks/results/<speed|scaling>_<device>.json")
     return parser.parse_args(argv)
 
 
@@ -738,14 +580,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 def run_and_write(argv: list[str], args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
     """Run the chosen benchmark, add provenance, write the JSON and print the tables."""
     settings = make_settings(args, device)
-    meta = environment(argv, device, args.peak_tflops)
+    meta = run_environment(argv, device, args.peak_tflops)
     print_header(meta, settings)
     peak = meta["hardware"].get("peak_bf16_tflops")
     start = time.perf_counter()
     if args.scaling:
         report = run_scaling(settings, device, peak)
     else:
-        report = run_speed(settings, device, peak, args.profile)
+        report = run_speed(settings, device, peak)
     meta["hardware"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     meta["wall_seconds"] = round(time.perf_counter() - start, 1)
     meta["memory_method"] = MEMORY_METHODS["cuda" if device.type == "cuda" else "cpu"]
@@ -754,31 +596,17 @@ def run_and_write(argv: list[str], args: argparse.Namespace, device: torch.devic
     output = args.output or default_output(args, device)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=1) + "\n")
-    print_tables(report)
+    print("\n" + make_tables.speed_tables(report))
     print(f"\nwrote {output} ({meta['wall_seconds']} s)")
     return report
 
 
 def print_header(meta: dict[str, Any], settings: Settings) -> None:
-    hw, versions = meta["hardware"], meta["versions"]
-    print(f"$ {meta['command']}")
-    print(f"{meta['date_utc']}  git {meta['git']}")
-    gpu = f"; GPU {hw['gpu_name']} (bf16 peak {hw['peak_bf16_tflops']} TFLOP/s)" if "gpu_name" in hw else ""
-    threads, load = hw["torch_num_threads"], hw["load_average_at_start"]
-    print(f"{hw['cpu_model']}, {hw['cpu_count']} cores, torch threads {threads}, load average {load}{gpu}")
-    print("  ".join(f"{k} {v}" for k, v in versions.items()))
-    if hw["device"] == "cpu" and load[0] > (hw["cpu_affinity"] or hw["cpu_count"] or 1):
-        print(
-            f"WARNING: load average {load[0]} exceeds the core count: CPU figures will be contended (cpu_utilization)"
-        )
+    print(make_tables.provenance(meta))
+    load = meta["hardware"]["load_average_at_start"]
+    if meta["hardware"]["device"] == "cpu" and load[0] > len(os.sched_getaffinity(0)):
+        print(f"WARNING: load average {load[0]} exceeds the cores: CPU figures will be contended (cpu_utilization)")
     print(f"settings: {asdict(settings)}", flush=True)
-
-
-def print_tables(report: dict[str, Any]) -> None:
-    import make_tables  # benchmarks/make_tables.py: one renderer for the console and docs/RESULTS.md
-
-    print()
-    print(make_tables.render_report(report, heading_level=3, with_provenance=False))
 
 
 if __name__ == "__main__":

@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,28 +88,15 @@ def run_case(wav: Path, model: str | None, threads: int) -> dict:
     }
 
 
-def environment() -> dict:
+def run_environment() -> dict:
+    """`training.environment`'s record (command, date, commit, hardware, versions) with Silero VAD's version."""
     import silero_vad
-    import torch
-    import transformers
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "hardware": {"cpu": cpu, "cores_visible": os.cpu_count(), "load_average_at_start": os.getloadavg()},
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "silero_vad": silero_vad.__version__,
-        },
-    }
+    from training.environment import environment
+
+    record = environment()
+    record["versions"]["silero_vad"] = silero_vad.__version__
+    return record
 
 
 def main() -> None:
@@ -126,9 +111,7 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.model, args.threads[0])))
         return
     report = {
-        "command": "python " + " ".join(sys.argv),
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        **environment(),
+        **run_environment(),
         "model": args.model or "TFTConfig() defaults, random init, 6 labels",
         "cases": [],
     }

@@ -1,15 +1,18 @@
-"""The accuracy benchmark runs end to end (tiny TFT and AST, demo corpus, one fold, one epoch)."""
+"""The accuracy benchmark (tiny TFT and AST, demo corpus, one fold, one epoch), its paired comparison, and the one
+report generator that turns the JSON reports into docs/RESULTS.md, docs/SEARCH.md and the model card's table."""
 
-import importlib
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
+import make_tables
+import paired
 
 from modeling_tft import TFTConfig
 
@@ -32,183 +35,45 @@ def test_merge_pools_the_seeds_of_separate_reports(tmp_path: Path):
         accuracy.main([*common, "--seeds", seed, "--output", str(tmp_path / f"seed{seed}.json")])
     merged = accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed2.json"),
                             "--output", str(tmp_path / "merged.json"), "--note", "two seeds"])  # fmt: skip
-    together = accuracy.main([*common, "--seeds", "1", "2", "--reuse", "--output", str(tmp_path / "both.json")])
-    for system, summary in together["systems"].items():
-        pooled = merged["systems"][system]
-        assert [run["seed"] for run in pooled["runs"]] == [1, 2] and pooled["num_seeds"] == 2
-        for key in ("mean_ua", "mean_wa", "std_ua_over_folds", "std_ua_over_seeds"):
-            assert pooled[key] == pytest.approx(summary[key])
+    sources = [json.loads((tmp_path / f"seed{seed}.json").read_text()) for seed in ("1", "2")]
+    for system, pooled in merged["systems"].items():
+        expected = accuracy.summarise([run for source in sources for run in source["systems"][system]["runs"]])
+        assert [run["seed"] for run in pooled["runs"]] == [1, 2] and pooled == expected
     assert merged["notes"] == ["two seeds"] and json.loads((tmp_path / "merged.json").read_text()) == merged
     renamed = accuracy.main(["--merge", f"{tmp_path / 'seed1.json'}::tft=tft_old,ast", str(tmp_path / "seed2.json"),
                              "--output", str(tmp_path / "renamed.json")])  # fmt: skip
     assert {name: s["num_seeds"] for name, s in renamed["systems"].items()} == {"tft_old": 1, "tft": 1, "ast": 2}
-    other = json.loads((tmp_path / "seed2.json").read_text())  # as if run on another machine and day
-    other["environment"].update(device="CPU: elsewhere", date="2000-01-01")
-    (tmp_path / "other.json").write_text(json.dumps(other))
-    mixed = accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "other.json"),
-                           "--output", str(tmp_path / "mixed.json")])  # fmt: skip
-    again = accuracy.main(["--merge", f"{tmp_path / 'mixed.json'}::tft=tft_old", str(tmp_path / "seed1.json"),
-                           "--output", str(tmp_path / "again.json")])  # fmt: skip
-    for key in ("device", "date"):  # a merged source's joined values are listed once each, not repeated
-        values = again["environment"][key].split(", ")
-        assert len(values) == len(set(values)) == 2 and values == mixed["environment"][key].split(", ")
     with pytest.raises(ValueError, match="has no system"):
         accuracy.main(["--merge", f"{tmp_path / 'seed1.json'}::time_only", "--output", str(tmp_path / "bad.json")])
     with pytest.raises(ValueError, match="more than once"):
         accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed1.json"), "--output",
                        str(tmp_path / "bad.json")])  # fmt: skip
-    accuracy.main([*common, "--seeds", "3", "--output", str(tmp_path / "seed3.json"), "--", "--learning_rate", "0.1"])
+    other = json.loads((tmp_path / "seed2.json").read_text())  # seed 2 run with another option
+    for run in other["systems"]["tft"]["runs"]:
+        run["command"] += " --learning_rate 0.1"
+    (tmp_path / "other.json").write_text(json.dumps(other))
     with pytest.raises(ValueError, match="differ in more than the seed"):
-        accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
+        accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "other.json"), "--output",
                        str(tmp_path / "bad.json")])  # fmt: skip
-    # an option given explicitly at the value the recipe had when the other runs were made
-    equivalent = accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
-                                str(tmp_path / "eq.json"), "--equivalent", "learning_rate=0.1"])  # fmt: skip
-    assert equivalent["systems"]["tft"]["num_seeds"] == 2 and "--learning_rate 0.1" in equivalent["notes"][0]
-    with pytest.raises(ValueError, match="differ in more than the seed"):  # only that value is equivalent
-        accuracy.main(["--merge", str(tmp_path / "seed1.json"), str(tmp_path / "seed3.json"), "--output",
-                       str(tmp_path / "bad.json"), "--equivalent", "learning_rate=0.2"])  # fmt: skip
 
 
-def test_accuracy_tables(tmp_path: Path):
-    """make_tables renders a report's per-fold rows, model selection and the model card's TFT-vs-AST row."""
-    results = tmp_path / "results"
-    arguments = ["--smoke", "--output", str(results / "accuracy_smoke.json"), "--output_root", str(tmp_path / "o")]
-    first = accuracy.main(arguments)
-    again = accuracy.main([*arguments, "--reuse"])  # summarises the finished runs instead of training again
-    for system, summary in first["systems"].items():
-        assert again["systems"][system]["runs"][0]["folds"] == summary["runs"][0]["folds"]
-    with pytest.raises(ValueError, match="not from the same arguments"):
-        accuracy.main([*arguments, "--reuse", "--", "--learning_rate", "0.1"])
-    tables = importlib.import_module("make_tables")
-    section = tables.render_accuracy_section(results)
-    assert "### DEMO — k_fold_by_speaker (smoke)" in section
-    assert "model selection: 1 training speaker(s) held out per fold; best validation UA epoch" in section
-    assert (
-        section.count("| TFT (full) | 42 | 0 |") == 1
-        and "| validation UA % |" in section
-        and section.count("| AST (equal size) | 42 | 0 |") == 1
-    )
-    assert (
-        "DEMO k_fold_by_speaker (validation speaker(s) held out; global feature normalisation; 1 seed(s) × 1 folds)"
-        in tables.render_headline(results)
-    )
-    floor = {"corpus": "demo", "protocol": "k_fold_by_speaker", "validation_speakers": 1, "command": "floor cmd",
-             "model": "LR", "environment": first["environment"],
-             "variants": {"none": {"folds": [], "mean_wa": 0.2, "mean_ua": 0.2, "std_wa_over_folds": 0,
-                                   "std_ua_over_folds": 0}}}  # fmt: skip
-    (results / "baseline_demo_validation1.json").write_text(json.dumps(floor))
-    gain = 100 * first["systems"]["tft"]["mean_ua"] - 20
-    expected = f"| TFT ≥ statistics floor + 3 points UA | {gain:+.2f} points (floor 20.00 %: `floor cmd`) |"
-    assert expected in tables.render_accuracy_section(results)  # same corpus, split and (global) normalisation
-    (results / "baseline_demo_validation1.json").write_text(json.dumps({**floor, "validation_speakers": 0}))
-    assert "statistics floor + 3" not in tables.render_accuracy_section(results)  # another split: no target
-    (results / "baseline_demo_validation1.json").unlink()
-    for summary in first["systems"].values():  # a variant of the recipe is labelled as such in the model card
-        summary["runs"][0]["normalization"] = "speaker"
-    (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
-    assert "held out; speaker feature normalisation; 1 seed(s)" in tables.render_headline(results)
-    first["systems"]["ast"]["num_seeds"] = 2  # fewer or more AST seeds than TFT seeds: the row says so
-    (results / "accuracy_smoke_speaker.json").write_text(json.dumps(first))
-    assert "1 seed(s) (AST: 2) × 1 folds" in tables.render_headline(results)
-    first["systems"]["ast"]["num_seeds"] = 1
-    # a report whose AST scores are known to be wrong: marked in its tables, no target row, not in the model card
-    (results / "accuracy_smoke_speaker.json").unlink()
-    (results / "accuracy_smoke.json").write_text(json.dumps({**first, "invalid_systems": {"ast": "a defect."}}))
-    section = tables.render_accuracy_section(results)
-    assert "- **AST (equal size): test scores invalid.** a defect." in section
-    assert "| AST (equal size) — test scores INVALID | 42 | 0 |" in section and "equal-size AST + 3" not in section
-    assert "DEMO" not in tables.render_headline(results)
-
-    search = {"corpus": "demo", "rule": "validation decides", "entries": [
-        {"id": "S1", "system": "tft", "report": "accuracy_smoke.json", "change": "x", "decision": "kept"}]}  # fmt: skip
-    (results / "search_demo.json").write_text(json.dumps(search))
-    fold = first["systems"]["tft"]["runs"][0]["folds"][0]
-    validation, last = fold["validation_ua"], fold["validation_ua_by_epoch"][-1]
-    assert len(fold["validation_ua_by_epoch"]) == 1  # one epoch: the best is the last
-    row = f"| S1 | TFT (full) | x | speaker | 42 | {100 * validation:.1f} | **{100 * validation:.2f}** "
-    row += f"| {100 * last:.2f} | — | — |"  # fewer epochs than the late-epoch mean needs; no averaging
-    assert row + " kept |" in tables.render_accuracy_section(results)
-    fold["validation_ua_by_epoch"] = [0.9, 0.1, 0.2, 0.3, 0.6]  # the last 4 epochs average 30 %
-    (results / "accuracy_smoke.json").write_text(json.dumps(first))
-    assert "| 60.00 | 30.00 | — | kept |" in tables.render_accuracy_section(results)
-
-
-def test_wall_time_names_folds_it_does_not_cover():
-    tables = importlib.import_module("make_tables")
-    assert tables.wall_time([{"seed": 42, "wall_time_s": 10.2, "reused_folds": []}]) == "10"
-    resumed = tables.wall_time(
-        [{"seed": 1, "wall_time_s": 5.0}, {"seed": 42, "wall_time_s": 7.0, "reused_folds": [0, 2]}]
-    )
-    assert resumed == "12 (without seed 42 folds 0, 2: finished by an earlier process, not timed)"
-
-
-def test_older_run_environment_keeps_its_thread_count():
-    assert accuracy._environment({"cpu_threads": 2, "python": "3.11"}) == {"torch_threads": 2, "python": "3.11"}
+def test_systems_are_the_default_its_ablations_and_the_ast():
+    assert set(accuracy.SYSTEMS) == {"tft", "time_only", "frequency_only", "no_fusion", "ast"}
+    for name in ("time_only", "frequency_only", "no_fusion"):
+        config = TFTConfig(num_labels=6)
+        config.update_from_string(accuracy.SYSTEMS[name][1])
+        assert not (config.use_time_branch and config.use_frequency_branch and config.use_fusion), name
 
 
 def test_extra_config_overrides_add_to_the_system_ones():
     system = accuracy.SYSTEMS["frequency_only"]
-    merged = accuracy.merge_config_overrides(system, ["--seed", "1", "--config_overrides", "pooling=mean", "--x"])
-    assert merged == ["--config_overrides", "use_time_branch=False,use_fusion=False,pooling=mean", "--seed", "1", "--x"]
+    merged = accuracy.merge_config_overrides(system, ["--seed", "1", "--config_overrides", "x=1", "--y"])
+    assert merged == ["--config_overrides", "use_time_branch=False,use_fusion=False,x=1", "--seed", "1", "--y"]
     assert accuracy.merge_config_overrides([], ["--config_overrides", "a=1"]) == ["--config_overrides", "a=1"]
     assert accuracy.merge_config_overrides(system, ["--seed", "1"]) == [*system, "--seed", "1"]
 
 
-def test_former_default_designs_name_their_tokens():
-    """A former default's system spells out its token design, so a later change of default cannot alter it."""
-    flag = "--config_overrides"
-    for name, arguments in accuracy.SYSTEMS.items():
-        if name.startswith("tft_"):
-            assert flag in arguments, name
-        if flag not in arguments:  # today's default design, the AST
-            continue
-        overrides = arguments[arguments.index(flag) + 1]
-        config = TFTConfig(num_labels=6)
-        config.update_from_string(overrides)
-        config._validate()  # a valid design
-        if name.startswith("tft_"):
-            assert "frequency_embedding=" in overrides, name
-
-
-def test_epoch_kept_names_averaged_weights():
-    tables = importlib.import_module("make_tables")
-    assert tables.epoch_kept({"best_epoch": 7, "averaged_epochs": []}) == "7"
-    assert tables.epoch_kept({"best_epoch": None}) == "last"
-    assert tables.epoch_kept({"best_epoch": None, "averaged_epochs": [9, 10, 11, 12]}) == "mean of 9–12"
-    report = {"systems": {"tft": {"runs": [{"validation_speakers": 0, "folds": [{"averaged_epochs": [11, 12]}]}]}}}
-    assert tables.model_selection(report).endswith("runs marked so test the mean weights of their last 2 epochs")
-
-
-def test_ablation_ordering_target_and_design_label():
-    """The paper's ordering is a target row (met only when the full TFT beats every ablation, on 3 seeds); a report
-    of an earlier design says so."""
-    tables = importlib.import_module("make_tables")
-    fold = {"fold": 0, "test_speakers": ["a"], "validation_speakers": [], "best_epoch": None, "wa": 0.5, "ua": 0.5}
-    environment = {"device": "cpu", "python": "3.11", "torch": "2", "transformers": "5", "date": "d",
-                   "torch_threads": 1, "cpu_cores": 2}  # fmt: skip
-
-    def summary(ua: float, seeds: int = 3) -> dict:
-        runs = [{"seed": s, "folds": [fold], "wall_time_s": 1.0, "validation_speakers": 0} for s in range(seeds)]
-        return {"num_seeds": seeds, "num_folds": 1, "num_parameters": 1, "mean_wa": ua, "mean_ua": ua,
-                "std_wa_over_folds": 0.0, "std_ua_over_folds": 0.0, "std_ua_over_seeds": 0.0, "runs": runs}  # fmt: skip
-
-    report = {"corpus": "demo", "protocol": "p", "recipe": "r", "command": "c", "environment": environment,
-              "systems": {"tft": summary(0.40), "time_only": summary(0.35), "no_fusion": summary(0.38)}}  # fmt: skip
-    text = tables.accuracy_report("demo_ablations", report)
-    assert "full minus: TFT: time branch only +5.00; TFT: both branches, no fusion +2.00 points | **met** |" in text
-    report["systems"]["frequency_only"] = summary(0.41, seeds=1)
-    missed = "TFT: frequency branch only -1.00; TFT: both branches, no fusion +2.00 points | **missed** |"
-    assert missed in tables.accuracy_report("demo_ablations", report)
-    report["systems"]["frequency_only"] = summary(0.10, seeds=1)
-    assert "| met on 1 seed(s), not yet on the 3 asked |" in tables.accuracy_report("demo_ablations", report)
-    assert "not today's default" not in text
-    assert "- TFT rows: TFT of the J1 design" in tables.accuracy_report("x", {**report, "tft_design": "j1"})
-
-
 def test_paired_comparison_uses_only_the_shared_seed_fold_pairs():
-    paired = importlib.import_module("paired")
-
     def runs(scores: dict[int, list[float]]) -> dict:
         return {"runs": [{"seed": seed, "folds": [{"fold": i, "ua": ua} for i, ua in enumerate(folds)]}
                          for seed, folds in scores.items()]}  # fmt: skip
@@ -220,8 +85,6 @@ def test_paired_comparison_uses_only_the_shared_seed_fold_pairs():
 
 
 def test_paired_comparison_of_screens_scores_late_validation_epochs(tmp_path):
-    paired = importlib.import_module("paired")
-
     def screen(name: str, seed: int, epochs: list[list[float]], options: str = "--lr 1") -> None:
         folds = [{"fold": i, "wa": 0.0, "ua": 0.0, "validation_ua_by_epoch": e} for i, e in enumerate(epochs)]
         command = f"python run_train.py --seed {seed} --output_dir out/{name} {options}"
@@ -243,7 +106,139 @@ def test_paired_comparison_of_screens_scores_late_validation_epochs(tmp_path):
     screen("old_seed43", 43, [[0.2, 0.2, 0.2]], options="--lr 3")  # another variant's seed 43 caught by the glob
     with pytest.raises(SystemExit, match="differ in more than the seed"):
         paired.main(["--groups", f"new={tmp_path}/new*.json", f"old={tmp_path}/old*.json"])
-    groups = [f"new={tmp_path}/new*.json", f"old={tmp_path}/old*.json"]
-    equivalent = ["--equivalent", "lr=2", "--equivalent", "lr=3"]  # as accuracy.py --merge's
-    comparison = paired.main(["--groups", *groups, *equivalent, "--reference", "new", "--late_epochs", "2"])["old"]
-    assert comparison["pairs"] == 3 and comparison["seeds"] == [42, 43]
+
+
+# ---------------------------------------------------------------- the report generator
+def summary(scores: dict[int, list[float]], parameters: int = 1000) -> dict:
+    """An `accuracy.py` system summary from test UA per seed and fold (WA = UA)."""
+    runs = [{"seed": seed, "command": f"python run_train.py r.yaml --seed {seed}", "num_parameters": parameters,
+             "folds": [{"fold": i, "ua": ua, "wa": ua} for i, ua in enumerate(folds)],
+             "mean": {"ua": sum(folds) / len(folds), "wa": sum(folds) / len(folds)}}
+            for seed, folds in scores.items()]  # fmt: skip
+    return accuracy.summarise(runs)
+
+
+def baseline_variant(scores: list[float], **extra) -> dict:
+    """A deterministic baseline's protocol block: one score per fold (WA = UA here)."""
+    folds = [{"ua": ua, "wa": ua, **extra} for ua in scores]
+    std = float(np.std(scores, ddof=1))
+    return {"folds": folds, "mean_ua": float(np.mean(scores)), "mean_wa": float(np.mean(scores)),
+            "std_ua_over_folds": std, "std_wa_over_folds": std}  # fmt: skip
+
+
+def opensmile_report() -> dict:
+    """CASIA openSMILE report: eGeMAPS 30/40 single clip, 50/60 adaptive; ComParE 38/38 and 45/45."""
+    hardware = {"cpu": "test", "cpu_cores": 2, "torch_threads": 1}
+    sets = {}
+    for name, (single, adaptive) in {
+        "egemaps": ([0.3, 0.4], [0.5, 0.6]),
+        "compare": ([0.38, 0.38], [0.45, 0.45]),
+    }.items():
+        variants = {"single_clip": {**baseline_variant(single, C=0.01), "fit_wall_time_s": 1},
+                    "speaker_adaptive": {**baseline_variant(adaptive, C=0.1), "fit_wall_time_s": 1}}  # fmt: skip
+        sets[name] = {"opensmile_feature_set": name, "model": "LinearSVC", "features_wall_time_s": 1.0,
+                      "c_grid": [0.01, 0.1], "variants": variants}  # fmt: skip
+    return {"benchmark": "opensmile_baseline", "corpus": "casia", "protocol": "leave_one_speaker_out",
+            "command": "python benchmarks/baselines.py --corpus casia --features egemaps compare",
+            "opensmile_version": "2.6.0", "inner_cv": "GroupKFold", "feature_sets": sets,
+            "environment": {"hardware": hardware, "date_utc": "2026-12-05T02:00:00+00:00"}}  # fmt: skip
+
+
+def write_fixture(results: Path) -> None:
+    """A results folder with CASIA's headline, ablation, floor, openSMILE and a speaker-normalisation report of an
+    earlier design (not the final protocol), 2 seeds x 2 folds."""
+    environment = {"device": "CPU: test", "torch_threads": 1, "python": "3", "torch": "2", "transformers": "5",
+                   "date": "2026-12-04"}  # fmt: skip
+    base = {"benchmark": "accuracy", "corpus": "casia", "recipe": "configs/casia_loso.yaml",
+            "protocol": "leave_one_speaker_out", "environment": environment, "command": "c"}  # fmt: skip
+    tft = summary({42: [0.50, 0.40], 43: [0.45, 0.35]})
+    systems = {"tft": tft, "ast": summary({42: [0.30, 0.30], 43: [0.32, 0.28]})}
+    ablations = {"tft": tft, "time_only": summary({42: [0.55, 0.38], 43: [0.45, 0.38]}),
+                 "frequency_only": summary({42: [0.20, 0.20], 43: [0.20, 0.20]}),
+                 "no_fusion": summary({42: [0.40, 0.40], 43: [0.40, 0.30]})}  # fmt: skip
+    floor = {"benchmark": "statistics_baseline", "corpus": "casia", "protocol": "leave_one_speaker_out",
+             "command": "python benchmarks/statistics_baseline.py --corpus casia", "model": "logistic",
+             "variants": {"none": {"folds": [{"ua": 0.3}, {"ua": 0.4}], "mean_ua": 0.35, "mean_wa": 0.36,
+                                   "std_ua_over_folds": 0.07}, "speaker": baseline_variant([0.4, 0.5])}}  # fmt: skip
+    earlier = {**base, "systems": systems, "tft_design": "first"}
+    for system in earlier["systems"].values():
+        for run in system["runs"]:
+            run.update(validation_speakers=1, normalization="speaker")
+    (results / make_tables.HEADLINE.format(corpus="casia")).write_text(json.dumps({**base, "systems": systems}))
+    (results / make_tables.ABLATIONS.format(corpus="casia")).write_text(json.dumps({**base, "systems": ablations}))
+    (results / make_tables.FLOOR.format(corpus="casia")).write_text(json.dumps(floor))
+    (results / make_tables.OPENSMILE.format(corpus="casia")).write_text(json.dumps(opensmile_report()))
+    (results / "accuracy_casia_speaker_normalization.json").write_text(json.dumps(earlier))
+
+
+def test_results_are_computed_from_the_reports(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    write_fixture(results)
+    text = make_tables.render_results(results)
+    # TFT 42.50 ± 6.45 over 4 seed-fold scores; AST 30.00, 12.50 points below on the same seeds; floor 35.00
+    single, adaptive = (
+        "| CASIA leave_one_speaker_out, single clip |",
+        f"| CASIA leave_one_speaker_out, {make_tables.ADAPTIVE} |",
+    )
+    assert f"{single} TFT (default) | 1,000 | 2 × 2 | 42.50 ± 6.45 | 42.50 |" in text
+    assert "| AST (equal size) | 1,000 | 2 × 2 | 30.00 ± 1.63 | 30.00 | 0.00 | +12.50 |" in text
+    assert "| 1 (deterministic) × 2 | 35.00 ± 7.00 | 36.00 | – | +7.50 |" in text
+    # openSMILE: eGeMAPS 35.00 and ComParE 38.00 single clip; TFT leads the better (ComParE) by 4.50 >= 3 points
+    assert (
+        f"{single} {make_tables.NAMES['compare']} | – | 1 (deterministic) × 2 | 38.00 ± 0.00 | 38.00 | – | +4.50 |"
+        in text
+    )
+    assert "TFT UA ≥ the better openSMILE + SVM (compare, 38.00) + 3 points | +4.50 points | **met** |" in text
+    # speaker-adaptive: no TFT report of the final protocol (the only one is an earlier design with validation
+    # speakers), so no TFT row figures and an open target; eGeMAPS 55.00 is the better baseline there
+    assert f"{adaptive} TFT (default) | – | – | not measured | – |" in text
+    assert f"{adaptive} {make_tables.NAMES['egemaps']} | – | 1 (deterministic) × 2 | 55.00 ± 7.07 | 55.00 |" in text
+    assert (
+        "speaker-adaptive: TFT UA ≥ the better openSMILE + SVM (egemaps, 55.00) + 3 points | not measured | open"
+        in text
+    )
+    assert "`accuracy_casia_speaker_normalization.json` is not the final protocol (the TFT of the first design" in text
+    assert "C from [0.01, 0.1], per fold: single clip [0.01, 0.01]; speaker adaptive [0.1, 0.1]" in text
+    assert "56 %" not in text and "TFT ≥ AST" not in text
+    # the time branch alone is ahead (-1.50 points, the full TFT ahead on 1 of 4 pairs): the ordering is not met
+    assert "| CASIA | TFT: time branch only | 2 × 2 | 44.00 ± 8.04 | -1.50 | 1 of 4 |" in text
+    assert "the paper's ordering (the full TFT above each ablation) is **not reproduced**" in text
+    assert "No speed report" in text and "RAVDESS: no final-protocol report" in text
+    card = tmp_path / "card.md"
+    card.write_text("# {{ model_id }}\n<!-- headline:start -->\nstale\n<!-- headline:end -->\nkept\n")
+    (results / make_tables.SEARCH).write_text(json.dumps({"rule": "r", "entries": []}))
+    make_tables.main(["--results_dir", str(results), "--results_md", str(tmp_path / "R.md"),
+                      "--search_md", str(tmp_path / "S.md"), "--model_card", str(card)])  # fmt: skip
+    assert (tmp_path / "R.md").read_text() == text
+    headline = card.read_text()
+    assert "stale" not in headline and headline.endswith("<!-- headline:end -->\nkept\n")
+    # columns: TFT, AST, floor, eGeMAPS, ComParE; the speaker-adaptive row has no trained system of the final protocol
+    assert "single clip, UA % (2 seeds × 2 folds) | 42.50 | 30.00 | 35.00 | 35.00 | 38.00 |" in headline
+    assert f"{make_tables.ADAPTIVE}, UA % | not measured | not measured | 45.00 | 55.00 | 45.00 |" in headline
+
+
+def test_search_record_reads_each_entry_from_its_report(tmp_path: Path):
+    results = tmp_path / "results"
+    (results / "search").mkdir(parents=True)
+    fold = {"fold": 0, "ua": 0.0, "wa": 0.0, "validation_ua": 0.6, "validation_ua_by_epoch": [0.2, 0.6, 0.4, 0.4]}
+    for name, scale in (("a", 1.0), ("b", 0.5)):
+        curve = [scale * v for v in fold["validation_ua_by_epoch"]]
+        run = {"seed": 42, "folds": [{**fold, "validation_ua": scale * 0.6, "validation_ua_by_epoch": curve}]}
+        (results / "search" / f"{name}.json").write_text(json.dumps({"systems": {"tft": {"runs": [run]}}}))
+    entries = [{"id": "X1", "system": "tft", "report": "search/b.json", "change": "c | d", "decision": "rejected"},
+               {"id": "D1", "system": "tft", "report": "search/a.json", "change": "e", "decision": "kept"}]  # fmt: skip
+    (results / make_tables.SEARCH).write_text(json.dumps({"rule": "the rule", "entries": entries}))
+    text = make_tables.render_search(results)
+    assert "| X1 | c / d | 30.00 | 20.00 | rejected | 8eb65da |" in text  # best epoch 0.3; last 4 epochs 0.2
+    assert "| D1 | e | 60.00 | 40.00 | kept | 8eb65da |" in text
+
+
+def test_committed_docs_are_generated_and_short():
+    """docs/RESULTS.md and docs/SEARCH.md are what the generator makes of the committed reports."""
+    results = make_tables.render_results(make_tables.RESULTS_DIR)
+    assert (REPO_ROOT / "docs" / "RESULTS.md").read_text() == results
+    assert len(results.splitlines()) <= 200
+    assert (REPO_ROOT / "docs" / "SEARCH.md").read_text() == make_tables.render_search(make_tables.RESULTS_DIR)
+    card = (REPO_ROOT / "model_card.md").read_text()
+    assert make_tables.render_headline(make_tables.RESULTS_DIR) in card
