@@ -34,6 +34,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from dataset_scripts.licences import DataLicence, public_push_refusal
 from modeling_tft.audio_utils import decode, to_mono  # one audio path for preparation, training and inference
 from modeling_tft.feature_extraction_tft import MAX_FLOAT_PEAK  # one rule for training and inference
 
@@ -789,12 +790,23 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true", help="Fail on any skipped file or count mismatch.")
     parser.add_argument("--overwrite", action="store_true", help="Prepare again even if done.")
     parser.add_argument("--push_to_hub", metavar="REPO_ID", help="Also push to this Hub repo.")
+    parser.add_argument("--private", action="store_true", help="With --push_to_hub: a private repository.")
+    parser.add_argument(
+        "--push_restricted_data",
+        action="store_true",
+        help="Push a corpus whose licence forbids redistribution to a public repository (you hold the right).",
+    )
     return parser
 
 
-def run_cli(prepare: Callable[..., datasets.Dataset], args: argparse.Namespace, **kwargs) -> int:
-    """Run `prepare` from parsed CLI arguments; returns the process exit code."""
+def run_cli(
+    prepare: Callable[..., datasets.Dataset], args: argparse.Namespace, licence: DataLicence | None = None, **kwargs
+) -> int:
+    """Run `prepare` from parsed CLI arguments (`licence`: the corpus's, for `--push_to_hub`); the exit code."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    refusal = public_push_refusal(licence, args.private, args.push_restricted_data, "--private")
+    if args.push_to_hub and refusal:
+        return usage_error(BadArgument(f"--push_to_hub: {refusal}"))
     try:
         dataset = prepare(args.data_dir, args.output_dir, strict=args.strict, overwrite=args.overwrite, **kwargs)
     except BadArgument as error:
@@ -803,7 +815,9 @@ def run_cli(prepare: Callable[..., datasets.Dataset], args: argparse.Namespace, 
         logger.error("%s", error)
         return EXIT_FAILED
     if args.push_to_hub:
-        return push_to_hub(dataset, args.push_to_hub, args.output_dir)
+        if licence is not None:
+            dataset.info.license = licence.license
+        return push_to_hub(dataset, args.push_to_hub, args.output_dir, private=args.private)
     return 0
 
 
@@ -813,10 +827,10 @@ def usage_error(error: Exception) -> int:
     return EXIT_USAGE
 
 
-def push_to_hub(dataset: datasets.Dataset, repo_id: str, output_dir: Path | None) -> int:
+def push_to_hub(dataset: datasets.Dataset, repo_id: str, output_dir: Path | None, private: bool = False) -> int:
     """Push to the Hub; on failure log one clear message (the saved copy is untouched)."""
     try:
-        dataset.push_to_hub(repo_id)
+        dataset.push_to_hub(repo_id, private=private or None)
     except Exception as error:  # offline: connection / offline-mode errors of several types
         kept = f" The prepared dataset is kept at {output_dir}." if output_dir else ""
         message = str(error).splitlines()[0] if str(error) else ""

@@ -26,6 +26,7 @@ from dataset_scripts.common import (
     run_cli,
     run_preparation,
 )
+from dataset_scripts.licences import CORPUS_LICENCES
 
 CASIA_LABELS = ("angry", "fear", "happy", "neutral", "sad", "surprise")
 CASIA_SPEAKERS = {
@@ -97,7 +98,7 @@ def prepare_casia(
 
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    return run_cli(prepare_casia, args)
+    return run_cli(prepare_casia, args, licence=CORPUS_LICENCES["casia"])
 
 
 if __name__ == "__main__":

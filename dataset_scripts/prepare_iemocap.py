@@ -37,6 +37,7 @@ from dataset_scripts.common import (
     run_cli,
     run_preparation,
 )
+from dataset_scripts.licences import CORPUS_LICENCES
 
 IEMOCAP_LABELS = ("angry", "happy", "neutral", "sad")  # alphabetical, same order as the demo
 # The 4-class mapping; `exc` joins `hap` only with merge_excited=True (the usual 5,531 setup).
@@ -185,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no_merge_excited", action="store_true", help="Leave `exc` out.")
     parser.add_argument("--improvised_only", action="store_true", help="Only *_impro* dialogs.")
     args = parser.parse_args(argv)
-    return run_cli(prepare_iemocap, args, merge_excited=not args.no_merge_excited, improvised_only=args.improvised_only)
+    return run_cli(
+        prepare_iemocap,
+        args,
+        licence=CORPUS_LICENCES["iemocap"],
+        merge_excited=not args.no_merge_excited,
+        improvised_only=args.improvised_only,
+    )
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from dataset_scripts.common import (
     run_cli,
     run_preparation,
 )
+from dataset_scripts.licences import CORPUS_LICENCES
 
 # Emotion code EE = index + 1 in this tuple (01 neutral ... 08 surprised).
 RAVDESS_LABELS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
@@ -111,7 +112,7 @@ def prepare_ravdess(
 
 def main(argv: list[str] | None = None) -> int:
     args = base_parser(__doc__.splitlines()[0]).parse_args(argv)
-    return run_cli(prepare_ravdess, args)
+    return run_cli(prepare_ravdess, args, licence=CORPUS_LICENCES["ravdess"])
 
 
 if __name__ == "__main__":

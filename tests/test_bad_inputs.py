@@ -668,6 +668,20 @@ CASES = [
             check=expect_levels_casia,
         ),
     ),
+    Case(  # issue 35: a corpus that may not be redistributed is not pushed publicly; refused before decoding
+        "casia_public_push_refused",
+        "prepare_casia",
+        casia_tree,
+        (*FOLDER, "--push_to_hub", "me/casia"),
+        Outcome(2, "--push_to_hub: the data's licence (casia-research-only) forbids redistribution"),
+    ),
+    Case(
+        "iemocap_public_push_refused",
+        "prepare_iemocap",
+        iemocap_tree(),
+        (*FOLDER, "--push_to_hub", "me/iemocap"),
+        Outcome(2, "Push to a private repository (--private), or pass --push_restricted_data"),
+    ),
     Case(
         "casia_strict_fails_on_stray_audio",
         "prepare_casia",

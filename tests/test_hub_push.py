@@ -169,7 +169,7 @@ def test_push_of_a_model_trained_on_restricted_data_is_refused(tmp_path, capsys)
     with pytest.raises(SystemExit, match="2"):
         run_train.main(["--output_dir", str(tmp_path / "out"), *arguments, "--hub_model_id", "me/casia"])
     err = capsys.readouterr().err
-    assert "run_train.py: error: --push_to_hub: Trained on the CASIA Chinese Emotional Corpus" in err
+    assert "run_train.py: error: --push_to_hub: the data's licence (casia-research-only) forbids redistribution" in err
     assert "--hub_private_repo" in err and "--push_restricted_data" in err
     assert not list((tmp_path / "out").glob("fold_*"))  # refused before any training
     licence = CORPUS_LICENCES["casia"]

@@ -9,56 +9,16 @@ private (`--hub_private_repo`) or `--push_restricted_data` states that the user 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import datasets
 
 from dataset_scripts.common import REPORT_FILENAME
+from dataset_scripts.licences import CORPUS_LICENCES, DataLicence, public_push_refusal
 
 from .arguments import DataArguments, UsageError
 
-
-@dataclass(frozen=True)
-class DataLicence:
-    license: str  # the Hub card's `license` id
-    note: str  # one sentence for the card
-    redistributable: bool | None  # False: the corpus forbids redistribution; None: not known
-    language: tuple[str, ...] = ()
-    datasets: tuple[str, ...] = ()  # Hub dataset ids (only where the data came from the Hub)
-    license_name: str | None = None  # for `license: other`
-
-
-CORPUS_LICENCES = {
-    "casia": DataLicence(
-        "other",
-        "Trained on the CASIA Chinese Emotional Corpus (Institute of Automation, Chinese Academy of Sciences): "
-        "research use only, no redistribution; these weights derive from it, so use them for research only.",
-        redistributable=False,
-        language=("zh",),
-        license_name="casia-research-only",
-    ),
-    "ravdess": DataLicence(
-        "cc-by-nc-sa-4.0",
-        "Trained on RAVDESS (Livingstone & Russo 2018, Zenodo record 1188976), licensed CC BY-NC-SA 4.0: "
-        "attribution, non-commercial use only, derivatives under the same licence.",
-        redistributable=True,
-        language=("en",),
-    ),
-    "iemocap": DataLicence(
-        "other",
-        "Trained on IEMOCAP, licensed by the University of Southern California (SAIL lab) under its release "
-        "agreement: no redistribution; these weights derive from it, so use them under that agreement only.",
-        redistributable=False,
-        language=("en",),
-        license_name="iemocap-usc-release-agreement",
-    ),
-    "demo": DataLicence(
-        "apache-2.0",
-        "Trained on the built-in synthetic demo corpus (generated signals, no human speech): Apache-2.0 like the code.",
-        redistributable=True,
-    ),
-}
 REPORT_CORPORA = {"casia": "casia", "ravdess": "ravdess", "iemocap": "iemocap", "synthetic_demo": "demo"}
 UNKNOWN_NOTE = (
     "The licence of the training data ({source}) is not known to tft-ser: check that its terms allow sharing a model "
@@ -86,11 +46,9 @@ def data_licence(args: DataArguments, dataset: datasets.Dataset, corpus: str) ->
 
 def check_push_allowed(licence: DataLicence, private: bool | None, override: bool) -> None:
     """Refuse (`UsageError` naming the options) a public push of weights trained on non-redistributable data."""
-    if licence.redistributable is False and not private and not override:
-        raise UsageError(
-            f"--push_to_hub: {licence.note} Push to a private repository (--hub_private_repo), or pass "
-            "--push_restricted_data if you hold the right to publish it."
-        )
+    refusal = public_push_refusal(licence, private, override, "--hub_private_repo")
+    if refusal:
+        raise UsageError(f"--push_to_hub: {refusal}")
 
 
 def licence_record(licence: DataLicence) -> dict:
