@@ -68,8 +68,15 @@ def test_scripts_run_by_path_strict_and_offline_push(tree, tmp_path):
     strict = run_script(script, "--data_dir", str(tree.root), "--output_dir", str(out), "--strict")
     assert strict.returncode == 1 and str(next(iter(tree.problems))) in strict.stderr
     assert not out.exists()
-    pushed = run_script(
-        script, "--data_dir", str(tree.root), "--output_dir", str(out), "--push_to_hub", "someone/casia-test"
+    pushed = run_script(  # CASIA may not be redistributed: a private repository
+        script,
+        "--data_dir",
+        str(tree.root),
+        "--output_dir",
+        str(out),
+        "--push_to_hub",
+        "someone/casia-test",
+        "--private",
     )
     assert pushed.returncode == 1, pushed.stderr
     assert "Could not push to the Hub repo someone/casia-test" in pushed.stderr
