@@ -12,3 +12,8 @@ class UsageError(ValueError):
 
 class ModelError(RuntimeError):
     """The model's files are broken: unreadable, or NaN/Inf in its weights or scores (`EXIT_BAD_MODEL`)."""
+
+
+def first_line(error: BaseException) -> str:
+    """An error's message cut to its first line, for the one-line reports of the command."""
+    return (str(error).strip().splitlines() or [""])[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .classifier import EmotionClassifier
-from .exit_codes import ModelError, UsageError
+from .exit_codes import ModelError, UsageError, first_line
 
 HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")  # `owner/name`: anything else that is not a folder is a missing folder
 
@@ -39,16 +39,12 @@ def load_classifier(model: str, device: torch.device, trust_remote_code: bool, b
         )  # fmt: skip
     except OSError as error:
         if not folder.exists():
-            message = f"model {model!r} is not a local folder, and as a Hub id: {_first_line(error)}"
+            message = f"model {model!r} is not a local folder, and as a Hub id: {first_line(error)}"
             raise UsageError(message) from error
-        raise ModelError(f"cannot read its files: {_first_line(error)}") from error
+        raise ModelError(f"cannot read its files: {first_line(error)}") from error
     except Exception as error:  # safetensors, torch and config errors of broken files
-        raise ModelError(f"cannot load it: {type(error).__name__}: {_first_line(error)}") from error
+        raise ModelError(f"cannot load it: {type(error).__name__}: {first_line(error)}") from error
     broken = [name for name, weight in classifier.model.state_dict().items() if not torch.isfinite(weight).all()]
     if broken:
         raise ModelError(f"NaN or Inf in {len(broken)} weight tensor(s), e.g. {', '.join(broken[:3])}")
     return classifier
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [""])[0]

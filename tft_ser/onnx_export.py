@@ -140,7 +140,7 @@ def check_onnx(path: str | Path, model: torch.nn.Module, batches: Sequence[dict[
 
 def run_export(args: argparse.Namespace) -> int:
     """`tft-ser export-onnx`: export, check against PyTorch (unless `--no-check`), report on one line."""
-    from .exit_codes import EXIT_OK, ModelError, UsageError
+    from .exit_codes import EXIT_OK, ModelError, UsageError, first_line
     from .loading import load_classifier
 
     missing = missing_modules(check=not args.no_check)
@@ -151,8 +151,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         export = export_onnx(model, extractor, args.output, args.opset)
     except Exception as error:  # torch.export / ONNX translation errors of a model it cannot handle
-        first = (str(error).strip().splitlines() or [""])[0]
-        raise ModelError(f"cannot export it to ONNX: {type(error).__name__}: {first}") from error
+        raise ModelError(f"cannot export it to ONNX: {type(error).__name__}: {first_line(error)}") from error
     limit = f" up to {export.max_frames}" if export.max_frames else ""
     message = f"wrote {export.path} (opset {export.opset}; dynamic batch and frames{limit})"
     if not args.no_check:
