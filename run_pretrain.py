@@ -2,34 +2,12 @@
 
     python run_pretrain.py --corpora casia ravdess --data_dirs ../shared/corpora/casia ../shared/corpora/ravdess \
         --exclude_speakers ZhaoZuoxiang liuchanhg --output_dir outputs/pretrain/casia_fold0
-    python run_train.py configs/casia_loso.yaml --model_name_or_path outputs/pretrain/casia_fold0/backbone --folds 0
 
-`--model_name_or_path` may hold `{fold}` (e.g. `outputs/pretrain/casia_fold{fold}/backbone`): each fold then
-fine-tunes its own backbone, pre-trained without that fold's validation and test speakers (docs/TRAINING.md).
+The script of a checkout: the code and its options are `tft_ser.training.run_pretrain`, which an installed package
+runs as `python -m tft_ser.training.run_pretrain ...` (docs/TRAINING.md).
 """
 
-from __future__ import annotations
-
-import json
-import logging
-import sys
-
-from transformers import HfArgumentParser
-
-from training.arguments import no_accelerator
-from training.pretraining import PretrainingArguments, PretrainingDataArguments, pretrain
-
-
-def main(argv: list[str] | None = None) -> dict:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = HfArgumentParser((PretrainingDataArguments, PretrainingArguments))
-    parser.set_defaults(use_cpu=no_accelerator())  # HfArgumentParser ignores a bool field's default_factory
-    data_args, args = parser.parse_args_into_dataclasses(args=argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    report = pretrain(data_args, args, ["run_pretrain.py", *argv])
-    print(json.dumps({key: report[key] for key in ("corpora", "num_clips", "loss_by_epoch", "backbone")}, indent=1))
-    return report
-
+from tft_ser.training.run_pretrain import main
 
 if __name__ == "__main__":
     main()

@@ -31,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from transformers import AutoModelForAudioClassification  # noqa: E402
 
-import run_train  # noqa: E402
+from tft_ser.training import run_train  # noqa: E402
 
 RECIPES = {"casia": "configs/casia_loso.yaml", "ravdess": "configs/ravdess_6fold.yaml", "demo": "configs/demo.yaml"}
 SYSTEMS = {  # the default TFT, the paper's three ablations of it, and the equal-size AST

@@ -243,9 +243,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, script: str = "benchmarks/baselines.py") -> dict:
-    from dataset_scripts import CORPORA, make_folds
-    from training.data import iter_clips
-    from training.environment import environment
+    from tft_ser.data import CORPORA, make_folds
+    from tft_ser.training.data import iter_clips
+    from tft_ser.training.environment import environment
 
     args = parse_args(argv)
     data_dir = args.data_dir or REPO_ROOT.parent / "shared" / "corpora" / args.corpus

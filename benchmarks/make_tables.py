@@ -2,7 +2,7 @@
 The one report generator: docs/RESULTS.md, docs/SEARCH.md and the model card's benchmark table, every figure
 computed from the JSON reports in benchmarks/results/ (none is typed here).
 
-    python benchmarks/make_tables.py            # rewrites docs/RESULTS.md, docs/SEARCH.md and model_card.md's table
+    python benchmarks/make_tables.py            # rewrites docs/RESULTS.md, docs/SEARCH.md and the card template's table
     python benchmarks/make_tables.py --print    # prints them instead
 
 The current model's reports are named below (`HEADLINE`, `ABLATIONS`, `FLOOR`, `SPEED`, ...); the other JSON files
@@ -28,7 +28,7 @@ from paired import paired  # noqa: E402
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = REPO_ROOT / "docs" / "RESULTS.md"
 SEARCH_MD = REPO_ROOT / "docs" / "SEARCH.md"
-MODEL_CARD = REPO_ROOT / "model_card.md"
+MODEL_CARD = REPO_ROOT / "tft_ser" / "training" / "model_card.md"  # the template that exports fill in
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
 COMMAND = "python benchmarks/make_tables.py"
 RECORD_COMMIT = "8eb65da"  # every rejected variant and replaced design of the search is reproducible there
@@ -121,7 +121,7 @@ def versions_text(versions: dict[str, Any]) -> str:
 def environment_text(report: dict[str, Any]) -> str:
     """Hardware, versions and dates of an accuracy report's runs."""
     env = report["environment"]
-    if "hardware" not in env:  # reports before training/environment.py: one flat record, merged values joined
+    if "hardware" not in env:  # reports before tft_ser/training/environment.py: one flat record, merged values joined
         return (f"{env['device']}, {env['torch_threads']} torch thread(s) per run; python {env['python']}, torch "
                 f"{env['torch']}, transformers {env['transformers']}; {env['date']}")  # fmt: skip
     runs = [run for summary in report["systems"].values() for run in summary["runs"]]

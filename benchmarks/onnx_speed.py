@@ -36,7 +36,7 @@ import torch  # noqa: E402
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
 from tft_ser.onnx_export import INPUT_NAMES, export_onnx  # noqa: E402
-from training.environment import environment  # noqa: E402
+from tft_ser.training.environment import environment  # noqa: E402
 
 SAMPLING_RATE = 16_000
 NUM_LABELS = 6

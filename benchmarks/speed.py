@@ -49,7 +49,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, PreTrainedModel  # noqa: E402
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
-from training.environment import environment  # noqa: E402
+from tft_ser.training.environment import environment  # noqa: E402
 
 # ---------------------------------------------------------------- the compared models: one place
 SAMPLING_RATE = 16_000
@@ -392,7 +392,7 @@ def peak_bf16_tflops(gpu_name: str) -> float | None:
 
 
 def run_environment(argv: list[str], device: torch.device, peak_override: float | None) -> dict[str, Any]:
-    """Command, date, commit, hardware and versions (`training.environment`), with the GPU's bf16 peak for MFU."""
+    """Command, date, commit, hardware and versions (`tft_ser.training.environment`) and the GPU's bf16 peak for MFU."""
     meta = environment(["benchmarks/speed.py", *argv], device)
     if device.type == "cuda":
         meta["hardware"]["peak_bf16_tflops"] = peak_override or peak_bf16_tflops(meta["hardware"]["gpu"])

@@ -89,10 +89,10 @@ def run_case(wav: Path, model: str | None, threads: int) -> dict:
 
 
 def run_environment() -> dict:
-    """`training.environment`'s record (command, date, commit, hardware, versions) with Silero VAD's version."""
+    """`tft_ser.training.environment`'s record (command, date, commit, hardware, versions) with Silero VAD's version."""
     import silero_vad
 
-    from training.environment import environment
+    from tft_ser.training.environment import environment
 
     record = environment()
     record["versions"]["silero_vad"] = silero_vad.__version__

@@ -34,12 +34,12 @@ import torch  # noqa: E402
 from accuracy import summarise  # noqa: E402
 from transformers import AutoModelForAudioClassification  # noqa: E402
 
-import run_train  # noqa: E402
 from modeling_tft import TFTFeatureExtractor  # noqa: E402
 from modeling_tft.modeling_tft import combine_window_logits, window_starts  # noqa: E402
-from training.checkpoints import load_pretrained_strict  # noqa: E402
-from training.data import iter_clips, load_corpus, select_folds  # noqa: E402
-from training.scoring import score  # noqa: E402
+from tft_ser.training import run_train  # noqa: E402
+from tft_ser.training.checkpoints import load_pretrained_strict  # noqa: E402
+from tft_ser.training.data import iter_clips, load_corpus, select_folds  # noqa: E402
+from tft_ser.training.scoring import score  # noqa: E402
 
 RULE = "windows of max_length frames every max_length // 2 frames (the last ends at the clip's end); mean probability"
 

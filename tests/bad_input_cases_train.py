@@ -24,7 +24,7 @@ BASE = ["--num_folds", "3", "--num_train_epochs", "1", "--config_overrides", TIN
 
 def demo_corpus(folder: Path) -> Path:
     """A prepared demo corpus (6 speakers synth_s01..06, 4 classes, 2 clips per speaker and class)."""
-    from dataset_scripts import generate_demo_corpus
+    from tft_ser.data import generate_demo_corpus
 
     generate_demo_corpus(folder / "demo", num_speakers=6, utterances_per_class=2)
     return folder / "demo"
@@ -250,7 +250,7 @@ def run_train_case(case: TrainCase, tmp_path: Path, capsys, demo: Path) -> None:
     that no fold was trained and nothing exported (nor, for option errors, the output folder created)."""
     import pytest
 
-    import run_train
+    from tft_ser.training import run_train
 
     output = tmp_path / "out"
     extra = case.setup(tmp_path, demo) if case.setup else []

@@ -1,4 +1,4 @@
-"""Fixtures and tree builders for the `dataset_scripts` tests (imported by tests/test_dataset_*.py).
+"""Fixtures and tree builders for the `tft_ser.data` tests (imported by tests/test_dataset_*.py).
 
 Real audio comes from the shared corpora (`$TFT_CORPORA`, default `<repo>/../shared/corpora`) and
 is only ever copied into pytest's tmp_path, never into the repository.

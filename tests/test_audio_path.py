@@ -15,11 +15,11 @@ from tft_ser_models import SR, casia_clip, trained_export
 from transformers import pipeline
 from transformers.pipelines.audio_utils import ffmpeg_read
 
-from dataset_scripts import decode_audio, prepare_folder
-from dataset_scripts.common import read_audio, to_mono_16k
 from modeling_tft import TFTFeatureExtractor
 from tft_ser import load_audio
 from tft_ser.cli import main
+from tft_ser.data import decode_audio, prepare_folder
+from tft_ser.data.common import read_audio, to_mono_16k
 
 # A clip the tiny model did not train on and is unsure of (pipeline: neutral 0.61): scores move with the level.
 # Before the one path, `tft-ser predict` (channel mean, soxr) and `pipeline` (FFmpeg) differed by 0.02-0.03 here

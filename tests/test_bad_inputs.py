@@ -30,8 +30,8 @@ from bad_input_cases_train import TRAIN_CASES, TrainCase, demo_corpus, run_train
 from dataset_fixtures import REPO_ROOT  # (importing it also sets offline mode and sys.path)
 from tft_ser_models import random_export
 
-from dataset_scripts import common
-from dataset_scripts.common import MANIFEST_FILENAME, REPORT_FILENAME, decode_audio
+from tft_ser.data import common
+from tft_ser.data.common import MANIFEST_FILENAME, REPORT_FILENAME, decode_audio
 
 RATE = 16_000
 
@@ -89,8 +89,8 @@ def _main_runner(main: Callable[[list[str]], int]) -> Callable[[list[str]], int]
     return run
 
 
-# Entry point -> runner taking argv and returning the exit code (the package re-exports the functions under the
-# module names, hence importlib).
+# Entry point -> runner taking argv and returning the exit code (`prepare_<corpus>` runs the `main` of
+# tft_ser.data.<corpus>, as dataset_scripts/prepare_<corpus>.py does).
 def _script_runner(script: str) -> Callable[[list[str]], int]:
     """Run the script by path in a subprocess (slower: for a few end-to-end cases); echoes its output."""
 
@@ -107,7 +107,7 @@ def _script_runner(script: str) -> Callable[[list[str]], int]:
 
 RUNNERS: dict[str, Callable[[list[str]], int]] = {
     **{
-        name: _main_runner(importlib.import_module(f"dataset_scripts.{name}").main)
+        name: _main_runner(importlib.import_module(f"tft_ser.data.{name.removeprefix('prepare_')}").main)
         for name in ("prepare_folder", "prepare_casia", "prepare_ravdess", "prepare_iemocap")
     },
     "script:prepare_folder": _script_runner("dataset_scripts/prepare_folder.py"),
@@ -774,7 +774,7 @@ def test_bad_input(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
 
     monkeypatch.setattr(common, "read_audio", counting_read_audio)
     argv = [_fill(a, tmp_path) for a in case.args]
-    with caplog.at_level(logging.INFO, logger="dataset_scripts"):
+    with caplog.at_level(logging.INFO, logger="tft_ser.data"):
         code = RUNNERS[case.entry](argv)
     captured = capsys.readouterr()
     out = Path(argv[argv.index("--output_dir") + 1]) if "--output_dir" in argv else tmp_path / "out"

@@ -25,7 +25,7 @@ def toy_corpus(rng: np.random.Generator, speakers: int = 4, per_class: int = 6, 
 
 
 def loso_folds(speakers: np.ndarray) -> list[SimpleNamespace]:
-    """Leave-one-speaker-out folds shaped as dataset_scripts' (`splits[name]["row"]`, `index`, `test_speakers`)."""
+    """Leave-one-speaker-out folds shaped as tft_ser.data's (`splits[name]["row"]`, `index`, `test_speakers`)."""
     folds = []
     for index, test in enumerate(np.unique(speakers)):
         rows = {"train": np.flatnonzero(speakers != test).tolist(), "test": np.flatnonzero(speakers == test).tolist()}

@@ -10,15 +10,15 @@ from conftest import tiny_config_kwargs
 from safetensors.torch import load_file, save_file
 from transformers import ASTConfig, ASTForAudioClassification, TrainingArguments
 
-import run_train
 from modeling_tft import TFTConfig, TFTForAudioClassification
-from training.checkpoints import (
+from tft_ser.training import run_train
+from tft_ser.training.checkpoints import (
     CheckpointMismatchError,
     load_pretrained_strict,
     load_weights_strict,
     write_atomically,
 )
-from training.hf_trainer import TFTTrainer
+from tft_ser.training.hf_trainer import TFTTrainer
 
 TINY_AST = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, num_mel_bins=16,
                 max_length=60, num_labels=3)  # fmt: skip

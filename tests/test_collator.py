@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from modeling_tft import TFTFeatureExtractor
-from training.data import SpeechEmotionCollator
+from tft_ser.training.data import SpeechEmotionCollator
 
 
 def examples(seconds: list[float], seed: int = 0) -> list[dict]:

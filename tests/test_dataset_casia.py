@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from dataset_fixtures import casia_dir  # noqa: F401  (fixture)
 
-from dataset_scripts import (
+from tft_ser.data import (
     CASIA_LABELS,
     decode_audio,
     k_fold_by_speaker,
@@ -19,7 +19,7 @@ from dataset_scripts import (
     make_folds,
     prepare_casia,
 )
-from dataset_scripts.common import MANIFEST_FILENAME, REPORT_FILENAME
+from tft_ser.data.common import MANIFEST_FILENAME, REPORT_FILENAME
 
 SCHEMA = ("audio", "label", "speaker", "gender", "session", "utterance_id", "duration")
 
@@ -110,7 +110,7 @@ def test_load_from_disk_schema_and_audio(casia):
 
 def test_rerun_is_idempotent(casia, casia_dir, caplog):  # noqa: F811
     dataset, output_dir = casia
-    with caplog.at_level(logging.INFO, logger="dataset_scripts"):
+    with caplog.at_level(logging.INFO, logger="tft_ser.data"):
         again = prepare_casia(casia_dir, output_dir, strict=True)
     assert "already prepared" in caplog.text
     assert again["utterance_id"] == dataset["utterance_id"]

@@ -10,14 +10,14 @@ import pytest
 import torch
 from dataset_fixtures import REPO_ROOT  # noqa: F401  (sets offline mode and sys.path)
 
-from dataset_scripts import (
+from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
+from tft_ser.data import (
     DEMO_LABELS,
     decode_audio,
     generate_demo_corpus,
     k_fold_by_speaker,
     leave_one_speaker_out,
 )
-from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
 
 MAX_FRAMES = 280  # demo clips are at most 2.8 s
 

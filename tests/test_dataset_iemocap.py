@@ -8,14 +8,14 @@ import datasets
 import pytest
 from dataset_fixtures import build_iemocap_tree
 
-from dataset_scripts import (
+from tft_ser.data import (
     IEMOCAP_LABELS,
     PreparationError,
     leave_one_session_out,
     leave_one_speaker_out,
     prepare_iemocap,
 )
-from dataset_scripts.common import REPORT_FILENAME
+from tft_ser.data.common import REPORT_FILENAME
 
 FOUR = {"neu": "neutral", "hap": "happy", "ang": "angry", "sad": "sad"}
 

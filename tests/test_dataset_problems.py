@@ -11,8 +11,8 @@ import datasets
 import pytest
 from dataset_fixtures import REPO_ROOT, build_problem_tree
 
-from dataset_scripts import PreparationError, prepare_casia, prepare_folder
-from dataset_scripts.common import REPORT_FILENAME
+from tft_ser.data import PreparationError, prepare_casia, prepare_folder
+from tft_ser.data.common import REPORT_FILENAME
 
 
 @pytest.fixture()

@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 from dataset_fixtures import ravdess_dir  # noqa: F401  (fixture)
 
-from dataset_scripts import RAVDESS_LABELS, decode_audio, k_fold_by_speaker, prepare_ravdess
-from dataset_scripts.common import REPORT_FILENAME
+from tft_ser.data import RAVDESS_LABELS, decode_audio, k_fold_by_speaker, prepare_ravdess
+from tft_ser.data.common import REPORT_FILENAME
 
 
 @pytest.fixture(scope="module")

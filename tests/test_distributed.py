@@ -17,9 +17,9 @@ from test_run_train import TINY, last_checkpoint, wait_for_checkpoint
 from torch.utils.data import DataLoader
 
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification
-from training.arguments import DataArguments
-from training.data import SpeechEmotionCollator, lazy_split, select_folds
-from training.scoring import score
+from tft_ser.training.arguments import DataArguments
+from tft_ser.training.data import SpeechEmotionCollator, lazy_split, select_folds
+from tft_ser.training.scoring import score
 
 EVAL_BATCH = 5  # 24 test, 12 validation clips: not multiples of 2 processes x 5, so the sampler pads
 DEMO = {"demo_speakers": 6, "demo_utterances_per_class": 3, "num_folds": 3}

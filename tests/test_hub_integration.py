@@ -178,7 +178,7 @@ def test_pipeline_scores_long_audio_in_windows_when_the_export_asks(tmp_path):
         model.classifier.weight.mul_(30.0)
     assert model.config.window_frames == 300 and model.config.hop_frames == 150
     model.save_pretrained(tmp_path)
-    TFTFeatureExtractor(feature_size=32, max_length=None).save_pretrained(tmp_path)  # as training/export.py writes
+    TFTFeatureExtractor(feature_size=32, max_length=None).save_pretrained(tmp_path)  # as export.py writes
     classifier = pipeline("audio-classification", model=str(tmp_path), trust_remote_code=True)
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(30 * SR) * np.repeat(rng.uniform(0.1, 3, 30), SR)).astype(np.float32)

@@ -21,11 +21,11 @@ from hub_stand_in import HubStandIn
 from huggingface_hub import ModelCard
 from transformers import pipeline
 
-from dataset_scripts import generate_demo_corpus
-from training.arguments import DataArguments
-from training.data import iter_clips
-from training.export import model_card, push_export
-from training.licences import CORPUS_LICENCES, check_push_allowed, data_licence
+from tft_ser.data import generate_demo_corpus
+from tft_ser.training.arguments import DataArguments
+from tft_ser.training.data import iter_clips
+from tft_ser.training.export import model_card, push_export
+from tft_ser.training.licences import CORPUS_LICENCES, check_push_allowed, data_licence
 
 REPO_ID = "me/tft-demo"
 CLIP = "0.1 * np.sin(np.arange(32000) / 10).astype(np.float32)"  # the same clip here and in the fresh process
@@ -159,7 +159,7 @@ def test_model_card_of_a_named_dataset_and_a_fine_tuned_model(tmp_path):
 def test_push_of_a_model_trained_on_restricted_data_is_refused(tmp_path, capsys):
     from test_run_train import BASE
 
-    import run_train
+    from tft_ser.training import run_train
 
     corpus = tmp_path / "casia_like"
     generate_demo_corpus(corpus, num_speakers=6, utterances_per_class=2)

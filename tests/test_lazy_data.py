@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from test_run_train import run
 
-import training.data
-from dataset_scripts import decode_audio, generate_demo_corpus
+import tft_ser.training.data
 from modeling_tft import TFTFeatureExtractor
-from training import cross_validation
-from training.arguments import DataArguments
-from training.data import iter_clips, select_folds, speaker_statistics
+from tft_ser.data import decode_audio, generate_demo_corpus
+from tft_ser.training import cross_validation
+from tft_ser.training.arguments import DataArguments
+from tft_ser.training.data import iter_clips, select_folds, speaker_statistics
 
 
 class Handed(Exception):
@@ -37,7 +37,7 @@ def test_the_trainer_gets_arrow_backed_splits_decoded_per_batch(tmp_path, monkey
     def stand_in_trainer(job):
         raise Handed(job)
 
-    monkeypatch.setattr(training.data, "decode_audio", counting_decode)
+    monkeypatch.setattr(tft_ser.training.data, "decode_audio", counting_decode)
     monkeypatch.setitem(cross_validation.TRAIN_FUNCTIONS, "hf", stand_in_trainer)
     with pytest.raises(Handed) as handed:  # "utterance": no statistics to fit, so nothing needs decoding yet
         run(tmp_path, "--folds", "0", "--normalization", "utterance")

@@ -8,14 +8,13 @@ import torch
 from conftest import tiny_config_kwargs
 from safetensors.torch import load_file, save_file
 
-import run_pretrain
-import run_train
-from dataset_scripts import generate_demo_corpus
-from dataset_scripts.prepare_demo import DEMO_LABELS
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTForMaskedSpectrogramModeling
-from training.arguments import DataArguments
-from training.checkpoints import CheckpointMismatchError, load_pretrained_strict
-from training.data import select_folds
+from tft_ser.data import generate_demo_corpus
+from tft_ser.data.demo import DEMO_LABELS
+from tft_ser.training import run_pretrain, run_train
+from tft_ser.training.arguments import DataArguments
+from tft_ser.training.checkpoints import CheckpointMismatchError, load_pretrained_strict
+from tft_ser.training.data import select_folds
 
 TINY = "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_time_layers=1,num_frequency_layers=1"
 

@@ -17,11 +17,10 @@ from huggingface_hub import ModelCard
 from safetensors.torch import load_file
 from transformers import ASTForAudioClassification
 
-import run_train
-from training import cross_validation
-from training.arguments import UsageError
-from training.export import export_run
-from training.models import ast_config
+from tft_ser.training import cross_validation, run_train
+from tft_ser.training.arguments import UsageError
+from tft_ser.training.export import export_run
+from tft_ser.training.models import ast_config
 
 TINY = (
     "hidden_size=32,num_attention_heads=2,intermediate_size=64,"

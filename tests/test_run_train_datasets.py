@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_run_train import TINY
 
-import run_train
+from tft_ser.training import run_train
 
 SPEAKERS = ("liuchanhg", "wangzhe", "zhaoquanyin")
 EMOTIONS = ("angry", "sad")

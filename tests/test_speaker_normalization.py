@@ -10,7 +10,7 @@ from huggingface_hub import ModelCard
 from test_run_train import run
 
 from modeling_tft import TFTFeatureExtractor
-from training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
+from tft_ser.training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:

@@ -9,14 +9,14 @@ import torch
 from test_run_train import TINY, run
 from transformers import TrainingArguments
 
-import training.accelerate_loop
-import training.hf_trainer
-import training.loss
-from training.arguments import ModelArguments
-from training.data import SpeechEmotionCollator
-from training.hf_trainer import TFTTrainer
-from training.loss import ClassificationLoss, forward_with_loss, inverse_frequency_weights
-from training.models import build_model_and_extractor
+import tft_ser.training.accelerate_loop
+import tft_ser.training.hf_trainer
+import tft_ser.training.loss
+from tft_ser.training.arguments import ModelArguments
+from tft_ser.training.data import SpeechEmotionCollator
+from tft_ser.training.hf_trainer import TFTTrainer
+from tft_ser.training.loss import ClassificationLoss, forward_with_loss, inverse_frequency_weights
+from tft_ser.training.models import build_model_and_extractor
 
 WEIGHTS = [1.0, 2.0, 3.0]
 OVERRIDES = {"tft": TINY, "ast": "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_hidden_layers=1"}
@@ -61,8 +61,8 @@ def test_the_trainer_and_the_accelerate_loop_train_each_model_on_that_loss(model
         torch.testing.assert_close(forward_with_loss(model, batch, ClassificationLoss(WEIGHTS, 0.2))[0], expected)
     assert TFTTrainer(model=model, args=args).loss == ClassificationLoss(None, 0.2)  # --label_smoothing_factor
     # one function: what the Trainer's compute_loss calls is what the Accelerate loop calls
-    assert training.hf_trainer.forward_with_loss is training.accelerate_loop.forward_with_loss
-    assert training.accelerate_loop.forward_with_loss is training.loss.forward_with_loss
+    assert tft_ser.training.hf_trainer.forward_with_loss is tft_ser.training.accelerate_loop.forward_with_loss
+    assert tft_ser.training.accelerate_loop.forward_with_loss is tft_ser.training.loss.forward_with_loss
 
 
 @pytest.mark.parametrize("trainer", ["hf", "accelerate"])

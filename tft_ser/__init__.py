@@ -1,7 +1,9 @@
 """Applications of the TFT emotion model: timelines, explanation maps, embeddings, ONNX export, the `tft-ser` command.
 
 This package imports `modeling_tft` (the model a Hub export ships) and never the other way round. Names are
-imported on first use (PEP 562), so `tft-ser --help` and usage errors do not wait for torch.
+imported on first use (PEP 562), so `tft-ser --help` and usage errors do not wait for torch. Its subpackages
+`tft_ser.training` (cross-validated training and export) and `tft_ser.data` (corpus preparation) build on it; the
+applications never import them.
 """
 
 from __future__ import annotations

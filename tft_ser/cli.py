@@ -175,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.window_s is not None and args.hop_s is not None and args.hop_s > args.window_s:
         print(f"error: --hop-s {args.hop_s} is longer than --window-s {args.window_s}", file=sys.stderr)
         return EXIT_USAGE
+    missing = _missing_extra(args)
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     from .exit_codes import ModelError, UsageError
     from .runner import Runner  # after parsing: torch and transformers take a while to load
 
@@ -184,6 +188,31 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"error: {error}", EXIT_USAGE, args.debug)
     except ModelError as error:
         return _fail(f"error: model {args.model!r}: {error}", EXIT_BAD_MODEL, args.debug)
+
+
+def _missing_extra(args: argparse.Namespace) -> str | None:
+    """The error for a `predict` option whose optional package is not installed (checked before anything loads).
+    Without silero-vad and without an option that needs it, whole-file prediction weights windows by length
+    (as `--no-vad`) and says so on stderr."""
+    from .extras import installed, missing_extra
+
+    needs = (
+        ("--timeline", args.timeline, "silero_vad"),
+        (f"--adapt {args.adapt}", args.adapt != "none", "silero_vad"),
+        ("--plot", args.plot, "matplotlib"),
+        ("--explain", args.explain, "matplotlib"),
+    )
+    for option, given, module in needs:
+        if given and not installed(module):
+            return str(missing_extra(module, option))
+    if not args.no_vad and not installed("silero_vad"):
+        print(
+            "warning: silero-vad is not installed, so windows are weighted by length, not by speech (as --no-vad); "
+            "pip install 'tft-ser[vad]' for speech weighting",
+            file=sys.stderr,
+        )
+        args.no_vad = True
+    return None
 
 
 def _other_command(args: argparse.Namespace) -> int:

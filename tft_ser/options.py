@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MIN_WINDOW_S = 0.25  # the shortest audio scored: data preparation's shortest clip (dataset_scripts MIN_DURATION_S)
+MIN_WINDOW_S = 0.25  # the shortest audio scored: data preparation's shortest clip (tft_ser.data MIN_DURATION_S)
 
 
 @dataclass

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from .extras import missing_extra
+
+try:
+    import matplotlib
+except ModuleNotFoundError as error:
+    if error.name != "matplotlib":
+        raise
+    raise missing_extra("matplotlib", "Drawing figures") from None
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt

@@ -19,7 +19,6 @@ from .inputs import audio_inputs
 from .loading import device_from_option, load_classifier
 from .options import MIN_WINDOW_S
 from .output import failure_summary, render
-from .plots import plot_explanation, plot_timeline
 from .predict import predict_recording
 from .timeline import emotion_timeline, summarize_timeline, window_and_hop
 from .vad import VADOptions, speech_segments
@@ -99,9 +98,13 @@ class Runner:
             result["timeline"] = [row.to_dict() for row in rows]
             result["summary"] = summarize_timeline(rows, classifier.labels)
             if args.plot:
+                from .plots import plot_timeline  # the `plots` extra (matplotlib)
+
                 figure = plot_path(args.plot, path, many, self.figures)
                 result["plot"] = str(plot_timeline(rows, classifier.labels, figure, path.name))
         if args.explain:
+            from .plots import plot_explanation  # the `plots` extra (matplotlib)
+
             explanation = explain_clip(classifier, audio)
             figure = plot_path(args.explain, path, many, self.figures)
             result["explain"] = str(plot_explanation(explanation, figure, path.name))

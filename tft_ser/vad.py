@@ -16,6 +16,7 @@ from types import ModuleType
 import numpy as np
 import torch
 
+from .extras import require
 from .options import VADOptions
 
 VAD_SAMPLING_RATE = 16000
@@ -25,6 +26,7 @@ CHUNK = 512  # samples per Silero decision at 16 kHz (32 ms)
 @functools.cache
 def _silero_package() -> ModuleType:
     """`silero_vad`, imported without its side effect on the process: it calls `torch.set_num_threads(1)`."""
+    require("silero_vad", "Voice-activity detection (Silero VAD)")
     threads = torch.get_num_threads()
     import silero_vad
 

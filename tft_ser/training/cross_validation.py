@@ -14,10 +14,16 @@ import numpy as np
 from accelerate import PartialState
 from transformers import set_seed
 
-from dataset_scripts import Fold
+from tft_ser.data import Fold
 
 from .accelerate_loop import train_fold_with_accelerate
-from .arguments import DataArguments, ModelArguments, TFTTrainingArguments, check_options
+from .arguments import (
+    DataArguments,
+    ModelArguments,
+    TFTTrainingArguments,
+    check_options,
+    without_missing_tensorboard,
+)
 from .data import (
     SpeechEmotionCollator,
     check_fold_classes,
@@ -52,7 +58,7 @@ METRICS = ("wa", "ua", "macro_f1")
 
 
 def check_arguments(model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments) -> None:
-    """Fail on bad options before any data is read or model built (`training.arguments.check_options`)."""
+    """Fail on bad options before any data is read or model built (`tft_ser.training.arguments.check_options`)."""
     check_options(model_args, data_args, args)
 
 
@@ -79,6 +85,7 @@ def run_cross_validation(
     will be pushed to the Hub, which the training data's licence must allow (checked before any training).
     """
     check_arguments(model_args, data_args, args)
+    without_missing_tensorboard(args)
     started = time.time()
     run_environment = environment(command, device=args.device)
     output_dir = Path(args.output_dir)

@@ -18,7 +18,7 @@ from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForMaskedSpectrogramModeling
 
-from .arguments import DataArguments, config_with_overrides, no_accelerator
+from .arguments import DataArguments, config_with_overrides, no_accelerator, without_missing_tensorboard
 from .data import SpeechEmotionCollator, _undecoded, decode_batch, iter_clips, load_corpus
 from .environment import environment
 
@@ -33,7 +33,7 @@ class PretrainingDataArguments:
     corpora: list[str] = field(default_factory=list, metadata={"help": "Raw corpora, e.g. casia ravdess."})
     data_dirs: list[str] = field(default_factory=list, metadata={"help": "Each raw corpus's folder, in order."})
     dataset_dirs: list[str] = field(
-        default_factory=list, metadata={"help": "Datasets prepared by dataset_scripts/ (as run_train's --dataset_dir)."}
+        default_factory=list, metadata={"help": "Datasets prepared by tft_ser.data (as run_train's --dataset_dir)."}
     )
     exclude_speakers: list[str] | None = field(
         default=None,
@@ -138,6 +138,7 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
 
     `command` is the run's command line (script and arguments), recorded with the environment.
     """
+    without_missing_tensorboard(args)
     started = time.time()
     run_environment = environment(command, device=args.device)
     output_dir = Path(args.output_dir)

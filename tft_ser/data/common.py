@@ -34,11 +34,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from dataset_scripts.licences import DataLicence, public_push_refusal
 from modeling_tft.audio_utils import decode, to_mono  # one audio path for preparation, training and inference
 from modeling_tft.feature_extraction_tft import MAX_FLOAT_PEAK  # one rule for training and inference
+from tft_ser.data.licences import DataLicence, public_push_refusal
 
-logger = logging.getLogger("dataset_scripts")
+logger = logging.getLogger("tft_ser.data")
 
 SAMPLING_RATE = 16_000
 # Below 0.25 s a clip carries too little prosody (not even one syllable) to label an emotion; the
@@ -630,7 +630,7 @@ def _describe(description: str, audio_stats: dict[str, Any], num_rows: int) -> s
     resampled = audio_stats["resampled_from_hz"]
     resample_text = ", ".join(f"{n} file(s) from {rate} Hz" for rate, n in resampled.items()) or "none needed"
     return (
-        f"{description.strip()}\n\nPrepared by tft-ser dataset_scripts: {num_rows} utterances. "
+        f"{description.strip()}\n\nPrepared by tft-ser (tft_ser.data): {num_rows} utterances. "
         f"Audio stored once as 16 kHz mono 16-bit PCM WAV; decoded, resampled and down-mixed at preparation by "
         f"FFmpeg (torchcodec; libswresample, as pipeline(file) does): resampled {resample_text}; down-mixed: "
         f"{audio_stats['downmixed']} file(s). Clips shorter than {MIN_DURATION_S} s are skipped "

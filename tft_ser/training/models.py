@@ -9,8 +9,8 @@ from pathlib import Path
 
 from transformers import ASTConfig, AutoConfig, AutoModelForAudioClassification, PretrainedConfig, PreTrainedModel
 
-from dataset_scripts import Fold
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTModel
+from tft_ser.data import Fold
 
 from .arguments import ModelArguments, UsageError, config_with_overrides
 from .checkpoints import is_backbone_checkpoint, load_pretrained_strict

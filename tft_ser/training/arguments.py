@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import torch
 from transformers import PretrainedConfig, TrainingArguments
 
-from dataset_scripts import CORPORA, PROTOCOLS
 from modeling_tft.feature_extraction_tft import NORMALIZATIONS
+from tft_ser.data import CORPORA, PROTOCOLS
+from tft_ser.extras import installed, missing_extra
 
+logger = logging.getLogger(__name__)
 TRAINERS = ("hf", "accelerate")
 MODEL_TYPES = ("tft", "ast")
 TRAINING_NORMALIZATIONS = (*NORMALIZATIONS, "speaker")  # "speaker": done by the collator, not the extractor
@@ -21,6 +24,17 @@ TRAINING_NORMALIZATIONS = (*NORMALIZATIONS, "speaker")  # "speaker": done by the
 class UsageError(ValueError):
     """An option, or what it selects (a corpus's folds, a checkpoint), that cannot work, found before any training.
     `run_train.py` prints it as argparse does (one line) and exits with code 2; the message names the option."""
+
+
+def without_missing_tensorboard(args: TrainingArguments) -> None:
+    """`--report_to tensorboard` (run_train.py's default) without the tensorboard package (the `tensorboard` extra):
+    the run goes on without TensorBoard logs and says so once, instead of failing when the first fold starts."""
+    if "tensorboard" not in args.report_to or installed("tensorboard") or installed("tensorboardX"):
+        return
+    args.report_to = [name for name in args.report_to if name != "tensorboard"]
+    if args.should_log:
+        error = missing_extra("tensorboard", "--report_to tensorboard")
+        logger.warning("%s; this run writes no TensorBoard logs.", error)
 
 
 def no_accelerator() -> bool:
@@ -94,7 +108,7 @@ class ModelArguments:
 class DataArguments:
     """Which corpus, and the speaker-independent protocol."""
 
-    dataset_dir: str | None = field(default=None, metadata={"help": "A dataset prepared by dataset_scripts/."})
+    dataset_dir: str | None = field(default=None, metadata={"help": "A dataset prepared by tft_ser.data."})
     dataset_name: str | None = field(
         default=None,
         metadata={"help": "A dataset datasets.load_dataset reads: a Hub id or a local folder (e.g. an audiofolder)."},

@@ -17,7 +17,7 @@ from .cross_validation import results_table
 from .licences import CORPUS_LICENCES, UNKNOWN_NOTE, DataLicence
 
 logger = logging.getLogger(__name__)
-TEMPLATE = Path(__file__).resolve().parents[1] / "model_card.md"
+TEMPLATE = Path(__file__).with_name("model_card.md")  # package data: the card template ships in the wheel
 UNKNOWN = DataLicence("other", UNKNOWN_NOTE.format(source="not recorded"), None, license_name="unknown")
 
 

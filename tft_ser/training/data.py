@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torchaudio
 
-from dataset_scripts import CORPORA, BadArgument, Fold, PreparationError, decode_audio, generate_demo_corpus, make_folds
 from modeling_tft import TFTFeatureExtractor
+from tft_ser.data import CORPORA, BadArgument, Fold, PreparationError, decode_audio, generate_demo_corpus, make_folds
 
 from .arguments import DataArguments, UsageError
 
@@ -63,7 +63,7 @@ def check_corpus(dataset: datasets.Dataset, name: str) -> None:
     missing = {"audio", "label", "speaker"} - set(dataset.column_names)
     if missing or not isinstance(dataset.features["label"], datasets.ClassLabel):
         raise PreparationError(
-            f"Dataset {name!r} lacks the dataset_scripts schema (missing {sorted(missing)} or ClassLabel)."
+            f"Dataset {name!r} lacks the tft_ser.data schema (missing {sorted(missing)} or ClassLabel)."
         )
     names = dataset.features["label"].names
     present = Counter(dataset["label"][:])

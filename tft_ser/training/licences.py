@@ -14,8 +14,8 @@ from pathlib import Path
 
 import datasets
 
-from dataset_scripts.common import REPORT_FILENAME
-from dataset_scripts.licences import CORPUS_LICENCES, DataLicence, public_push_refusal
+from tft_ser.data.common import REPORT_FILENAME
+from tft_ser.data.licences import CORPUS_LICENCES, DataLicence, public_push_refusal
 
 from .arguments import DataArguments, UsageError
 
@@ -56,7 +56,7 @@ def licence_record(licence: DataLicence) -> dict:
 
 
 def _prepared_corpus(folder: Path) -> str | None:
-    """The corpus a dataset_scripts preparation report names (None for a dataset without one)."""
+    """The corpus a tft_ser.data preparation report names (None for a dataset without one)."""
     report = folder / REPORT_FILENAME
     if not report.is_file():
         return None

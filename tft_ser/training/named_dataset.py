@@ -1,6 +1,6 @@
 """`--dataset_name`: any dataset that `datasets.load_dataset` reads (a Hub id, or a local folder such as an
 `audiofolder` with a `metadata.csv`), put through the same checks, report and schema as a corpus prepared by
-dataset_scripts (`run_preparation`: unreadable, empty, too-short, out-of-range and unlabelled clips are skipped and
+tft_ser.data (`run_preparation`: unreadable, empty, too-short, out-of-range and unlabelled clips are skipped and
 listed in `preparation_report.json`), into OUTPUT/prepared/train and, with an eval split, OUTPUT/prepared/eval.
 
 Option names and defaults are those of transformers' `run_audio_classification.py` (plus `--speaker_column_name`).
@@ -14,8 +14,8 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from dataset_scripts import Fold, decode_audio
-from dataset_scripts.common import (
+from tft_ser.data import Fold, decode_audio
+from tft_ser.data.common import (
     MISSING_AUDIO,
     UNREADABLE,
     Candidate,
@@ -160,7 +160,7 @@ def _prepare(
 
 
 def _collect(split: datasets.Dataset, key: str, args: DataArguments, has_speakers: bool) -> Collected:
-    """One candidate per row (a local file is read and checked as dataset_scripts read files; stored bytes are decoded
+    """One candidate per row (a local file is read and checked as tft_ser.data reads files; stored bytes are decoded
     here, to 16 kHz mono), or a problem."""
     columns = [args.audio_column_name, args.label_column_name] + ([args.speaker_column_name] if has_speakers else [])
     split = split.select_columns(columns)
