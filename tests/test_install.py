@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import REPO_ROOT
+from dataset_fixtures import corpus_dir
 
 from tft_ser.data.demo import DEMO_LABELS, make_speakers, synthesize
 
@@ -92,6 +93,8 @@ def test_installed_package_trains_exports_and_predicts_outside_the_checkout(whee
 
     clip = work / "clip.wav"
     sf.write(clip, synthesize("sad", make_speakers(2, seed=1)[1], np.random.default_rng(1)), 16000)
-    done = run([venv / "bin" / "tft-ser", "predict", "run/export", clip, "--json"], work, env)
-    [row] = json.loads(done.stdout)["results"]
-    assert row["file"] == str(clip) and row["prediction"]["label"] in {*DEMO_LABELS, "non-speech"}
+    recorded = sorted(corpus_dir("casia").rglob("*.wav"))[0]  # a real recording too (CASIA, 16 kHz mono)
+    done = run([venv / "bin" / "tft-ser", "predict", "run/export", clip, recorded, "--json"], work, env)
+    rows = json.loads(done.stdout)["results"]
+    assert [row["file"] for row in rows] == [str(clip), str(recorded)]
+    assert all(row["prediction"]["label"] in {*DEMO_LABELS, "non-speech"} for row in rows)
