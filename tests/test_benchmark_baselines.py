@@ -115,3 +115,22 @@ def test_opensmile_functionals_of_real_casia_clips_and_their_cache(corpora: Path
     np.testing.assert_array_equal(baselines.cached_functionals(iter(()), ids[:2], "compare", cache), compare)
     with pytest.raises(ValueError):  # other clip ids: extracted again, not read from the cache
         baselines.cached_functionals(iter(()), ids[1:], "compare", cache)
+
+
+def test_validation_speakers_are_scored_and_never_fitted(rng):
+    """`--validation_speakers`: the SVM is fitted (C included) on the training speakers only and scored on the
+    held-out validation speaker as well, the split on which the search's screens are compared with it."""
+    features, labels, speakers = toy_corpus(rng)
+    fold = loso_folds(speakers)[0]
+    validation = np.flatnonzero(speakers == "s1").tolist()
+    fold.splits["train"]["row"] = [row for row in fold.splits["train"]["row"] if row not in validation]
+    fold.splits["validation"] = {"row": validation}
+    first = baselines.run_opensmile(features, labels, speakers, [fold], "linear_svc", validation=1)
+    changed = features.copy()
+    changed[validation] = rng.normal(0, 50, (len(validation), features.shape[1]))  # the validation speaker's clips
+    again = baselines.run_opensmile(changed, labels, speakers, [fold], "linear_svc", validation=1)
+    for variant in baselines.VARIANTS:
+        before, after = first[variant]["folds"][0], again[variant]["folds"][0]
+        assert (after["C"], after["inner_ua"], after["ua"]) == (before["C"], before["inner_ua"], before["ua"])
+        assert 0 <= before["validation_ua"] <= 1 and first[variant]["mean_validation_ua"] == before["validation_ua"]
+    assert first["speaker_adaptive"]["folds"][0]["validation_ua"] > 0.5  # 3 classes: chance is 1/3
