@@ -28,6 +28,7 @@ from paired import paired  # noqa: E402
 RESULTS_DIR = BENCH_DIR / "results"
 RESULTS_MD = REPO_ROOT / "docs" / "RESULTS.md"
 SEARCH_MD = REPO_ROOT / "docs" / "SEARCH.md"
+SPLIT_REFERENCE = "baseline_opensmile_casia_validation1.json"  # openSMILE + SVM on the search's validation speakers
 MODEL_CARD = REPO_ROOT / "tft_ser" / "training" / "model_card.md"  # the template that exports fill in
 HEADLINE_START, HEADLINE_END = "<!-- headline:start -->", "<!-- headline:end -->"
 COMMAND = "python benchmarks/make_tables.py"
@@ -450,7 +451,8 @@ def render_search(results_dir: Path) -> str:
         "`benchmarks/results/`, with each run's exact `run_train.py` command); each entry's full change and reason "
         "are in the JSON. Every entry is reproducible at the commit in its last column: the options that selected "
         "rejected and replaced designs were removed after it._", "",
-        f"- Rule: {search['rule']}", "",
+        f"- Rule: {search['rule']}",
+        *split_reference(results_dir), "",
         "## Why each adopted choice won", "",
         "Validation UA % (CASIA, one validation speaker per fold, seed 42) of the entry that kept each choice against "
         "the alternative it was compared with, on the statistic that decided; where both ran further seeds "
@@ -463,6 +465,20 @@ def render_search(results_dir: Path) -> str:
         md_table(["id", "change (shortened)", "validation UA %, best epoch", f"last {LATE_EPOCHS} epochs", "decision",
                   "reproducible at"], rows), "",
     ])  # fmt: skip
+
+
+def split_reference(results_dir: Path) -> list[str]:
+    """A line with openSMILE + SVM on the search's own split (trained on the same training speakers, scored on the
+    same validation speakers), when `baselines.py --validation_speakers 1` wrote it."""
+    report = load(results_dir, SPLIT_REFERENCE)
+    if report is None:
+        return []
+    protocols = (("single_clip", "single clip"), ("speaker_adaptive", "speaker-adaptive"))
+    figures = [f"{name} + SVM {percent(block['variants'][variant]['mean_validation_ua'])} {what}"
+               for name, block in [("eGeMAPS", report["feature_sets"]["egemaps"]),
+                                   ("ComParE", report["feature_sets"]["compare"])]
+               for variant, what in protocols]  # fmt: skip
+    return [f"- Reference on the same split (`{SPLIT_REFERENCE}`), validation UA %: {', '.join(figures)}."]
 
 
 def render_headline(results_dir: Path) -> str:
