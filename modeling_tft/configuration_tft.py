@@ -147,6 +147,9 @@ class TFTConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         inference_window_frames: int | None = None,
         inference_hop_frames: int | None = None,
+        num_functionals: int = 0,
+        functionals_usage: str = "input",
+        functionals_loss_weight: float = 1.0,
         **kwargs,
     ) -> None:
         _drop_former_fields(kwargs)
@@ -176,6 +179,9 @@ class TFTConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.inference_window_frames = inference_window_frames
         self.inference_hop_frames = inference_hop_frames
+        self.num_functionals = num_functionals
+        self.functionals_usage = functionals_usage
+        self.functionals_loss_weight = functionals_loss_weight
         super().__init__(**kwargs)
         self._validate()
 

@@ -397,6 +397,11 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.tft = TFTModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        if config.num_functionals and config.functionals_usage == "input":
+            self.functionals_classifier = nn.Linear(config.num_functionals, config.num_labels)
+        if config.num_functionals and config.functionals_usage == "target":
+            self.functionals_regressor = nn.Linear(config.hidden_size, config.num_functionals)
+        self.auxiliary_loss = None
         self.post_init()
 
     @can_return_tuple
@@ -405,6 +410,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         input_features: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        functionals: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
@@ -421,6 +427,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
             logits = self.classifier(self.dropout(outputs.pooler_output))
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
+            if self.config.num_functionals and self.config.functionals_usage == "target":
+                self.auxiliary_loss = None
+                if self.training and functionals is not None:
+                    predicted = self.functionals_regressor(outputs.pooler_output).float()
+                    self.auxiliary_loss = nn.functional.mse_loss(predicted, functionals.float())
+        if self.config.num_functionals and self.config.functionals_usage == "input":
+            if functionals is None:
+                raise ValueError("This model needs `functionals` (eGeMAPS functionals of each clip).")
+            logits = logits + self.functionals_classifier(self.dropout(functionals.to(logits.dtype)))
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
 

@@ -30,6 +30,7 @@ from .data import (
 from .environment import environment
 from .evaluation import check_evaluation_model, evaluate_fold, load_classifier
 from .fold_job import FoldJob, FoldOutcome
+from .functionals import fold_functionals
 from .hf_trainer import train_fold_with_trainer
 from .licences import check_push_allowed, data_licence, licence_record
 from .loss import ClassificationLoss, inverse_frequency_weights
@@ -164,6 +165,8 @@ def _run_fold(
         feature_extractor.fit(iter_clips(fold.splits["train"]), sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
+    if getattr(model.config, "num_functionals", 0):
+        collator["functionals"] = fold_functionals(splits, per_speaker=model_args.normalization == "speaker")
     job = FoldJob(
         model=model,
         train=train,

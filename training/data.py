@@ -132,7 +132,8 @@ def lazy_split(split: datasets.Dataset) -> datasets.Dataset:
     The `Audio` column is read undecoded and decoded by soundfile (`decode_audio`): the same samples as
     datasets' own (torchcodec) decoding of the stored 16-bit WAV, at about a tenth of its per-clip cost.
     """
-    return _undecoded(split.select_columns(["audio", "label", "speaker"])).with_transform(decode_batch)
+    columns = ["audio", "label", "speaker"] + (["row"] if "row" in split.column_names else [])
+    return _undecoded(split.select_columns(columns)).with_transform(decode_batch)
 
 
 def _undecoded(dataset: datasets.Dataset) -> datasets.Dataset:
@@ -182,7 +183,9 @@ class SpeechEmotionCollator:
         num_masks: int = 2,
         speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
         model_type: str = "tft",
+        functionals: np.ndarray | None = None,
     ) -> None:
+        self.functionals = functionals
         if speaker_statistics is not None and feature_extractor.normalization != "none":
             raise ValueError(
                 "Speaker normalisation needs a feature extractor with normalization='none', "
@@ -217,6 +220,8 @@ class SpeechEmotionCollator:
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
             features["input_features"] = masked * features["attention_mask"][..., None]
         features["labels"] = torch.tensor([example["label"] for example in batch])
+        if self.functionals is not None:
+            features["functionals"] = torch.from_numpy(self.functionals[[e["row"] for e in batch]])
         if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
             features["input_values"] = features.pop("input_features")
             del features["attention_mask"]
