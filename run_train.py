@@ -89,7 +89,7 @@ def setup_logging(args: TFTTrainingArguments) -> None:
 
 def classify_example(export_dir: Path, results: dict, data_args: DataArguments, output_dir: Path) -> None:
     """End of the main job: the exported model classifies one of its fold's test clips through `pipeline`."""
-    if json.loads((export_dir / "config.json").read_text()).get("functionals_usage") == "input":
+    if json.loads((export_dir / "config.json").read_text()).get("functionals_usage") in ("input", "ensemble"):
         return  # search screen: the feature extractor does not compute functionals
     fold = next(f for f in results["folds"] if f["fold"] == results["exported_fold"])
     # prepared once, reloaded from output_dir/prepared

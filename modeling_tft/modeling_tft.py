@@ -397,11 +397,11 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.tft = TFTModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        if config.num_functionals and config.functionals_usage == "input":
+        if config.num_functionals and config.functionals_usage in ("input", "ensemble"):
             self.functionals_classifier = nn.Linear(config.num_functionals, config.num_labels)
         if config.num_functionals and config.functionals_usage == "target":
             self.functionals_regressor = nn.Linear(config.hidden_size, config.num_functionals)
-        self.auxiliary_loss = None
+        self.auxiliary_loss = self.branch_logits = None
         self.post_init()
 
     @can_return_tuple
@@ -432,10 +432,13 @@ class TFTForAudioClassification(TFTPreTrainedModel):
                 if self.training and functionals is not None:
                     predicted = self.functionals_regressor(outputs.pooler_output).float()
                     self.auxiliary_loss = nn.functional.mse_loss(predicted, functionals.float())
-        if self.config.num_functionals and self.config.functionals_usage == "input":
+        if self.config.num_functionals and self.config.functionals_usage in ("input", "ensemble"):
             if functionals is None:
                 raise ValueError("This model needs `functionals` (eGeMAPS functionals of each clip).")
-            logits = logits + self.functionals_classifier(self.dropout(functionals.to(logits.dtype)))
+            functionals_logits = self.functionals_classifier(self.dropout(functionals.to(logits.dtype)))
+            # "ensemble": each head trained on its own loss (training/loss.py), their logits summed
+            self.branch_logits = (logits, functionals_logits) if self.config.functionals_usage == "ensemble" else None
+            logits = logits + functionals_logits
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
 

@@ -43,7 +43,11 @@ def forward_with_loss(model: nn.Module, batch: dict[str, Any], loss: Classificat
     the Trainer's `compute_loss` and the Accelerate loop both call, so the two paths train on one loss."""
     inputs = {key: value for key, value in batch.items() if key != "labels"}
     outputs = model(**inputs)
-    value = loss(outputs.logits, batch["labels"])
+    branches = getattr(model, "branch_logits", None)
+    if branches is not None and model.training:
+        value = sum(loss(logits, batch["labels"]) for logits in branches)
+    else:
+        value = loss(outputs.logits, batch["labels"])
     auxiliary = getattr(model, "auxiliary_loss", None)
     if auxiliary is not None:
         value = value + model.config.functionals_loss_weight * auxiliary
