@@ -150,6 +150,7 @@ class TFTConfig(PretrainedConfig):
         num_functionals: int = 0,
         functionals_usage: str = "input",
         functionals_loss_weight: float = 1.0,
+        functionals_lr_scale: float = 1.0,
         **kwargs,
     ) -> None:
         _drop_former_fields(kwargs)
@@ -182,6 +183,7 @@ class TFTConfig(PretrainedConfig):
         self.num_functionals = num_functionals
         self.functionals_usage = functionals_usage
         self.functionals_loss_weight = functionals_loss_weight
+        self.functionals_lr_scale = functionals_lr_scale
         super().__init__(**kwargs)
         self._validate()
 

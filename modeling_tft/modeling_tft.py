@@ -403,6 +403,9 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             self.functionals_regressor = nn.Linear(config.hidden_size, config.num_functionals)
         self.auxiliary_loss = self.branch_logits = None
         self.post_init()
+        if config.num_functionals and config.functionals_usage in ("input", "ensemble"):
+            with torch.no_grad():  # the same initial W as without the scale
+                self.functionals_classifier.weight.div_(config.functionals_lr_scale)
 
     @can_return_tuple
     def forward(
@@ -435,7 +438,10 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         if self.config.num_functionals and self.config.functionals_usage in ("input", "ensemble"):
             if functionals is None:
                 raise ValueError("This model needs `functionals` (eGeMAPS functionals of each clip).")
-            functionals_logits = self.functionals_classifier(self.dropout(functionals.to(logits.dtype)))
+            head, scale = self.functionals_classifier, self.config.functionals_lr_scale  # W = scale * W': lr x scale
+            functionals_logits = nn.functional.linear(
+                self.dropout(functionals.to(logits.dtype)), head.weight * scale, head.bias * scale
+            )
             # "ensemble": each head trained on its own loss (training/loss.py), their logits summed
             self.branch_logits = (logits, functionals_logits) if self.config.functionals_usage == "ensemble" else None
             logits = logits + functionals_logits
