@@ -3,6 +3,7 @@ speakers of each fold, with the models the screen saved (the best validation epo
 combinations only).
 
     python benchmarks/ensemble_branch_probe.py outputs/search/eg5/casia/tft_seed42
+    python benchmarks/ensemble_branch_probe.py outputs/search/eg6/casia/tft_seed42 global   # single-clip screens
 """
 import sys, copy, numpy as np, torch, datasets
 sys.path.insert(0, '/work/search')
@@ -13,6 +14,7 @@ from modeling_tft import TFTForAudioClassification, TFTFeatureExtractor
 from sklearn.metrics import balanced_accuracy_score
 torch.set_num_threads(1)
 run = sys.argv[1]
+per_speaker = sys.argv[2:] != ['global']
 ds = datasets.load_from_disk(f'{run}/prepared')
 args = DataArguments(protocol='leave_one_speaker_out', validation_speakers=1)
 folds = select_folds(ds, args, 42)
@@ -20,9 +22,9 @@ res = {}
 for fold in folds:
     model = TFTForAudioClassification.from_pretrained(f'{run}/fold_{fold.index}/model').eval()
     splits = [fold.splits[n] for n in ('train', 'validation', 'test')]
-    fe = TFTFeatureExtractor(normalization='none')
-    stats = speaker_statistics(datasets.concatenate_datasets(splits), fe)
-    func = fold_functionals(splits, per_speaker=True)
+    fe = TFTFeatureExtractor(normalization='none') if per_speaker else TFTFeatureExtractor.from_pretrained(f'{run}/fold_{fold.index}/model')
+    stats = speaker_statistics(datasets.concatenate_datasets(splits), fe) if per_speaker else None
+    func = fold_functionals(splits, per_speaker=per_speaker)
     col = SpeechEmotionCollator(fe, train=False, speaker_statistics=stats, functionals=func)
     val = lazy_split(fold.splits['validation'])
     tl, fl, ys = [], [], []
