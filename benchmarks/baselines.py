@@ -171,6 +171,12 @@ def scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     return {"wa": float(accuracy_score(labels, predicted)), "ua": float(balanced_accuracy_score(labels, predicted))}
 
 
+def validation_ua(model, x: np.ndarray, labels: np.ndarray, fold) -> float:
+    """UA of a fitted classifier on the fold's validation speakers (held out of its training, as in the search)."""
+    rows = np.array(fold.splits["validation"]["row"])
+    return scores(labels[rows], model.predict(x[rows]))["ua"]
+
+
 def summary(fold_rows: list[dict], metrics: Sequence[str] = ("wa", "ua")) -> dict:
     return {
         "folds": fold_rows,
@@ -203,8 +209,7 @@ def run_opensmile(
             fold_rows.append({"fold": fold.index, "test_speakers": list(fold.test_speakers), "C": c,
                               "inner_ua": inner, **scores(labels[test], model.predict(x[test]))})  # fmt: skip
             if validation:
-                rows = np.array(fold.splits["validation"]["row"])
-                fold_rows[-1]["validation_ua"] = scores(labels[rows], model.predict(x[rows]))["ua"]
+                fold_rows[-1]["validation_ua"] = validation_ua(model, x, labels, fold)
         metrics = ("wa", "ua", "validation_ua") if validation else ("wa", "ua")
         out[variant] = {**summary(fold_rows, metrics), "fit_wall_time_s": round(time.perf_counter() - start, 1)}
     return out
@@ -223,8 +228,7 @@ def run_floor(features: np.ndarray, labels: np.ndarray, speakers: np.ndarray, fo
             row = {"fold": fold.index, "test_speakers": list(fold.test_speakers)}
             fold_rows.append({**row, **scores(labels[test], classifier.predict(x[test]))})
             if validation:
-                rows = np.array(fold.splits["validation"]["row"])
-                fold_rows[-1]["validation_ua"] = scores(labels[rows], classifier.predict(x[rows]))["ua"]
+                fold_rows[-1]["validation_ua"] = validation_ua(classifier, x, labels, fold)
         out[variant] = summary(fold_rows, ("wa", "ua", "validation_ua") if validation else ("wa", "ua"))
     return out
 

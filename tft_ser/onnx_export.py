@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import logging
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .extras import installed
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class OnnxExport:
 def missing_modules(check: bool = True) -> list[str]:
     """The packages of the `onnx` extra that are not installed."""
     names = [*REQUIRED_MODULES, *(["onnxruntime"] if check else [])]
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    return [name for name in names if not installed(name)]
 
 
 def example_inputs(
