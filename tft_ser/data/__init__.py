@@ -42,7 +42,6 @@ _EXPORTS = {
     "RAVDESS_NUM_UTTERANCES": "ravdess",
     "prepare_ravdess": "ravdess",
     "CORPORA": "corpora",
-    "PREPARERS": "corpora",
     "LABELS": "corpora",
 }
 

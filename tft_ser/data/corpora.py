@@ -14,7 +14,6 @@ CORPORA = {
     "folder": prepare_folder,
     "demo": generate_demo_corpus,
 }
-PREPARERS = CORPORA
 LABELS = {
     "casia": CASIA_LABELS,
     "iemocap": IEMOCAP_LABELS,
