@@ -147,6 +147,7 @@ class TFTConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         inference_window_frames: int | None = None,
         inference_hop_frames: int | None = None,
+        num_prosody_features: int = 0,
         **kwargs,
     ) -> None:
         _drop_former_fields(kwargs)
@@ -176,6 +177,7 @@ class TFTConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.inference_window_frames = inference_window_frames
         self.inference_hop_frames = inference_hop_frames
+        self.num_prosody_features = num_prosody_features
         super().__init__(**kwargs)
         self._validate()
 

@@ -190,10 +190,27 @@ class TFTTimeEmbeddings(nn.Module):
             config.hidden_size, config.hidden_size, kernel, padding=kernel // 2, groups=config.hidden_size
         )
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        if config.num_prosody_features:  # search screen: frame-level prosody contours added to the time tokens
+            channels = config.time_conv_channels * 2
+            self.prosody_convolutions = nn.ModuleList(
+                nn.Conv1d(config.num_prosody_features if i == 0 else channels, channels, 3, stride=2, padding=1)
+                for i in range(config.frames_per_time_token.bit_length() - 1)
+            )
+            self.prosody_projection = nn.Linear(channels, config.hidden_size)
 
-    def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, features: torch.Tensor, frame_mask: torch.Tensor, prosody: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         tokens, token_mask = self.subsampling(features, frame_mask)  # (batch, tokens, channels * bands)
         embeddings = self.projection(tokens)
+        if hasattr(self, "prosody_projection"):
+            if prosody is None:
+                raise ValueError("This model needs `prosody_features` (batch, frames, num_prosody_features).")
+            hidden, mask = prosody.transpose(1, 2).to(embeddings.dtype), frame_mask
+            for convolution in self.prosody_convolutions:
+                mask = mask[:, ::2]
+                hidden = nn.functional.gelu(convolution(hidden)) * mask[:, None, :].to(hidden.dtype)
+            embeddings = embeddings + self.prosody_projection(hidden.transpose(1, 2))
         embeddings = embeddings * token_mask[..., None].to(embeddings.dtype)
         positions = self.position_conv(embeddings.transpose(1, 2)).transpose(1, 2)  # (batch, tokens, hidden)
         return self.dropout(embeddings + nn.functional.gelu(positions)), token_mask
@@ -307,7 +324,11 @@ class TFTModel(TFTPreTrainedModel):
 
     @capture_outputs(tie_last_hidden_states=False)
     def forward(
-        self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs
+        self,
+        input_features: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        prosody_features: torch.Tensor | None = None,
+        **kwargs,
     ) -> TFTModelOutput:
         r"""
         input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
@@ -320,7 +341,7 @@ class TFTModel(TFTPreTrainedModel):
         features = input_features * frame_mask[..., None].to(input_features.dtype)  # (batch, frames, mel)
         streams, masks = [], []
         if self.config.use_time_branch:
-            time, time_mask = self.time_embeddings(features, frame_mask)  # (batch, time_tokens, hidden)
+            time, time_mask = self.time_embeddings(features, frame_mask, prosody_features)
             streams.append(self.time_encoder(time, time_mask, **kwargs))
             masks.append(time_mask)
         if self.config.use_frequency_branch:
@@ -405,6 +426,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         input_features: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
+        prosody_features: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
@@ -415,10 +437,12 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         """
         window = self.config.window_frames
         if window is not None and input_features.shape[1] > window:
+            if prosody_features is not None:
+                raise NotImplementedError("search screen: windowed inference with prosody_features")
             self._check_no_layer_outputs(kwargs, input_features.shape[1])
             logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
         else:
-            outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
+            outputs = self.tft(input_features, attention_mask, prosody_features, **kwargs)
             logits = self.classifier(self.dropout(outputs.pooler_output))
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None

@@ -49,6 +49,7 @@ from .models import (
 )
 from .named_dataset import eval_split_fold, load_named_dataset
 from .plots import plot_confusion_matrix, plot_training_curves
+from .prosody import fold_prosody
 from .scoring import score
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,8 @@ def _run_fold(
         feature_extractor.fit(iter_clips(fold.splits["train"]), sampling_rate=feature_extractor.sampling_rate)
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
+    if getattr(model.config, "num_prosody_features", 0):
+        collator["prosody"] = fold_prosody(splits, per_speaker=model_args.normalization == "speaker")
     job = FoldJob(
         model=model,
         train=train,

@@ -132,7 +132,8 @@ def lazy_split(split: datasets.Dataset) -> datasets.Dataset:
     The `Audio` column is read undecoded and decoded by soundfile (`decode_audio`): the same samples as
     datasets' own (torchcodec) decoding of the stored 16-bit WAV, at about a tenth of its per-clip cost.
     """
-    return _undecoded(split.select_columns(["audio", "label", "speaker"])).with_transform(decode_batch)
+    columns = ["audio", "label", "speaker"] + (["row"] if "row" in split.column_names else [])
+    return _undecoded(split.select_columns(columns)).with_transform(decode_batch)
 
 
 def _undecoded(dataset: datasets.Dataset) -> datasets.Dataset:
@@ -182,7 +183,9 @@ class SpeechEmotionCollator:
         num_masks: int = 2,
         speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
         model_type: str = "tft",
+        prosody: dict[int, np.ndarray] | None = None,
     ) -> None:
+        self.prosody = prosody
         if speaker_statistics is not None and feature_extractor.normalization != "none":
             raise ValueError(
                 "Speaker normalisation needs a feature extractor with normalization='none', "
@@ -205,7 +208,8 @@ class SpeechEmotionCollator:
         self.masks = torch.nn.Sequential(*masks)
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
-        clips = [self.random_crop(e["audio"]) if self.train else e["audio"] for e in batch]
+        crops = [self.random_crop(e["audio"]) if self.train else (e["audio"], 0) for e in batch]
+        clips = [clip for clip, _ in crops]
         padding = "max_length" if self.model_type == "ast" else "longest"  # AST takes fixed-length input
         features = self.feature_extractor(
             clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
@@ -216,6 +220,8 @@ class SpeechEmotionCollator:
             spectrogram = features["input_features"].transpose(1, 2)  # (batch, mel, frames)
             masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
             features["input_features"] = masked * features["attention_mask"][..., None]
+        if self.prosody is not None:
+            features["prosody_features"] = self._prosody(features, batch, [start for _, start in crops])
         features["labels"] = torch.tensor([example["label"] for example in batch])
         if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
             features["input_values"] = features.pop("input_features")
@@ -230,10 +236,23 @@ class SpeechEmotionCollator:
         std = torch.stack([self.speaker_statistics[e["speaker"]][1] for e in batch])[:, None]
         return (features["input_features"] - mean) / std * features["attention_mask"][..., None]
 
-    def random_crop(self, clip: np.ndarray) -> np.ndarray:
-        """A random `crop_frames`-frame excerpt of a longer waveform (torch's global generator); shorter ones whole."""
+    def _prosody(self, features: dict[str, torch.Tensor], batch: list[dict], starts: list[int]) -> torch.Tensor:
+        """Each clip's prosody frames from its crop's first frame, cut or zero-padded to its log-mel frames; frames
+        a SpecAugment time mask zeroed (every band 0) are zeroed too."""
+        mask = features["attention_mask"]
+        out = torch.zeros(*mask.shape, next(iter(self.prosody.values())).shape[1])
+        for i, (example, start) in enumerate(zip(batch, starts, strict=True)):
+            frames = int(mask[i].sum())
+            values = self.prosody[int(example["row"])][start // self.feature_extractor.hop_length :][:frames]
+            out[i, : len(values)] = torch.from_numpy(values)
+        masked = (features["input_features"] == 0).all(-1) if len(self.masks) else torch.zeros_like(mask, dtype=bool)
+        return out * (mask.bool() & ~masked)[..., None]
+
+    def random_crop(self, clip: np.ndarray) -> tuple[np.ndarray, int]:
+        """A random `crop_frames`-frame excerpt of a longer waveform (torch's global generator) and its first
+        sample; shorter ones whole (first sample 0)."""
         excess = len(clip) - self.crop_samples
         if excess <= 0:
-            return clip
+            return clip, 0
         start = int(torch.randint(0, excess + 1, ()).item())
-        return clip[start : start + self.crop_samples]
+        return clip[start : start + self.crop_samples], start

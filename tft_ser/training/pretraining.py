@@ -90,7 +90,7 @@ class MaskedSpectrogramCollator:
         self.frames_per_token, self.mask_prob, self.mask_length = frames_per_token, mask_prob, mask_length
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
-        clips = [self.crop.random_crop(example["audio"]) for example in batch]
+        clips = [self.crop.random_crop(example["audio"])[0] for example in batch]
         fe = self.feature_extractor
         features = fe(clips, sampling_rate=fe.sampling_rate, padding="longest", return_tensors="pt")
         token_mask = features["attention_mask"][:, :: self.frames_per_token]  # a token is real if its first frame is

@@ -1,0 +1,66 @@
+"""eGeMAPS low-level descriptors of every clip (openSMILE, 10 ms), standardised as the log-mel is: search screens."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from .data import iter_clips
+
+CACHE = Path("outputs/opensmile_cache")
+F0 = 10  # F0semitoneFrom27.5Hz_sma3nz: 0 in unvoiced frames
+VOICED_ONLY = slice(10, 25)  # the *_sma3nz descriptors: defined in voiced frames only
+
+
+def _descriptors(everything: datasets.Dataset) -> list[np.ndarray]:
+    import opensmile
+
+    ids = [str(i) for i in everything["utterance_id"][:]]
+    cache = CACHE / f"lld_{hashlib.sha1('|'.join(sorted(ids)).encode()).hexdigest()[:12]}_eGeMAPSv02.npz"
+    if cache.exists():
+        stored = np.load(cache, allow_pickle=True)
+        by_id = dict(zip(stored["ids"].tolist(), stored["values"], strict=True))
+        return [by_id[i] for i in ids]
+    smile = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.LowLevelDescriptors
+    )
+    values = [smile.process_signal(clip, 16000).to_numpy().astype(np.float32) for clip in iter_clips(everything)]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    stored = np.empty(len(values), dtype=object)
+    stored[:] = values
+    np.savez(cache, ids=np.asarray(ids, dtype=object), values=stored)
+    return values
+
+
+def _statistics(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    frames = np.concatenate(clips)
+    voiced = frames[:, F0] > 0
+    mean, std = frames.mean(0), frames.std(0)
+    mean[VOICED_ONLY], std[VOICED_ONLY] = frames[voiced, VOICED_ONLY].mean(0), frames[voiced, VOICED_ONLY].std(0)
+    return mean, std + 1e-6
+
+
+def fold_prosody(splits: list[datasets.Dataset], per_speaker: bool) -> dict[int, np.ndarray]:
+    """Corpus row -> `(frames, 26)`: the 25 eGeMAPSv02 descriptors standardised with the training split's statistics
+    (`per_speaker=False`) or each speaker's own over all of that speaker's clips (no labels), the voiced-only ones
+    over voiced frames and 0 elsewhere, plus a voicing flag."""
+    everything = datasets.concatenate_datasets(splits)
+    values = _descriptors(everything)
+    rows = everything["row"][:]
+    speakers = np.asarray(everything["speaker"][:], dtype=object)
+    groups = {s: np.flatnonzero(speakers == s) for s in np.unique(speakers)} if per_speaker else {}
+    train_statistics = _statistics(values[: len(splits[0])])
+    statistics = {}
+    for speaker, indices in groups.items():
+        statistics[speaker] = _statistics([values[i] for i in indices])
+    out = {}
+    for i, clip in enumerate(values):
+        mean, std = statistics[speakers[i]] if per_speaker else train_statistics
+        voiced = clip[:, F0] > 0
+        standardised = (clip - mean) / std
+        standardised[~voiced, VOICED_ONLY] = 0.0
+        out[int(rows[i])] = np.concatenate([standardised, voiced[:, None]], axis=1).astype(np.float32)
+    return out
