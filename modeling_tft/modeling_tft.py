@@ -418,7 +418,13 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.tft = TFTModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        if config.num_functionals:  # search screen: a linear head on eGeMAPS functionals, its own loss, logits summed
+            self.functionals_classifier = nn.Linear(config.num_functionals, config.num_labels)
+        self.branch_logits = None
         self.post_init()
+        if config.num_functionals:
+            with torch.no_grad():  # W = scale * W' with the same initial W: Adam moves it scale x faster
+                self.functionals_classifier.weight.div_(config.functionals_lr_scale)
 
     @can_return_tuple
     def forward(
@@ -427,6 +433,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         prosody_features: torch.Tensor | None = None,
+        functionals: torch.Tensor | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
@@ -445,6 +452,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             outputs = self.tft(input_features, attention_mask, prosody_features, **kwargs)
             logits = self.classifier(self.dropout(outputs.pooler_output))
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
+        if self.config.num_functionals:
+            if functionals is None:
+                raise ValueError("This model needs `functionals` (eGeMAPS functionals of each clip).")
+            head, scale = self.functionals_classifier, self.config.functionals_lr_scale
+            functionals_logits = nn.functional.linear(
+                self.dropout(functionals.to(logits.dtype)), head.weight * scale, head.bias * scale
+            )
+            self.branch_logits = (logits, functionals_logits)  # each trained on its own loss (training/loss.py)
+            logits = logits + functionals_logits
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
 

@@ -36,6 +36,7 @@ from .data import (
 from .environment import environment
 from .evaluation import check_evaluation_model, evaluate_fold, load_classifier
 from .fold_job import FoldJob, FoldOutcome
+from .functionals import fold_functionals
 from .hf_trainer import train_fold_with_trainer
 from .licences import check_push_allowed, data_licence, licence_record
 from .loss import ClassificationLoss, inverse_frequency_weights
@@ -174,6 +175,8 @@ def _run_fold(
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
     if getattr(model.config, "num_prosody_features", 0):
         collator["prosody"] = fold_prosody(splits, per_speaker=model_args.normalization == "speaker")
+    if getattr(model.config, "num_functionals", 0):
+        collator["functionals"] = fold_functionals(splits, per_speaker=model_args.normalization == "speaker")
     job = FoldJob(
         model=model,
         train=train,

@@ -184,8 +184,9 @@ class SpeechEmotionCollator:
         speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
         model_type: str = "tft",
         prosody: dict[int, np.ndarray] | None = None,
+        functionals: np.ndarray | None = None,
     ) -> None:
-        self.prosody = prosody
+        self.prosody, self.functionals = prosody, functionals
         if speaker_statistics is not None and feature_extractor.normalization != "none":
             raise ValueError(
                 "Speaker normalisation needs a feature extractor with normalization='none', "
@@ -223,6 +224,8 @@ class SpeechEmotionCollator:
         if self.prosody is not None:
             features["prosody_features"] = self._prosody(features, batch, [start for _, start in crops])
         features["labels"] = torch.tensor([example["label"] for example in batch])
+        if self.functionals is not None:
+            features["functionals"] = torch.from_numpy(self.functionals[[int(e["row"]) for e in batch]])
         if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
             features["input_values"] = features.pop("input_features")
             del features["attention_mask"]

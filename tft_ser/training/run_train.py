@@ -92,7 +92,8 @@ def setup_logging(args: TFTTrainingArguments) -> None:
 
 def classify_example(export_dir: Path, results: dict, data_args: DataArguments, output_dir: Path) -> None:
     """End of the main job: the exported model classifies one of its fold's test clips through `pipeline`."""
-    if json.loads((export_dir / "config.json").read_text()).get("num_prosody_features"):
+    config = json.loads((export_dir / "config.json").read_text())
+    if config.get("num_prosody_features") or config.get("num_functionals"):
         return  # search screen: the feature extractor does not compute prosody
     fold = next(f for f in results["folds"] if f["fold"] == results["exported_fold"])
     # prepared once, reloaded from output_dir/prepared
