@@ -148,6 +148,7 @@ class TFTConfig(PretrainedConfig):
         inference_window_frames: int | None = None,
         inference_hop_frames: int | None = None,
         num_prosody_features: int = 0,
+        prosody_source: str = "egemaps",
         num_functionals: int = 0,
         functionals_lr_scale: float = 1.0,
         **kwargs,
@@ -180,6 +181,7 @@ class TFTConfig(PretrainedConfig):
         self.inference_window_frames = inference_window_frames
         self.inference_hop_frames = inference_hop_frames
         self.num_prosody_features = num_prosody_features
+        self.prosody_source = prosody_source
         self.num_functionals = num_functionals
         self.functionals_lr_scale = functionals_lr_scale
         super().__init__(**kwargs)

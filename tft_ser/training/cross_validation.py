@@ -174,7 +174,9 @@ def _run_fold(
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
     if getattr(model.config, "num_prosody_features", 0):
-        collator["prosody"] = fold_prosody(splits, per_speaker=model_args.normalization == "speaker")
+        collator["prosody"] = fold_prosody(
+            splits, per_speaker=model_args.normalization == "speaker", source=model.config.prosody_source
+        )
     if getattr(model.config, "num_functionals", 0):
         collator["functionals"] = fold_functionals(splits, per_speaker=model_args.normalization == "speaker")
     job = FoldJob(
