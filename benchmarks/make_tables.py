@@ -251,8 +251,8 @@ def headline_section(results_dir: Path) -> tuple[str, list[list[str]]]:
             notes.append(f"  - floor: `{found['floor']['command']}` ({found['floor']['model']})")
         notes += opensmile_notes(found["opensmile"])
         if found["adaptive"] is not None:
-            trained = [NAMES[name].split(" (")[0] for name in ("tft", "ast") if name in found["adaptive_systems"]]
-            trained = " and ".join(trained)
+            adaptive_systems = found["adaptive_systems"]
+            trained = " and ".join(NAMES[name].split(" (")[0] for name in ("tft", "ast") if name in adaptive_systems)
             notes.append(f"  - {ADAPTIVE}, {trained}: `{found['adaptive']['command']}`")
         for path, reason in found["adaptive_rejected"].items():
             notes.append(f"  - {ADAPTIVE}: `{path}` is not the final protocol ({reason})")

@@ -13,8 +13,7 @@ Names are imported on first use (PEP 562), so `python -m tft_ser.data.<corpus>` 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from tft_ser.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "MIN_DURATION_S": "common",
@@ -47,12 +46,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
