@@ -66,7 +66,7 @@ def clip_statistics(clips: Iterable[np.ndarray], batch_size: int = 64) -> np.nda
 
     from modeling_tft import TFTFeatureExtractor
 
-    extractor = TFTFeatureExtractor(normalization="none", max_length=1000)
+    extractor = TFTFeatureExtractor(prosody=False, normalization="none", max_length=1000)
     rows, clips = [], iter(clips)
     while chunk := list(itertools.islice(clips, batch_size)):
         batch = extractor(chunk, sampling_rate=SAMPLING_RATE, padding="longest", return_tensors="pt")

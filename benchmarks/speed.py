@@ -1,5 +1,6 @@
 """
-Speed benchmark: TFT vs an equal-size `transformers` AST on the same log-mel input.
+Speed benchmark: TFT vs an equal-size `transformers` AST on the same log-mel input (the TFT's with its prosody
+contours).
 
 Both models run in one process, interleaved (alternating order each repeat), after warm-up; every figure
 is the median of the repeats. Measured: inference latency / throughput / real-time factor, training-step
@@ -49,6 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, PreTrainedModel  # noqa: E402
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
+from modeling_tft.prosody_tft import PROSODY_CHANNELS  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
 
 # ---------------------------------------------------------------- the compared models: one place
@@ -109,16 +111,18 @@ def build_model(name: str, num_frames: int, smoke: bool = False, attn_implementa
 
 
 def model_inputs(name: str, batch: int, num_frames: int, num_mel: int, device: torch.device) -> dict[str, Any]:
-    """Random log-mel input of the same shape for both models: `(batch, frames, mel)`, no padding."""
-    features = torch.randn(batch, num_frames, num_mel, device=device)
+    """Random input, no padding: the same log-mel shape `(batch, frames, mel)` for both models, the TFT's followed by
+    its prosody contours in every frame."""
     if name == "tft":
+        features = torch.randn(batch, num_frames, num_mel + len(PROSODY_CHANNELS), device=device)
         mask = torch.ones(batch, num_frames, dtype=torch.long, device=device)
         return {"input_features": features, "attention_mask": mask}
-    return {"input_values": features}
+    return {"input_values": torch.randn(batch, num_frames, num_mel, device=device)}
 
 
 def feature_extractors(num_frames: int, num_mel: int) -> dict[str, Any]:
-    """TFT's batched torchaudio extractor and AST's per-clip Kaldi fbank, same mel bands and length."""
+    """TFT's batched torchaudio extractor (log-mel and prosody contours) and AST's per-clip Kaldi fbank, same mel
+    bands and length."""
     return {
         "tft": TFTFeatureExtractor(feature_size=num_mel, max_length=num_frames),
         "ast": ASTFeatureExtractor(num_mel_bins=num_mel, max_length=num_frames),

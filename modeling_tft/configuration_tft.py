@@ -51,6 +51,10 @@ class TFTConfig(PretrainedConfig):
     Args:
         num_mel_bins (`int`, *optional*, defaults to 64):
             Mel bands per frame of the input log-mel spectrogram (the feature extractor's `feature_size`).
+        num_prosody_features (`int`, *optional*, defaults to 14):
+            Prosody contours per frame after the mel bands (the feature extractor's with `prosody=True`; 0: log-mel
+            only, as in a saved config without the field). Two strided convolutions along time bring them to the
+            time tokens' steps, where they are added to the time tokens; they need the time branch.
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
@@ -122,6 +126,7 @@ class TFTConfig(PretrainedConfig):
     def __init__(
         self,
         num_mel_bins: int = 64,
+        num_prosody_features: int = 14,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 4,
@@ -151,6 +156,7 @@ class TFTConfig(PretrainedConfig):
     ) -> None:
         _drop_former_fields(kwargs)
         self.num_mel_bins = num_mel_bins
+        self.num_prosody_features = num_prosody_features
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
@@ -182,10 +188,11 @@ class TFTConfig(PretrainedConfig):
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs) -> TFTConfig:
         """As `PretrainedConfig.from_dict`; a former-format config (it has design fields) without `time_embedding`
-        was saved before that option existed, with linear time tokens: a design this package does not build."""
+        was saved before that option existed, with linear time tokens: a design this package does not build. A
+        config without `num_prosody_features` was saved before prosody contours existed: log-mel only."""
         if any(name in config_dict for name in FORMER_DESIGN_FIELDS) and "time_embedding" not in config_dict:
             config_dict = {**config_dict, "time_embedding": "linear"}
-        return super().from_dict(config_dict, **kwargs)
+        return super().from_dict({"num_prosody_features": 0, **config_dict}, **kwargs)  # saved before prosody
 
     @property
     def window_frames(self) -> int | None:
@@ -201,6 +208,11 @@ class TFTConfig(PretrainedConfig):
         return int(hop) if hop is not None else max(1, self.window_frames // 2)
 
     @property
+    def num_input_features(self) -> int:
+        """Values per input frame: the mel bands, then the prosody contours."""
+        return self.num_mel_bins + self.num_prosody_features
+
+    @property
     def num_frequency_tokens(self) -> int:
         """Frequency tokens per input: one per `bins_per_frequency_token` mel bands."""
         return self.num_mel_bins // self.bins_per_frequency_token
@@ -214,7 +226,7 @@ class TFTConfig(PretrainedConfig):
         for name in positive:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {getattr(self, name)}.")
-        for name in ("num_time_layers", "num_frequency_layers", "num_fusion_layers"):
+        for name in ("num_prosody_features", "num_time_layers", "num_frequency_layers", "num_fusion_layers"):
             if int(getattr(self, name)) < 0:
                 raise ValueError(f"`{name}` must be >= 0, got {getattr(self, name)}.")
         for name in ("position_kernel_size", "frequency_conv_kernel_size"):
@@ -235,6 +247,11 @@ class TFTConfig(PretrainedConfig):
             raise ValueError(
                 f"`frames_per_time_token` must be a power of 2 (at least 2): the conv2d stem halves time once per "
                 f"convolution; got {stride}."
+            )
+        if self.num_prosody_features and not self.use_time_branch:
+            raise ValueError(
+                f"The prosody contours (num_prosody_features={self.num_prosody_features}) join the time tokens and "
+                "need `use_time_branch=True`; set `num_prosody_features=0` for a frequency-only model."
             )
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")

@@ -15,6 +15,7 @@ from transformers.feature_extraction_utils import BatchFeature
 from transformers.utils import TensorType, logging
 
 from .audio_utils import to_mono
+from .prosody_tft import PROSODY_CHANNELS, VOICED, prosody_contours
 
 logger = logging.get_logger(__name__)
 
@@ -35,8 +36,12 @@ _INT_SCALES = {np.dtype(np.int16): 2.0**15, np.dtype(np.int32): 2.0**31, np.dtyp
 
 class TFTFeatureExtractor(SequenceFeatureExtractor):
     r"""
-    Turns raw mono waveforms into log-mel spectrograms of shape `(batch, frames, num_mel_bins)` plus an
-    `attention_mask` over frames, computed with `torchaudio` on the whole padded batch at once.
+    Turns raw mono waveforms into log-mel spectrograms plus an `attention_mask` over frames, computed with
+    `torchaudio` on the whole padded batch at once. With `prosody=True` each frame also carries the 14 prosody
+    contours of `prosody_tft.PROSODY_CHANNELS` (pitch, voicing, harmonicity, loudness and spectral balance, as
+    eGeMAPS' descriptors), after its `feature_size` mel bands: `input_features` is `(batch, frames,
+    feature_size + 14)`, normalised as the bands are (the voiced-only contours over voiced frames, 0 elsewhere; the
+    voicing flag stays 0/1), as Kaldi's fbank+pitch features append pitch to the filterbank.
 
     Frames are taken without centre padding (`center=False`), so a frame never sees samples beyond the end of
     its clip: a clip gives the same features alone or padded inside a batch.
@@ -44,6 +49,9 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
     Args:
         feature_size (`int`, *optional*, defaults to 64):
             Mel bands per frame (`num_mel_bins` of the model).
+        prosody (`bool`, *optional*, defaults to `True`):
+            Append the prosody contours to every frame (`num_prosody_features` of the model). `False` in a saved
+            `preprocessor_config.json` without the field (saved before it existed).
         sampling_rate (`int`, *optional*, defaults to 16000):
             Sampling rate the model expects, in Hz.
         padding_value (`float`, *optional*, defaults to 0.0):
@@ -69,7 +77,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             (set by [`~TFTFeatureExtractor.fit`] on training data, saved in `preprocessor_config.json`).
             `"none"`: raw log-mel.
         mean, std (`list[float]`, *optional*):
-            Per-band mean and standard deviation for `"global"` normalisation.
+            Per-channel (mel bands, then contours) mean and standard deviation for `"global"` normalisation.
         statistics_seconds (`float`, *optional*):
             Seconds of audio behind `mean`/`std` (set by `fit`).
         return_attention_mask (`bool`, *optional*, defaults to `True`):
@@ -81,6 +89,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
     def __init__(
         self,
         feature_size: int = 64,
+        prosody: bool = True,
         sampling_rate: int = 16000,
         padding_value: float = 0.0,
         n_fft: int = 512,
@@ -105,15 +114,29 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             raise ValueError(f"`normalization` must be one of {NORMALIZATIONS}, got {normalization!r}.")
         if normalization == "global" and (mean is None or std is None):
             raise ValueError("`normalization='global'` needs `mean` and `std` (see `TFTFeatureExtractor.fit`).")
+        self.prosody = prosody
         for name, stats in (("mean", mean), ("std", std)):
-            if stats is not None and len(stats) != feature_size:
-                raise ValueError(f"`{name}` has {len(stats)} values, expected one per mel band ({feature_size}).")
+            if stats is not None and len(stats) != self.num_channels:
+                raise ValueError(
+                    f"`{name}` has {len(stats)} values, expected one per channel ({self.num_channels}: "
+                    f"{feature_size} mel bands{' and the prosody contours' if prosody else ''})."
+                )
         self.n_fft, self.win_length, self.hop_length = n_fft, win_length, hop_length
         self.f_min, self.f_max, self.max_length, self.normalization = f_min, f_max, max_length, normalization
         self.mean = [float(m) for m in mean] if mean is not None else None
         self.std = [float(s) for s in std] if std is not None else None
         self.statistics_seconds = statistics_seconds
         self._mel_transform: torchaudio.transforms.MelSpectrogram | None = None
+
+    @classmethod
+    def from_dict(cls, feature_extractor_dict: dict[str, Any], **kwargs) -> TFTFeatureExtractor:
+        """As `FeatureExtractionMixin.from_dict`; a dict without `prosody` was saved before it existed: log-mel only."""
+        return super().from_dict({"prosody": False, **feature_extractor_dict}, **kwargs)
+
+    @property
+    def num_channels(self) -> int:
+        """Values per frame: the mel bands, then the prosody contours (with `prosody`)."""
+        return self.feature_size + (len(PROSODY_CHANNELS) if self.prosody else 0)
 
     @property
     def min_num_samples(self) -> int:
@@ -174,7 +197,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
                 "`max_length=None` to keep whole clips (TFTForAudioClassification scores long inputs in windows)."
             )
 
-        features, num_frames = self._log_mel(clips, max_length)
+        features, num_frames = self._features(clips, max_length)
         features = self._normalize(features, num_frames)
         target = self._target_frames(padding, num_frames, max_length)
         features = torch.nn.functional.pad(features[:, :target], (0, 0, 0, max(0, target - features.shape[1])))
@@ -194,25 +217,31 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         `raw_speech` is consumed `batch_size` clips at a time (running sums over the valid frames), so a lazy
         iterable, e.g. clips decoded from a `datasets.Dataset` as they are read, is never held whole in memory.
         """
-        total, total_sq, count = np.zeros(self.feature_size), np.zeros(self.feature_size), 0  # float64 sums
+        sums, frames = torch.zeros(3, self.num_channels, dtype=torch.float64), 0  # sum, sum of squares, count
         clips = iter(raw_speech)
         while chunk := list(itertools.islice(clips, batch_size)):
             batch = self._check_sampling_rate(self._to_mono_clips(chunk), sampling_rate, False)
             max_length = self.max_length or self._longest(batch)
             self._check_lengths(batch, max_length, truncation=True)
-            features, num_frames = self._log_mel(batch, max_length)
-            mask = torch.arange(features.shape[1])[None, :] < num_frames[:, None]  # (batch, frames)
-            valid = features[mask].double()  # (valid frames, mel)
-            total += valid.sum(0).numpy()
-            total_sq += (valid**2).sum(0).numpy()
-            count += valid.shape[0]
-        if count == 0:
+            features, num_frames = self._features(batch, max_length)
+            sums += self._moments(features, num_frames).sum(1)
+            frames += int(num_frames.sum())
+        if frames == 0:
             raise ValueError("`fit` got no audio.")
-        mean = total / count
-        std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-10))
+        mean, std = self._statistics(sums, floor=1e-10)
         self.mean, self.std, self.normalization = mean.tolist(), std.tolist(), "global"
-        self.statistics_seconds = count * self.hop_length / self.sampling_rate
+        self.statistics_seconds = frames * self.hop_length / self.sampling_rate
         return self
+
+    def standardize(self, features: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """Raw features (`normalization="none"`) standardised with per-channel `mean` and `std` (broadcast against
+        `features`), the voiced-only contours set to 0 in unvoiced frames: what every normalisation does, and what
+        speaker-adaptive training does with each speaker's statistics."""
+        standardized = (features - mean) / std
+        if self.prosody:
+            voiced = self._voiced_channels()
+            standardized[..., voiced] = standardized[..., voiced] * (features[..., -1:] > 0.5)
+        return standardized
 
     def adapted(
         self, raw_speech: Iterable[np.ndarray], sampling_rate: int, min_seconds: float = MIN_ADAPTATION_SECONDS
@@ -319,15 +348,22 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
                     "pass `truncation=True` or a larger `max_length`."
                 )
 
-    def _log_mel(self, clips: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-mel of the padded batch: `(batch, frames, mel)` features and the valid frame count per clip."""
+    def _features(self, clips: list[np.ndarray], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw features of the padded batch, `(batch, frames, num_channels)` (log-mel, then the prosody contours),
+        and the valid frame count per clip."""
         keep = self.n_fft + (max_length - 1) * self.hop_length  # samples that make `max_length` frames
         lengths = torch.tensor([min(len(clip), keep) for clip in clips])
         waveforms = torch.zeros(len(clips), int(lengths.max()))
         for row, clip in enumerate(clips):
             waveforms[row, : lengths[row]] = torch.tensor(clip[: lengths[row]])
-        mel = self._mel()(waveforms)  # (batch, mel, frames)
-        features = torch.log(mel + LOG_OFFSET).transpose(1, 2)  # (batch, frames, mel)
+        transform = self._mel()
+        power = transform.spectrogram(waveforms)  # (batch, bins, frames)
+        features = torch.log(transform.mel_scale(power) + LOG_OFFSET).transpose(1, 2)  # (batch, frames, mel)
+        if self.prosody:
+            contours = prosody_contours(
+                waveforms, power.transpose(1, 2), self.sampling_rate, self.n_fft, self.hop_length
+            )
+            features = torch.cat([features, contours], dim=-1)
         num_frames = 1 + (lengths - self.n_fft) // self.hop_length
         return features, num_frames
 
@@ -350,12 +386,34 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         if self.normalization == "none":
             return features
         if self.normalization == "global":
-            return (features - torch.tensor(self.mean)) / torch.tensor(self.std)
-        mask = (torch.arange(features.shape[1])[None, :] < num_frames[:, None]).unsqueeze(-1)  # (batch, frames, 1)
-        count = num_frames.view(-1, 1, 1).to(features.dtype)
-        mean = (features * mask).sum(1, keepdim=True) / count
-        var = (((features - mean) * mask) ** 2).sum(1, keepdim=True) / count
-        return (features - mean) / torch.sqrt(var + 1e-5)
+            return self.standardize(features, torch.tensor(self.mean), torch.tensor(self.std))
+        mean, std = self._statistics(self._moments(features, num_frames), offset=1e-5)  # each (batch, channels)
+        return self.standardize(features, mean[:, None].float(), std[:, None].float())
+
+    def _voiced_channels(self) -> slice:
+        first = self.feature_size + PROSODY_CHANNELS.index(VOICED[0])
+        return slice(first, first + len(VOICED))
+
+    def _moments(self, features: torch.Tensor, num_frames: torch.Tensor) -> torch.Tensor:
+        """`(3, batch, channels)` float64 sum, sum of squares and count of each clip's raw values over its real
+        frames (for the voiced-only contours, its voiced frames)."""
+        weights = (torch.arange(features.shape[1])[None, :] < num_frames[:, None])[..., None].expand_as(features)
+        if self.prosody:
+            weights = weights.clone()
+            weights[..., self._voiced_channels()] &= features[..., -1:] > 0.5
+        values, weights = features.double() * weights, weights.double()
+        return torch.stack([values.sum(1), (values * features.double()).sum(1), weights.sum(1)])
+
+    def _statistics(self, moments: torch.Tensor, floor: float = 0.0, offset: float = 0.0) -> tuple[torch.Tensor, ...]:
+        """Mean and std from `_moments` (summed or not); a channel without values, and the voicing flag, keep 0 and
+        1 (the flag stays 0/1)."""
+        total, total_sq, count = moments
+        mean = total / count.clamp(min=1)
+        std = torch.sqrt((total_sq / count.clamp(min=1) - mean**2).clamp(min=floor) + offset)
+        empty = count == 0
+        if self.prosody:
+            empty[..., -1] = True
+        return mean.masked_fill(empty, 0.0), std.masked_fill(empty, 1.0)
 
     @staticmethod
     def _target_frames(padding: bool | str, num_frames: torch.Tensor, max_length: int) -> int:

@@ -177,14 +177,40 @@ class TFTPositionConvolution(nn.Conv1d):
     """The depthwise convolution of the time positions (a class of its own for `_init_weights`)."""
 
 
+class TFTProsodyEmbeddings(nn.Module):
+    """The prosody contours at the time tokens' steps: 1-d convolutions along time (kernel 3, stride 2, GELU; as
+    many as the conv2d stem has), projected to `hidden_size`. Padded frames are zeroed after every convolution."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        channels = 2 * config.time_conv_channels
+        self.convolutions = nn.ModuleList(
+            nn.Conv1d(config.num_prosody_features if i == 0 else channels, channels, 3, stride=2, padding=1)
+            for i in range(config.frames_per_time_token.bit_length() - 1)
+        )
+        self.act = ACT2FN[config.hidden_act]
+        self.projection = nn.Linear(channels, config.hidden_size)
+
+    def forward(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """`(batch, frames, num_prosody_features)` -> `(batch, time_tokens, hidden)`."""
+        hidden, mask = contours.transpose(1, 2), frame_mask
+        for convolution in self.convolutions:
+            mask = mask[:, ::2]
+            hidden = self.act(convolution(hidden)) * mask[:, None, :].to(hidden.dtype)
+        return self.projection(hidden.transpose(1, 2))
+
+
 class TFTTimeEmbeddings(nn.Module):
-    """Time tokens: the conv2d stem's output at each token step, projected to `hidden_size`, plus relative positions
-    from a depthwise convolution over neighbouring tokens (as wav2vec 2.0; padded tokens are zeroed first)."""
+    """Time tokens: the conv2d stem's output at each token step, projected to `hidden_size`, plus the prosody
+    contours' embedding (with `num_prosody_features`), plus relative positions from a depthwise convolution over
+    neighbouring tokens (as wav2vec 2.0; padded tokens are zeroed first)."""
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.subsampling = TFTConvSubsampling(config)
         self.projection = nn.Linear(self.subsampling.output_size, config.hidden_size)
+        self.num_mel_bins = config.num_mel_bins
+        self.prosody = TFTProsodyEmbeddings(config) if config.num_prosody_features else None
         kernel = config.position_kernel_size
         self.position_conv = TFTPositionConvolution(
             config.hidden_size, config.hidden_size, kernel, padding=kernel // 2, groups=config.hidden_size
@@ -192,8 +218,11 @@ class TFTTimeEmbeddings(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens, token_mask = self.subsampling(features, frame_mask)  # (batch, tokens, channels * bands)
-        embeddings = self.projection(tokens)
+        """`(batch, frames, num_input_features)` -> time tokens `(batch, tokens, hidden)` and their mask."""
+        tokens, token_mask = self.subsampling(features[..., : self.num_mel_bins], frame_mask)
+        embeddings = self.projection(tokens)  # (batch, tokens, hidden)
+        if self.prosody is not None:
+            embeddings = embeddings + self.prosody(features[..., self.num_mel_bins :], frame_mask)
         embeddings = embeddings * token_mask[..., None].to(embeddings.dtype)
         positions = self.position_conv(embeddings.transpose(1, 2)).transpose(1, 2)  # (batch, tokens, hidden)
         return self.dropout(embeddings + nn.functional.gelu(positions)), token_mask
@@ -310,8 +339,8 @@ class TFTModel(TFTPreTrainedModel):
         self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs
     ) -> TFTModelOutput:
         r"""
-        input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
-            Log-mel features from [`TFTFeatureExtractor`], of any length (encoded in one piece:
+        input_features (`torch.FloatTensor` of shape `(batch, frames, num_input_features)`):
+            Log-mel features (and prosody contours) from [`TFTFeatureExtractor`], of any length (encoded in one piece:
             [`TFTForAudioClassification`] is what cuts long inputs into inference windows).
         attention_mask (`torch.LongTensor` of shape `(batch, frames)`, *optional*):
             1 for real frames, 0 for padding (at the end). Padded frames never influence the output.
@@ -324,7 +353,8 @@ class TFTModel(TFTPreTrainedModel):
             streams.append(self.time_encoder(time, time_mask, **kwargs))
             masks.append(time_mask)
         if self.config.use_frequency_branch:
-            frequency = self.frequency_embeddings(features, frame_mask)  # (batch, frequency_tokens, hidden)
+            mel = features[..., : self.config.num_mel_bins]
+            frequency = self.frequency_embeddings(mel, frame_mask)  # (batch, frequency_tokens, hidden)
             streams.append(self.frequency_encoder(frequency, None, **kwargs))
             masks.append(frame_mask.new_ones(frequency.shape[:2]))
         token_mask = torch.cat(masks, dim=1)
@@ -336,10 +366,13 @@ class TFTModel(TFTPreTrainedModel):
 
     def frame_mask(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Check the input's shape and return the `(batch, frames)` boolean mask of real frames."""
-        if input_features.dim() != 3 or input_features.shape[-1] != self.config.num_mel_bins:
+        expected = self.config.num_input_features
+        if input_features.dim() != 3 or input_features.shape[-1] != expected:
+            contents = f"{self.config.num_mel_bins} mel bands + {self.config.num_prosody_features} prosody contours"
             raise ValueError(
-                f"`input_features` must have shape (batch, frames, {self.config.num_mel_bins}), got "
-                f"{tuple(input_features.shape)}."
+                f"`input_features` must have shape (batch, frames, {expected}) ({contents}: a TFTFeatureExtractor "
+                f"with feature_size={self.config.num_mel_bins}, prosody={bool(self.config.num_prosody_features)}), "
+                f"got {tuple(input_features.shape)}."
             )
         if attention_mask is None:
             return torch.ones(input_features.shape[:2], dtype=torch.bool, device=input_features.device)
@@ -408,8 +441,8 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
-        input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
-            Log-mel features from [`TFTFeatureExtractor`], of any length.
+        input_features (`torch.FloatTensor` of shape `(batch, frames, num_input_features)`):
+            Log-mel features (and prosody contours) from [`TFTFeatureExtractor`], of any length.
         labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
             Class indices in `[0, num_labels)`; the loss is the cross-entropy of `self.loss_function`.
         """
@@ -498,8 +531,9 @@ class TFTForMaskedSpectrogramModeling(TFTPreTrainedModel):
         **kwargs,
     ) -> TFTMaskedSpectrogramModelingOutput:
         r"""
-        input_features (`torch.FloatTensor` of shape `(batch, frames, num_mel_bins)`):
-            Normalised log-mel features from [`TFTFeatureExtractor`] (0 is the mean: masked frames are set to it).
+        input_features (`torch.FloatTensor` of shape `(batch, frames, num_input_features)`):
+            Normalised features from [`TFTFeatureExtractor`] (0 is the mean: masked frames are set to it); the mel
+            bands are reconstructed.
         mask_time_indices (`torch.BoolTensor` of shape `(batch, time_tokens)`, *optional*):
             Time tokens to hide and reconstruct, `time_tokens = ceil(frames / config.frames_per_time_token)`, e.g.
             from `transformers.models.wav2vec2.modeling_wav2vec2._compute_mask_indices`. Without it nothing is
@@ -518,7 +552,8 @@ class TFTForMaskedSpectrogramModeling(TFTPreTrainedModel):
             masked_frames = mask_time_indices.bool().repeat_interleave(per_token, dim=1)[:, :frames]
             if attention_mask is not None:
                 masked_frames = masked_frames & attention_mask.bool()
-            input_features, target = input_features.masked_fill(masked_frames[..., None], 0.0), input_features
+            target = input_features[..., : self.config.num_mel_bins]
+            input_features = input_features.masked_fill(masked_frames[..., None], 0.0)
         outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
         time_tokens = outputs.last_hidden_state[:, :num_tokens]  # the time stream comes first
         reconstruction = self.decoder(time_tokens).reshape(batch, -1, self.config.num_mel_bins)[:, :frames]

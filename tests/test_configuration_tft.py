@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from conftest import tiny_config_kwargs
 
@@ -30,8 +32,13 @@ def test_round_trip(tmp_path):
         ({"position_kernel_size": 4}, "must be odd"),
         ({"frequency_conv_kernel_size": 2}, "must be odd"),
         ({"frequency_conv_channels": 0}, "frequency_conv_channels"),
-        ({"use_time_branch": False, "use_frequency_branch": False, "use_fusion": False}, "At least one"),
-        ({"use_time_branch": False}, "needs both"),
+        (
+            {"use_time_branch": False, "use_frequency_branch": False, "use_fusion": False, "num_prosody_features": 0},
+            "At least one",
+        ),
+        ({"use_time_branch": False, "num_prosody_features": 0}, "needs both"),
+        ({"use_time_branch": False, "use_fusion": False}, r"join the time tokens and need `use_time_branch=True`"),
+        ({"num_prosody_features": -1}, "num_prosody_features"),
         ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
         ({"classifier_dropout": -0.1}, "classifier_dropout"),
         ({"max_frames": 0}, "max_frames"),
@@ -44,6 +51,15 @@ def test_round_trip(tmp_path):
 def test_invalid_values_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TFTConfig(**tiny_config_kwargs(**kwargs))
+
+
+def test_a_config_saved_before_prosody_loads_log_mel_only(tmp_path):
+    TFTConfig(**tiny_config_kwargs()).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved.pop("num_prosody_features") == 14  # the default
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    config = TFTConfig.from_pretrained(tmp_path)
+    assert config.num_prosody_features == 0 and config.num_input_features == 16
 
 
 def test_inference_windows():

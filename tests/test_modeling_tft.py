@@ -9,7 +9,7 @@ from modeling_tft.modeling_tft import window_starts
 ABLATIONS = {  # the paper's three switches
     "full": {},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
-    "frequency_only": {"use_time_branch": False, "use_fusion": False},
+    "frequency_only": {"use_time_branch": False, "use_fusion": False, "num_prosody_features": 0},
     "no_fusion": {"use_fusion": False},
 }
 
@@ -22,7 +22,7 @@ class TFTModelTester:
 
     def inputs(self, frames: tuple[int, ...] = (60, 37, 9)) -> dict[str, torch.Tensor]:
         generator = torch.Generator().manual_seed(0)
-        features = torch.randn(len(frames), max(frames), self.config.num_mel_bins, generator=generator)
+        features = torch.randn(len(frames), max(frames), self.config.num_input_features, generator=generator)
         mask = (torch.arange(max(frames))[None, :] < torch.tensor(frames)[:, None]).long()
         return {"input_features": features * mask[..., None], "attention_mask": mask}
 
@@ -103,7 +103,7 @@ def test_hidden_states_and_attentions_are_recorded_in_stream_order():
 def test_any_length_and_band_tokens_are_statistics_over_time():
     tester = TFTModelTester(**ABLATIONS["frequency_only"])
     model = TFTForAudioClassification(tester.config).eval()
-    long = torch.randn(2, 10 * tester.config.max_frames + 3, tester.config.num_mel_bins)
+    long = torch.randn(2, 10 * tester.config.max_frames + 3, tester.config.num_input_features)
     assert model(long).logits.shape == (2, 3)
     # a clip repeated 4 times has the band statistics of the clip once, but for the convolutions' edges: they are
     # much closer to them than another clip's are
@@ -120,12 +120,13 @@ def test_any_length_and_band_tokens_are_statistics_over_time():
 
 def test_bad_shapes_raise():
     model = TFTModel(TFTModelTester().config)
-    with pytest.raises(ValueError, match=r"shape \(batch, frames, 16\)"):
-        model(torch.zeros(1, 10, 8))
+    expected = r"shape \(batch, frames, 30\) \(16 mel bands \+ 14 prosody contours: .*prosody=True\)"
+    with pytest.raises(ValueError, match=expected):
+        model(torch.zeros(1, 10, 16))  # log-mel only: an extractor with prosody=False
     with pytest.raises(ValueError, match="`attention_mask` has shape"):
-        model(torch.zeros(1, 10, 16), attention_mask=torch.ones(1, 9))
+        model(torch.zeros(1, 10, 30), attention_mask=torch.ones(1, 9))
     with pytest.raises(ValueError, match="first frame unmasked"):
-        model(torch.zeros(1, 10, 16), attention_mask=torch.tensor([[0] + [1] * 9]))
+        model(torch.zeros(1, 10, 30), attention_mask=torch.tensor([[0] + [1] * 9]))
 
 
 def test_loss_is_the_cross_entropy():
@@ -170,7 +171,7 @@ def windows_by_hand(model: TFTForAudioClassification, clip: torch.Tensor, starts
 
 def test_long_inputs_are_scored_in_windows_only_when_configured():
     model = TFTForAudioClassification(TFTModelTester().config).eval()
-    clip = torch.randn(1, 200, 16, generator=torch.Generator().manual_seed(1))
+    clip = torch.randn(1, 200, 30, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         whole = model(clip).logits
         model.config.inference_window_frames = 60
@@ -205,7 +206,7 @@ def test_padded_batch_of_long_and_short_clips_matches_each_clip_alone():
 
 def test_windowed_logits_train_and_refuse_layer_outputs():
     model = TFTForAudioClassification(TFTModelTester(inference_window_frames=60).config).train()
-    long = torch.randn(2, 150, 16, generator=torch.Generator().manual_seed(2))
+    long = torch.randn(2, 150, 30, generator=torch.Generator().manual_seed(2))
     loss = model(long, labels=torch.tensor([0, 2])).loss
     loss.backward()
     assert torch.isfinite(loss) and model.classifier.weight.grad is not None

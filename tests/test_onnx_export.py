@@ -61,11 +61,12 @@ def test_onnx_file_declares_dynamic_inputs_and_labels(exported, capsys):
     path, classifier = exported
     model = onnx.load(str(path))
     shapes = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
-    assert shapes == {"input_features": ["batch", "frames", 64], "attention_mask": ["batch", "frames"]}
+    assert shapes == {"input_features": ["batch", "frames", 64 + 14], "attention_mask": ["batch", "frames"]}
     assert [o.name for o in model.graph.output] == ["logits"]
     metadata = {p.key: p.value for p in model.metadata_props}
     assert json.loads(metadata["id2label"]) == {str(i): label for i, label in enumerate(classifier.labels)}
     assert metadata["sampling_rate"] == "16000" and metadata["max_frames"] == ""
+    assert (metadata["num_mel_bins"], metadata["num_prosody_features"]) == ("64", "14")
 
 
 def test_windowed_model_is_exported_up_to_its_window(tmp_path):

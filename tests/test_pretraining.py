@@ -26,13 +26,13 @@ def tiny_model() -> TFTForMaskedSpectrogramModeling:
 
 def test_masked_frames_are_hidden_and_scored():
     model = tiny_model()
-    features = torch.randn(2, 40, 16)
+    features = torch.randn(2, 40, 30)  # 16 mel bands, then 14 prosody contours
     mask = torch.zeros(2, 10, dtype=torch.bool)
     mask[0, 2:5], mask[1, 6:9] = True, True
     output = model(features, mask_time_indices=mask)
-    assert output.reconstruction.shape == (2, 40, 16)
+    assert output.reconstruction.shape == (2, 40, 16)  # the mel bands are reconstructed
     assert output.masked_frames.sum() == 2 * 3 * 4  # 3 tokens of 4 frames per clip
-    expected = (output.reconstruction - features).pow(2).mean(-1)[output.masked_frames].mean()
+    expected = (output.reconstruction - features[..., :16]).pow(2).mean(-1)[output.masked_frames].mean()
     torch.testing.assert_close(output.loss, expected)
     changed = features.clone()
     changed[output.masked_frames] = 5.0  # what the model must not see
@@ -42,11 +42,11 @@ def test_masked_frames_are_hidden_and_scored():
 
 def test_padding_changes_nothing():
     model = tiny_model()
-    clip = torch.randn(1, 30, 16)
+    clip = torch.randn(1, 30, 30)
     mask = torch.zeros(1, 8, dtype=torch.bool)
     mask[0, 1:4] = True
     alone = model(clip, mask_time_indices=mask)
-    padded = torch.cat([clip, torch.randn(1, 14, 16)], 1)
+    padded = torch.cat([clip, torch.randn(1, 14, 30)], 1)
     attention_mask = torch.zeros(1, 44, dtype=torch.long)
     attention_mask[0, :30] = 1
     padded_mask = torch.cat([mask, torch.ones(1, 3, dtype=torch.bool)], 1)  # masks over padding are not scored
@@ -57,9 +57,11 @@ def test_padding_changes_nothing():
 
 def test_bad_inputs_and_configs_raise():
     with pytest.raises(ValueError, match="expected \\(1, 10\\)"):
-        tiny_model()(torch.randn(1, 40, 16), mask_time_indices=torch.zeros(1, 9, dtype=torch.bool))
+        tiny_model()(torch.randn(1, 40, 30), mask_time_indices=torch.zeros(1, 9, dtype=torch.bool))
     with pytest.raises(ValueError, match="needs `use_time_branch=True`"):
-        TFTForMaskedSpectrogramModeling(TFTConfig(**tiny_config_kwargs(use_time_branch=False, use_fusion=False)))
+        TFTForMaskedSpectrogramModeling(
+            TFTConfig(**tiny_config_kwargs(use_time_branch=False, use_fusion=False, num_prosody_features=0))
+        )
 
 
 def test_backbone_checkpoint_fine_tunes_strictly(tmp_path):

@@ -10,6 +10,7 @@ from huggingface_hub import ModelCard
 from test_run_train import run
 
 from modeling_tft import TFTFeatureExtractor
+from modeling_tft.prosody_tft import PROSODY_CHANNELS, SPECTRAL
 from tft_ser.training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
 
 
@@ -24,13 +25,15 @@ def test_each_speaker_is_standardised_with_its_own_statistics():
     examples += [{"audio": a, "label": 1, "speaker": "quiet"} for a in clips_of(0.001, 1)]
     statistics = speaker_statistics(datasets.Dataset.from_list(examples), extractor)
     assert set(statistics) == {"loud", "quiet"}
-    assert (statistics["loud"][0] - statistics["quiet"][0]).min() > 5  # 40 dB apart in every band
+    assert (statistics["loud"][0][:16] - statistics["quiet"][0][:16]).min() > 5  # 40 dB apart in every band
     batch = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)(examples)
     for speaker in ("loud", "quiet"):
         rows = [i for i, e in enumerate(examples) if e["speaker"] == speaker]
-        frames = batch["input_features"][rows][batch["attention_mask"][rows].bool()]  # (valid frames, mel)
-        torch.testing.assert_close(frames.mean(0), torch.zeros(16), atol=1e-4, rtol=0)
-        torch.testing.assert_close(frames.std(0, unbiased=False), torch.ones(16), atol=1e-3, rtol=0)
+        frames = batch["input_features"][rows][batch["attention_mask"][rows].bool()]  # (valid frames, channels)
+        every_frame = frames[:, : 16 + len(SPECTRAL)]  # mel bands and spectral contours (noise: nothing voiced)
+        torch.testing.assert_close(every_frame.mean(0), torch.zeros(26), atol=1e-4, rtol=0)
+        torch.testing.assert_close(every_frame.std(0, unbiased=False), torch.ones(26), atol=1e-3, rtol=0)
+        assert frames.shape[1] == 16 + len(PROSODY_CHANNELS) and torch.all(frames[:, 26:] == 0)
     collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
     with pytest.raises(KeyError, match=r"No speaker statistics for speaker\(s\) \['new'\]"):
         collator([{**examples[0], "speaker": "new"}])
@@ -42,7 +45,8 @@ def test_run_with_speaker_normalisation_exports_pooled_statistics(tmp_path):
     results = run(tmp_path, "--normalization", "speaker", "--folds", "0", "--num_train_epochs", "1")
     assert results["arguments"]["model"]["normalization"] == "speaker"
     config = json.loads((tmp_path / "export" / "preprocessor_config.json").read_text())
-    assert config["normalization"] == "global" and len(config["mean"]) == len(config["std"]) == 64
+    channels = 64 + len(PROSODY_CHANNELS)
+    assert config["normalization"] == "global" and len(config["mean"]) == len(config["std"]) == channels
     assert "per-speaker normalisation" in ModelCard.load(tmp_path / "export" / "README.md").text
 
 

@@ -11,7 +11,7 @@ CONFIGS = {
     "joint": {},
     "no_fusion": {"use_fusion": False},
     "time_only": {"use_frequency_branch": False, "use_fusion": False},
-    "frequency_only": {"use_time_branch": False, "use_fusion": False},
+    "frequency_only": {"use_time_branch": False, "use_fusion": False, "num_prosody_features": 0},
     "time_only_no_layers": {"use_frequency_branch": False, "use_fusion": False, "num_time_layers": 0},
 }
 

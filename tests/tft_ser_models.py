@@ -80,7 +80,7 @@ def random_export(**overrides) -> Path:
     config = TFTConfig(**tiny_config_kwargs(num_mel_bins=64, max_frames=300, **overrides))
     path = _temporary_folder("tft-ser-random-")
     TFTForAudioClassification(config).eval().save_pretrained(path)
-    TFTFeatureExtractor().save_pretrained(path)
+    TFTFeatureExtractor(prosody=bool(config.num_prosody_features)).save_pretrained(path)
     return path
 
 

@@ -73,7 +73,7 @@ def _input_x_gradient(classifier: EmotionClassifier, inputs: dict, target: int) 
     with torch.enable_grad():
         logits = classifier.model(**{**inputs, "input_features": features}).logits
         logits[0, target].backward()
-    return (features * features.grad)[0].abs().detach().cpu()  # (frames, mel)
+    return (features * features.grad)[0].abs().detach().cpu()  # (frames, mel bands + prosody contours)
 
 
 def explain_clip(classifier: EmotionClassifier, audio: np.ndarray, start_s: float = 0.0) -> Explanation:
@@ -92,7 +92,7 @@ def explain_clip(classifier: EmotionClassifier, audio: np.ndarray, start_s: floa
     probabilities = output.logits[0].float().softmax(-1).cpu()
     target = int(probabilities.argmax())
     time_layers, band_layers = attention_by_stream(config, tuple(a.cpu() for a in output.attentions))
-    features = inputs["input_features"][0].cpu()  # (frames, mel)
+    features = inputs["input_features"][0, :, : config.num_mel_bins].cpu()  # (frames, mel): the spectrogram shown
     frames, mel = features.shape
     time_map = band_map = None
     if time_layers:
@@ -113,8 +113,8 @@ def explain_clip(classifier: EmotionClassifier, audio: np.ndarray, start_s: floa
         scores={label: float(p) for label, p in zip(classifier.labels, probabilities.tolist(), strict=True)},
         time_attention=time_map,
         band_attention=band_map,
-        time_gradient=_normalise(gradient.sum(1)).numpy(),
-        band_gradient=_normalise(gradient.sum(0)).numpy(),
+        time_gradient=_normalise(gradient.sum(1)).numpy(),  # a frame's mel bands and prosody contours
+        band_gradient=_normalise(gradient[:, :mel].sum(0)).numpy(),
         notes=notes,
     )
 

@@ -19,7 +19,7 @@ from .extras import installed
 
 logger = logging.getLogger(__name__)
 
-INPUT_NAMES = ["input_features", "attention_mask"]  # (batch, frames, mel) float32, (batch, frames) int32
+INPUT_NAMES = ["input_features", "attention_mask"]  # (batch, frames, channels) float32, (batch, frames) int32
 OUTPUT_NAMES = ["logits"]  # (batch, labels)
 TOLERANCE = 1e-4  # largest |onnxruntime - PyTorch| logit accepted by the check
 CHECK_SECONDS = (3.0, 1.7)  # the export's example: two clips, the shorter padded
@@ -57,7 +57,8 @@ def example_inputs(
 def export_onnx(model: torch.nn.Module, feature_extractor, path: str | Path, opset: int | None = None) -> OnnxExport:
     """
     Export `model` (a `TFTForAudioClassification`) with `torch.onnx.export(dynamo=True)`: inputs `input_features`
-    `(batch, frames, mel)` and `attention_mask` `(batch, frames)`, output `logits`, batch and frames dynamic.
+    `(batch, frames, channels)` (mel bands, then prosody contours) and `attention_mask` `(batch, frames)`, output
+    `logits`, batch and frames dynamic.
     A model with an inference window (`config.window_frames`) is exported for inputs of at most that many frames
     (its one-pass path: window longer inputs yourself, `modeling_tft.window_starts`/`combine_window_logits`).
     Labels, sampling rate, mel bins and that limit go into the file's metadata.
@@ -102,14 +103,15 @@ def _add_metadata(path: Path, model: torch.nn.Module, feature_extractor, max_fra
 
     proto = onnx.load(str(path))
     shapes = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in proto.graph.input]
-    if shapes != [["batch", "frames", model.config.num_mel_bins], ["batch", "frames"]]:  # not specialised
-        raise RuntimeError(f"the exporter gave input shapes {shapes}, not (batch, frames[, mel]) free")
+    if shapes != [["batch", "frames", model.config.num_input_features], ["batch", "frames"]]:  # not specialised
+        raise RuntimeError(f"the exporter gave input shapes {shapes}, not (batch, frames[, channels]) free")
     config = model.config
     metadata = {
         "producer": "tft-ser export-onnx",
         "id2label": json.dumps({int(i): label for i, label in config.id2label.items()}),
         "sampling_rate": str(feature_extractor.sampling_rate),
         "num_mel_bins": str(config.num_mel_bins),
+        "num_prosody_features": str(config.num_prosody_features),  # after the mel bands in each frame
         "max_frames": "" if max_frames is None else str(max_frames),
     }
     for key, value in metadata.items():

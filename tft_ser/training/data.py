@@ -144,7 +144,7 @@ def _undecoded(dataset: datasets.Dataset) -> datasets.Dataset:
 def speaker_statistics(
     dataset: datasets.Dataset, feature_extractor: TFTFeatureExtractor
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Per-speaker mean and std of every log-mel band over that speaker's clips (no labels used).
+    """Per-speaker mean and std of every feature channel over that speaker's clips (no labels used).
 
     The usual speaker normalisation of speaker-independent SER: each clip is later standardised with its own
     speaker's statistics, including the (unlabelled) audio of the test speakers. It is
@@ -167,8 +167,9 @@ class SpeechEmotionCollator:
     `max_length`) and, when their widths are > 0, `num_masks` SpecAugment time and frequency masks (torchaudio,
     drawn per clip); all randomness comes from torch's global generator, which both trainers seed and checkpoint.
     Evaluation clips are cut to the extractor's `max_length`, or kept whole when it is `None` (a TFT, which scores
-    clips longer than its inference window in windows). With `speaker_statistics` (from `speaker_statistics`; the
-    extractor must then use `normalization="none"`) every clip is standardised with its own speaker's mean/std.
+    clips longer than its inference window in windows). Time masks cover every channel of a frame, frequency masks
+    only mel bands. With `speaker_statistics` (from `speaker_statistics`; the extractor must then use
+    `normalization="none"`) every clip is standardised with its own speaker's statistics (`standardize`).
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     """
 
@@ -197,12 +198,12 @@ class SpeechEmotionCollator:
         if train and not crop_frames:
             raise ValueError("Training crops need `crop_frames` (the feature extractor keeps whole clips).")
         self.crop_samples = fe.n_fft + (crop_frames - 1) * fe.hop_length if crop_frames else None
-        masks = []
+        time_masks, frequency_masks = [], []
         if train and time_mask_frames:
-            masks += [torchaudio.transforms.TimeMasking(time_mask_frames, iid_masks=True)] * num_masks
+            time_masks = [torchaudio.transforms.TimeMasking(time_mask_frames, iid_masks=True)] * num_masks
         if train and frequency_mask_bins:
-            masks += [torchaudio.transforms.FrequencyMasking(frequency_mask_bins, iid_masks=True)] * num_masks
-        self.masks = torch.nn.Sequential(*masks)
+            frequency_masks = [torchaudio.transforms.FrequencyMasking(frequency_mask_bins, iid_masks=True)] * num_masks
+        self.time_masks, self.frequency_masks = torch.nn.Sequential(*time_masks), torch.nn.Sequential(*frequency_masks)
 
     def __call__(self, batch: list[dict]) -> dict[str, torch.Tensor]:
         clips = [self.random_crop(e["audio"]) if self.train else e["audio"] for e in batch]
@@ -212,15 +213,21 @@ class SpeechEmotionCollator:
         )
         if self.speaker_statistics is not None:
             features["input_features"] = self._speaker_normalised(features, batch)
-        if len(self.masks):
-            spectrogram = features["input_features"].transpose(1, 2)  # (batch, mel, frames)
-            masked = self.masks(spectrogram).transpose(1, 2)  # masked values are 0 = the normalised mean
-            features["input_features"] = masked * features["attention_mask"][..., None]
+        if len(self.time_masks) or len(self.frequency_masks):
+            features["input_features"] = (
+                self._masked(features["input_features"]) * features["attention_mask"][..., None]
+            )
         features["labels"] = torch.tensor([example["label"] for example in batch])
         if self.model_type == "ast":  # same features under AST's input name; AST has no attention mask
             features["input_values"] = features.pop("input_features")
             del features["attention_mask"]
         return dict(features)
+
+    def _masked(self, features: torch.Tensor) -> torch.Tensor:
+        """SpecAugment: masked values are 0, the normalised mean (and "unvoiced" for the voicing contours)."""
+        mel = self.feature_extractor.feature_size
+        channels = self.time_masks(features.transpose(1, 2))  # (batch, channels, frames)
+        return torch.cat([self.frequency_masks(channels[:, :mel]), channels[:, mel:]], dim=1).transpose(1, 2)
 
     def _speaker_normalised(self, features: dict[str, torch.Tensor], batch: list[dict]) -> torch.Tensor:
         missing = sorted({e["speaker"] for e in batch} - set(self.speaker_statistics))
@@ -228,7 +235,8 @@ class SpeechEmotionCollator:
             raise KeyError(f"No speaker statistics for speaker(s) {missing}; compute them over every split.")
         mean = torch.stack([self.speaker_statistics[e["speaker"]][0] for e in batch])[:, None]  # (batch, 1, mel)
         std = torch.stack([self.speaker_statistics[e["speaker"]][1] for e in batch])[:, None]
-        return (features["input_features"] - mean) / std * features["attention_mask"][..., None]
+        standardized = self.feature_extractor.standardize(features["input_features"], mean, std)
+        return standardized * features["attention_mask"][..., None]
 
     def random_crop(self, clip: np.ndarray) -> np.ndarray:
         """A random `crop_frames`-frame excerpt of a longer waveform (torch's global generator); shorter ones whole."""

@@ -140,6 +140,7 @@ def build_model_and_extractor(
     whole_clips = isinstance(model.config, TFTConfig)
     feature_extractor = TFTFeatureExtractor(
         feature_size=model.config.num_mel_bins,
+        prosody=bool(getattr(model.config, "num_prosody_features", 0)),  # the AST baseline: log-mel only
         max_length=None if whole_clips else crop_frames(model.config),
         normalization="none" if model_args.normalization in ("global", "speaker") else model_args.normalization,
     )

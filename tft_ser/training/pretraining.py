@@ -146,7 +146,9 @@ def pretrain(data_args: PretrainingDataArguments, args: PretrainingArguments, co
     set_seed(args.seed)
     dataset, corpora = load_unlabelled(data_args, output_dir)
     config = config_with_overrides(TFTConfig(), data_args.config_overrides)
-    feature_extractor = TFTFeatureExtractor(feature_size=config.num_mel_bins, normalization="none")
+    feature_extractor = TFTFeatureExtractor(
+        feature_size=config.num_mel_bins, prosody=bool(config.num_prosody_features), normalization="none"
+    )
     collator = MaskedSpectrogramCollator(
         feature_extractor, config.max_frames, config.frames_per_time_token, data_args.mask_prob, data_args.mask_length
     )
