@@ -34,13 +34,14 @@ def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str)
     extractor.max_length = None  # whole clips: the model windows inputs longer than config.window_frames itself
     extractor.save_pretrained(export_dir)
     (export_dir / "results.json").write_text(json.dumps(results, indent=1))
-    model_card(results, model_id).save(export_dir / "README.md")
+    model_card(results, model_id, model.config.num_prosody_features).save(export_dir / "README.md")
     logger.info(f"Export (Hub-ready repository) written to {export_dir}")
     return export_dir
 
 
-def model_card(results: dict, model_id: str) -> ModelCard:
-    """The card from the `model_card.md` template, with `model-index` results that `ModelCard` parses."""
+def model_card(results: dict, model_id: str, num_prosody_features: int = 0) -> ModelCard:
+    """The card from the `model_card.md` template, with `model-index` results that `ModelCard` parses;
+    `num_prosody_features`: the contours the model reads after its mel bands."""
     corpus = results["corpus"]
     protocol = results["protocol"].replace("_", "-")
     eval_results = [
@@ -85,6 +86,7 @@ def model_card(results: dict, model_id: str) -> ModelCard:
         wa=f"{100 * results['mean']['wa']:.2f} ± {100 * results['std']['wa']:.2f}",
         ua=f"{100 * results['mean']['ua']:.2f} ± {100 * results['std']['ua']:.2f}",
         config=json.dumps(results["arguments"], indent=1),
+        num_prosody_features=num_prosody_features,
     )
 
 
