@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import datasets
@@ -13,6 +14,14 @@ from .data import iter_clips
 CACHE = Path("outputs/opensmile_cache")
 F0 = 10  # F0semitoneFrom27.5Hz_sma3nz: 0 in unvoiced frames
 VOICED_ONLY = slice(10, 25)  # the *_sma3nz descriptors: defined in voiced frames only
+GROUPS = {"spectral": range(0, 10), "pitch": [10], "quality": range(11, 16), "formants": range(16, 25)}
+
+
+def _columns() -> list[int]:
+    """The descriptor columns kept (ablation screens): `TFT_PROSODY_GROUPS`, comma-separated names of `GROUPS`
+    (all when unset); the voicing flag is always added."""
+    names = os.environ.get("TFT_PROSODY_GROUPS", ",".join(GROUPS)).split(",")
+    return sorted(i for name in names for i in GROUPS[name])
 
 
 def _descriptors(everything: datasets.Dataset) -> list[np.ndarray]:
@@ -44,9 +53,9 @@ def _statistics(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fold_prosody(splits: list[datasets.Dataset], per_speaker: bool) -> dict[int, np.ndarray]:
-    """Corpus row -> `(frames, 26)`: the 25 eGeMAPSv02 descriptors standardised with the training split's statistics
-    (`per_speaker=False`) or each speaker's own over all of that speaker's clips (no labels), the voiced-only ones
-    over voiced frames and 0 elsewhere, plus a voicing flag."""
+    """Corpus row -> `(frames, len(_columns()) + 1)`: the kept eGeMAPSv02 descriptors standardised with the
+    training split's statistics (`per_speaker=False`) or each speaker's own over all of that speaker's clips (no
+    labels), the voiced-only ones over voiced frames and 0 elsewhere, plus a voicing flag."""
     everything = datasets.concatenate_datasets(splits)
     values = _descriptors(everything)
     rows = everything["row"][:]
@@ -56,11 +65,11 @@ def fold_prosody(splits: list[datasets.Dataset], per_speaker: bool) -> dict[int,
     statistics = {}
     for speaker, indices in groups.items():
         statistics[speaker] = _statistics([values[i] for i in indices])
-    out = {}
+    out, columns = {}, _columns()
     for i, clip in enumerate(values):
         mean, std = statistics[speakers[i]] if per_speaker else train_statistics
         voiced = clip[:, F0] > 0
         standardised = (clip - mean) / std
         standardised[~voiced, VOICED_ONLY] = 0.0
-        out[int(rows[i])] = np.concatenate([standardised, voiced[:, None]], axis=1).astype(np.float32)
+        out[int(rows[i])] = np.concatenate([standardised[:, columns], voiced[:, None]], axis=1).astype(np.float32)
     return out
