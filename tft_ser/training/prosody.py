@@ -14,20 +14,50 @@ from .data import iter_clips
 CACHE = Path("outputs/opensmile_cache")
 F0 = 10  # F0semitoneFrom27.5Hz_sma3nz: 0 in unvoiced frames
 VOICED_ONLY = slice(10, 25)  # the *_sma3nz descriptors: defined in voiced frames only
+SOURCE = os.environ.get("TFT_PROSODY_SOURCE", "opensmile")  # or "torch": modeling_tft.prosody_tft
+if SOURCE == "torch":
+    VOICED_ONLY = slice(10, 13)
 GROUPS = {"spectral": range(0, 10), "pitch": [10], "quality": range(11, 16), "formants": range(16, 25)}
 
 
 def _columns() -> list[int]:
     """The descriptor columns kept (ablation screens): `TFT_PROSODY_GROUPS`, comma-separated names of `GROUPS`
     (all when unset); the voicing flag is always added."""
+    if SOURCE == "torch":
+        return list(range(13))
     names = os.environ.get("TFT_PROSODY_GROUPS", ",".join(GROUPS)).split(",")
     return sorted(i for name in names for i in GROUPS[name])
+
+
+def _torch_contours(everything: datasets.Dataset, cache: Path) -> list[np.ndarray]:
+    """`modeling_tft.prosody_tft`'s contours of every clip (13 channels, F0 at column 10), cached by its source."""
+    import torch
+
+    from modeling_tft import prosody_tft
+
+    cache = cache.with_name(
+        cache.stem + f"_{hashlib.sha1(Path(prosody_tft.__file__).read_bytes()).hexdigest()[:8]}.npz"
+    )
+    if cache.exists():
+        stored = np.load(cache, allow_pickle=True)
+        return list(stored["values"])
+    values = []
+    for clip in iter_clips(everything):
+        contours, _ = prosody_tft.prosody_contours(torch.from_numpy(clip)[None], 1 + (len(clip) - 512) // 160)
+        values.append(contours[0].numpy())
+    stored = np.empty(len(values), dtype=object)
+    stored[:] = values
+    np.savez(cache, values=stored)
+    return values
 
 
 def _descriptors(everything: datasets.Dataset) -> list[np.ndarray]:
     import opensmile
 
     ids = [str(i) for i in everything["utterance_id"][:]]
+    if SOURCE == "torch":
+        key = hashlib.sha1("|".join(ids).encode()).hexdigest()[:12]
+        return _torch_contours(everything, CACHE / f"torch_{key}.npz")
     cache = CACHE / f"lld_{hashlib.sha1('|'.join(sorted(ids)).encode()).hexdigest()[:12]}_eGeMAPSv02.npz"
     if cache.exists():
         stored = np.load(cache, allow_pickle=True)
