@@ -17,7 +17,7 @@ F0_MIN, F0_MAX = 60.0, 500.0  # Hz
 PITCH_WINDOW = 0.04  # seconds: two periods of F0_MIN
 VOICING_THRESHOLD = 0.65  # normalised autocorrelation peak
 SILENCE_THRESHOLD = 0.1  # frame peak relative to the clip's
-OCTAVE_COST = 0.01  # per octave below F0_MAX (Praat's default): favours the higher of near-equal candidates
+PEAK_TOLERANCE = 0.9  # the period is the shortest-lag autocorrelation peak within this ratio of the highest
 EPS = 1e-10
 
 
@@ -97,12 +97,13 @@ def prosody_contours(
     windowed = torch.fft.rfft(frames * hann, n=size)
     acf = torch.fft.irfft(windowed.real**2 + windowed.imag**2, n=size)[..., :length]
     window_acf = torch.fft.irfft(torch.fft.rfft(hann, n=size).abs() ** 2, n=size)[:length]
-    lags = torch.arange(length, device=waveforms.device)
     first, last = math.floor(rate / F0_MAX), math.ceil(rate / F0_MIN)
     normalised = acf[..., first : last + 2] / (acf[..., :1] + EPS) / (window_acf[first : last + 2] / window_acf[0])
     search = normalised[..., : last - first + 1]
-    strength = search - OCTAVE_COST * torch.log2(lags[first : last + 1] * F0_MAX / rate)
-    best = strength.argmax(-1).clamp(1, search.shape[-1] - 2)  # parabolic refinement needs both neighbours
+    inner = search[..., 1:-1]
+    peaks = (inner > search[..., :-2]) & (inner >= search[..., 2:])
+    candidates = peaks & (inner >= PEAK_TOLERANCE * inner.amax(-1, keepdim=True))
+    best = torch.where(candidates.any(-1), candidates.byte().argmax(-1), inner.argmax(-1)) + 1  # argmax: first True
     left, centre, right = (search.gather(-1, (best + d)[..., None])[..., 0] for d in (-1, 0, 1))
     shift = (0.5 * (left - right) / (left - 2 * centre + right).clamp(max=-EPS)).clamp(-0.5, 0.5)
     lag = first + best + shift
