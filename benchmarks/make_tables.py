@@ -44,6 +44,7 @@ SINGLE_CLIP, ADAPTIVE = "single clip", "speaker-adaptive (unlabelled audio of th
 SPEED, SCALING, TIMELINE, SEARCH = "speed_cpu.json", "scaling_cpu.json", "timeline_cpu.json", "search_casia.json"
 NAMES = {
     "tft": "TFT (default)",
+    "tft_log_mel": "TFT 0.2.0 (log-mel only: the default before the prosody contours)",
     "ast": "AST (equal size)",
     "ast_windows": "AST (equal size), whole test clips in 3-s windows (`window_scores.py`)",
     "floor": "statistics floor (log-mel mean/std, logistic regression)",
@@ -138,7 +139,7 @@ def corpus_results(results_dir: Path, corpus: str) -> dict[str, Any] | None:
     if report is None:
         return None
     systems = {}
-    for name in ("tft", "ast", "ast_windows"):
+    for name in ("tft", "tft_log_mel", "ast", "ast_windows"):
         if name in report["systems"]:
             s = report["systems"][name]
             systems[name] = {"ua": s["mean_ua"], "wa": s["mean_wa"], "std_ua": s["std_ua_over_folds"],
@@ -151,7 +152,9 @@ def corpus_results(results_dir: Path, corpus: str) -> dict[str, Any] | None:
     adaptive, rejected = speaker_adaptive_report(results_dir, corpus, report["protocol"])
     adaptive_systems = {}
     if adaptive is not None:
-        adaptive_systems = {name: s for name, s in trained_systems(adaptive).items() if name in ("tft", "ast")}
+        adaptive_systems = {
+            name: s for name, s in trained_systems(adaptive).items() if name in ("tft", "tft_log_mel", "ast")
+        }
     for variant, into in (("none", systems), ("speaker", adaptive_systems)):
         if floor is not None:
             into["floor"] = deterministic(floor["variants"][variant])
@@ -243,7 +246,7 @@ def headline_section(results_dir: Path) -> tuple[str, list[list[str]]]:
         targets += [t for t in (baseline_target(label, SINGLE_CLIP, systems), adaptive_target) if t]
         notes.append(f"- {label}: `{HEADLINE.format(corpus=corpus)}` (recipe `{report['recipe']}`; "
                      f"{environment_text(report)})")  # fmt: skip
-        for name in ("tft", "ast"):
+        for name in ("tft", "tft_log_mel", "ast"):
             if name in report["systems"]:
                 notes.append(f"  - {NAMES[name]}, seed {report['systems'][name]['runs'][0]['seed']}: "
                              f"`{report['systems'][name]['runs'][0]['command']}`")  # fmt: skip
@@ -283,14 +286,16 @@ def opensmile_notes(report: dict[str, Any] | None) -> list[str]:
 
 
 def ablation_section(results_dir: Path) -> tuple[str, list[list[str]]]:
-    """The paper's three ablations of the default, paired with it per seed and fold."""
+    """The paper's three ablations of the default (or of the design the report holds), paired with it per seed and
+    fold."""
     rows, notes, targets = [], [], []
     for corpus, label in CORPORA.items():
         report = load(results_dir, ABLATIONS.format(corpus=corpus))
         if report is None:
             continue
-        comparisons = paired(report, "tft")
-        for name in [name for name in ("tft", *ABLATION_SYSTEMS) if name in report["systems"]]:
+        full = "tft" if "tft" in report["systems"] else "tft_log_mel"
+        comparisons = paired(report, full)
+        for name in [name for name in (full, *ABLATION_SYSTEMS) if name in report["systems"]]:
             s, c = report["systems"][name], comparisons.get(name)
             rows.append([label, NAMES[name], f"{s['num_seeds']} × {s['num_folds']}",
                          percent(s["mean_ua"], s["std_ua_over_folds"]), "–" if c is None else f"{c['difference']:+.2f}",
@@ -396,8 +401,8 @@ def render_results(results_dir: Path) -> str:
         "UA = mean per-class recall, WA = accuracy, in %; ± is the std over every seed-fold score.", "",
         headline, "",
         "## Ablations (the paper's three)", "",
-        "Each ablation removes one part of the default TFT (`use_time_branch`, `use_frequency_branch`, "
-        "`use_fusion`) and is trained exactly as the default, same seeds and folds.", "",
+        "Each ablation removes one part of the full TFT of its table (`use_time_branch`, `use_frequency_branch`, "
+        "`use_fusion`) and is trained exactly as that TFT, same seeds and folds.", "",
         ablations, "",
         "## Speed (CPU)", "",
         speed, "",
