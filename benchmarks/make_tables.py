@@ -73,6 +73,12 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
     ("wav2vec 2.0 init of the position convolution", "PC1", "CV5", "normal(0, 2/sqrt(15)), not normal(0, 0.02)"),
     ("SpecAugment, 2 time masks ≤ 30 frames and 2 frequency masks ≤ 8 bins", "PC1", "MS0", "the alternative: none"),
     ("12 epochs", "CV1", "EP1", "the alternative is 24 epochs: on par at twice the cost"),
+    (
+        "prosody contours beside the log-mel (torch: pitch, harmonicity, spectral balance)",
+        "TP1",
+        "SN1",
+        "speaker-adaptive; on par in single-clip use (TP2); the alternative: log-mel only",
+    ),
 )
 
 
