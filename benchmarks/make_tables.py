@@ -312,7 +312,8 @@ def ablation_section(results_dir: Path) -> tuple[str, list[list[str]]]:
         gaps = "; ".join(f"{NAMES[name]} {comparisons[name]['difference']:+.2f}" for name in held)
         notes.append(f"- {label}: the paper's ordering (the full TFT above each ablation) is {verdict}: full minus "
                      f"ablation {gaps} UA points.")  # fmt: skip
-        targets.append([f"{label}: full TFT above each ablation (the paper's ordering)", gaps,
+        design = "" if full == "tft" else " (measured on the 0.2.0 design, log-mel only)"
+        targets.append([f"{label}: full TFT above each ablation (the paper's ordering){design}", gaps,
                         "**missed**" if behind or not held else "**met**"])  # fmt: skip
         notes.append(f"  - `{ABLATIONS.format(corpus=corpus)}`: {' '.join(report.get('notes', [])[:1])}")
     table = md_table(["corpus", "system", "seeds × folds", "UA % (mean ± std, all folds)",
