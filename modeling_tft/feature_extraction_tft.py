@@ -75,7 +75,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             `"utterance"`: each clip's bands are standardised over its own frames (works for one clip in a
             `pipeline`, removes channel and speaker level). `"global"`: standardised with `mean`/`std`
             (set by [`~TFTFeatureExtractor.fit`] on training data, saved in `preprocessor_config.json`).
-            `"none"`: raw log-mel.
+            `"none"`: raw features.
         mean, std (`list[float]`, *optional*):
             Per-channel (mel bands, then contours) mean and standard deviation for `"global"` normalisation.
         statistics_seconds (`float`, *optional*):
@@ -228,6 +228,10 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
             frames += int(num_frames.sum())
         if frames == 0:
             raise ValueError("`fit` got no audio.")
+        if self.prosody and sums[2, self._voiced_channels()].min() == 0:
+            raise ValueError(
+                "`fit` found no voiced frame in the audio: the pitch contours have no statistics (is it speech?)."
+            )
         mean, std = self._statistics(sums, floor=1e-10)
         self.mean, self.std, self.normalization = mean.tolist(), std.tolist(), "global"
         self.statistics_seconds = frames * self.hop_length / self.sampling_rate
@@ -246,7 +250,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
     def adapted(
         self, raw_speech: Iterable[np.ndarray], sampling_rate: int, min_seconds: float = MIN_ADAPTATION_SECONDS
     ) -> TFTFeatureExtractor:
-        """Speaker-adaptive normalisation: a copy of this extractor that standardises with the band statistics of
+        """Speaker-adaptive normalisation: a copy of this extractor that standardises with the feature statistics of
         `raw_speech`, unlabelled clips of one speaker or one recording (computed by `fit`). A model trained with
         `run_train.py --normalization speaker` expects it. Raises `ValueError` when the clips hold less than
         `min_seconds` of audio. In a pipeline:

@@ -15,8 +15,11 @@ from tft_ser.training.data import SpeechEmotionCollator, iter_clips, speaker_sta
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [(speaker_gain * rng.standard_normal(16000)).astype(np.float32) for _ in range(count)]
+    """A speaker's clips: 0.5 s of a 150-Hz harmonic tone (voiced), then 0.5 s of noise, at `speaker_gain`."""
+    rng, t = np.random.default_rng(seed), np.arange(8000) / 16000
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 6))
+    clips = [np.concatenate([tone + 0.05 * rng.standard_normal(8000), rng.standard_normal(8000)]) for _ in range(count)]
+    return [(speaker_gain * clip).astype(np.float32) for clip in clips]
 
 
 def test_each_speaker_is_standardised_with_its_own_statistics():
@@ -30,10 +33,13 @@ def test_each_speaker_is_standardised_with_its_own_statistics():
     for speaker in ("loud", "quiet"):
         rows = [i for i, e in enumerate(examples) if e["speaker"] == speaker]
         frames = batch["input_features"][rows][batch["attention_mask"][rows].bool()]  # (valid frames, channels)
-        every_frame = frames[:, : 16 + len(SPECTRAL)]  # mel bands and spectral contours (noise: nothing voiced)
+        every_frame = frames[:, : 16 + len(SPECTRAL)]  # mel bands and spectral contours
         torch.testing.assert_close(every_frame.mean(0), torch.zeros(26), atol=1e-4, rtol=0)
         torch.testing.assert_close(every_frame.std(0, unbiased=False), torch.ones(26), atol=1e-3, rtol=0)
-        assert frames.shape[1] == 16 + len(PROSODY_CHANNELS) and torch.all(frames[:, 26:] == 0)
+        voiced = frames[:, -1] == 1  # the tone's frames: the voiced-only contours over them, 0 elsewhere
+        assert frames.shape[1] == 16 + len(PROSODY_CHANNELS) and 0.3 < voiced.float().mean() < 0.7
+        torch.testing.assert_close(frames[voiced, 26:29].mean(0), torch.zeros(3), atol=1e-3, rtol=0)  # float32
+        assert torch.all(frames[~voiced, 26:] == 0)
     collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
     with pytest.raises(KeyError, match=r"No speaker statistics for speaker\(s\) \['new'\]"):
         collator([{**examples[0], "speaker": "new"}])
