@@ -133,7 +133,8 @@ def environment_text(report: dict[str, Any]) -> str:
         return (f"{env['device']}, {env['torch_threads']} torch thread(s) per run; python {env['python']}, torch "
                 f"{env['torch']}, transformers {env['transformers']}; {env['date']}")  # fmt: skip
     runs = [run for summary in report["systems"].values() for run in summary["runs"]]
-    dates = sorted({run["environment"]["date_utc"][:10] for run in runs})
+    recorded = [run["environment"].get("date_utc") or run["environment"]["date"] for run in runs]  # older runs: date
+    dates = sorted({date.strip()[:10] for text in recorded for date in text.split(",")})
     return f"{hardware_text(env['hardware'])}; {versions_text(env['versions'])}; {', '.join(dates)}"
 
 
@@ -217,7 +218,7 @@ def baseline_target(label: str, protocol: str, systems: dict[str, dict[str, Any]
     if "tft" not in systems:
         return [target, "not measured", "open"]
     gain = 100 * (systems["tft"]["ua"] - systems[best]["ua"])
-    return [target, f"{gain:+.2f} points", "**met**" if gain >= TARGET_MARGIN else "**missed**"]
+    return [target, f"{round(gain, 2) or 0.0:+.2f} points", "**met**" if gain >= TARGET_MARGIN else "**missed**"]
 
 
 def headline_rows(label: str, report: dict[str, Any] | None, systems: dict[str, dict], protocol: str) -> list[list]:
@@ -229,7 +230,7 @@ def headline_rows(label: str, report: dict[str, Any] | None, systems: dict[str, 
     rows = [[f"{label}, {protocol}", NAMES[name], "–", "–", "not measured", "–", "–", "–"]
             for name in ("tft", "ast") if name not in systems]  # fmt: skip
     for name, s in systems.items():
-        gap = f"{gaps[name]:+.2f}" if name in gaps else "–"
+        gap = f"{round(gaps[name], 2) or 0.0:+.2f}" if name in gaps else "–"  # no "-0.00"
         seeds = "1 (deterministic)" if s.get("deterministic") else s["seeds"]
         rows.append([f"{label}, {protocol}", NAMES[name], s["parameters"], f"{seeds} × {s['folds']}",
                      percent(s["ua"], s["std_ua"]), percent(s["wa"]), percent(s["std_seeds"]), gap])  # fmt: skip
