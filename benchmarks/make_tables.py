@@ -366,9 +366,10 @@ def speed_section(results_dir: Path) -> tuple[str, list[list[str]]]:
     if speed is None:
         return "No speed report (`speed_cpu.json`) yet.", targets
     settings = speed["meta"]["settings"]
-    parts += [f"{settings['clip_seconds']:g}-s clips, random init, the same log-mel input; medians of "
-              f"{settings['repeats']} interleaved repeats; RTF = compute seconds / audio seconds; a training step is "
-              "forward + backward + AdamW. Method: `benchmarks/README.md`.", "", provenance(speed["meta"]), "",
+    parts += [f"{settings['clip_seconds']:g}-s clips, random init, the same log-mel input (the TFT's followed by its "
+              f"prosody contours); medians of {settings['repeats']} interleaved repeats; RTF = compute seconds / "
+              "audio seconds; a training step is forward + backward + AdamW. Method: `benchmarks/README.md`.", "",
+              provenance(speed["meta"]), "",
               speed_tables(speed)]  # fmt: skip
     for target in speed.get("targets", []):
         measured = "not measured" if target["value"] is None else fmt(target["value"])
