@@ -15,6 +15,7 @@ import make_tables
 import paired
 
 from modeling_tft import TFTConfig
+from tft_ser.training.arguments import config_with_overrides
 
 
 def test_accuracy_smoke(tmp_path: Path):
@@ -60,15 +61,14 @@ def test_merge_pools_the_seeds_of_separate_reports(tmp_path: Path):
 def test_systems_are_the_default_its_ablations_and_the_ast():
     assert set(accuracy.SYSTEMS) == {"tft", "time_only", "frequency_only", "no_fusion", "ast"}
     for name in ("time_only", "frequency_only", "no_fusion"):
-        config = TFTConfig(num_labels=6)
-        config.update_from_string(accuracy.SYSTEMS[name][1])
+        config = config_with_overrides(TFTConfig(num_labels=6), accuracy.SYSTEMS[name][1])  # as run_train.py builds it
         assert not (config.use_time_branch and config.use_frequency_branch and config.use_fusion), name
 
 
 def test_extra_config_overrides_add_to_the_system_ones():
     system = accuracy.SYSTEMS["frequency_only"]
     merged = accuracy.merge_config_overrides(system, ["--seed", "1", "--config_overrides", "x=1", "--y"])
-    assert merged == ["--config_overrides", "use_time_branch=False,use_fusion=False,x=1", "--seed", "1", "--y"]
+    assert merged == ["--config_overrides", f"{system[1]},x=1", "--seed", "1", "--y"]
     assert accuracy.merge_config_overrides([], ["--config_overrides", "a=1"]) == ["--config_overrides", "a=1"]
     assert accuracy.merge_config_overrides(system, ["--seed", "1"]) == [*system, "--seed", "1"]
 
