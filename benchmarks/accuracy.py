@@ -37,8 +37,12 @@ RECIPES = {"casia": "configs/casia_loso.yaml", "ravdess": "configs/ravdess_6fold
 SYSTEMS = {  # the default TFT, the paper's three ablations of it, and the equal-size AST
     "tft": [],
     "time_only": ["--config_overrides", "use_frequency_branch=False,use_fusion=False"],
-    # the frequency branch reads the mel bands only: without the time branch the contours have nowhere to go
-    "frequency_only": ["--config_overrides", "use_time_branch=False,use_fusion=False,num_prosody_features=0"],
+    # the frequency branch reads the mel bands only: without the time branch the contours (and their functionals
+    # head, which follows them) have nowhere to go
+    "frequency_only": [
+        "--config_overrides",
+        "use_time_branch=False,use_fusion=False,num_prosody_features=0,functionals_head=False",
+    ],
     "no_fusion": ["--config_overrides", "use_fusion=False"],
     # the recipes' learning rate is the TFT's (2.5e-4); the AST keeps its own best (search LR3/LR4: 5e-4)
     "ast": ["--model_type", "ast", "--learning_rate", "5e-4"],

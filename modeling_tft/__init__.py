@@ -10,6 +10,7 @@ from .modeling_tft import (
     TFTModel,
     TFTModelOutput,
     TFTPreTrainedModel,
+    TFTSequenceClassifierOutput,
 )
 
 AutoConfig.register(TFTConfig.model_type, TFTConfig, exist_ok=True)
@@ -31,4 +32,5 @@ __all__ = [
     "TFTModel",
     "TFTModelOutput",
     "TFTPreTrainedModel",
+    "TFTSequenceClassifierOutput",
 ]

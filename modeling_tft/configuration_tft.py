@@ -55,6 +55,16 @@ class TFTConfig(PretrainedConfig):
             Prosody contours per frame after the mel bands (the feature extractor's with `prosody=True`; 0: log-mel
             only, as in a saved config without the field). Two strided convolutions along time bring them to the
             time tokens' steps, where they are added to the time tokens; they need the time branch.
+        functionals_head (`bool`, *optional*):
+            A second classification head: a linear layer on the clip's functionals of its prosody contours (mean,
+            standard deviation and percentiles of each, voicing and loudness-peak timing; `prosody_tft.
+            contour_functionals`), standardised by a BatchNorm without affine parameters. Its logits are added to
+            the Transformer head's; in training each head has its own loss. Defaults to `True` with prosody contours
+            and `False` without (and in a saved config without the field); `True` needs the contours.
+        functionals_lr_scale (`float`, *optional*, defaults to 10.0):
+            The functionals head's weights are stored divided by this and multiplied back in the forward pass, so
+            that Adam moves them this many times as fast as the rest of the model (a learning-rate multiplier that
+            lives in the model, the same in every training path).
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
@@ -127,6 +137,8 @@ class TFTConfig(PretrainedConfig):
         self,
         num_mel_bins: int = 64,
         num_prosody_features: int = 14,
+        functionals_head: bool | None = None,
+        functionals_lr_scale: float = 10.0,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 4,
@@ -157,6 +169,8 @@ class TFTConfig(PretrainedConfig):
         _drop_former_fields(kwargs)
         self.num_mel_bins = num_mel_bins
         self.num_prosody_features = num_prosody_features
+        self.functionals_head = bool(num_prosody_features) if functionals_head is None else functionals_head
+        self.functionals_lr_scale = functionals_lr_scale
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
@@ -189,10 +203,12 @@ class TFTConfig(PretrainedConfig):
     def from_dict(cls, config_dict: dict, **kwargs) -> TFTConfig:
         """As `PretrainedConfig.from_dict`; a former-format config (it has design fields) without `time_embedding`
         was saved before that option existed, with linear time tokens: a design this package does not build. A
-        config without `num_prosody_features` was saved before prosody contours existed: log-mel only."""
+        config without `num_prosody_features` was saved before prosody contours existed: log-mel only; one without
+        `functionals_head` before that head existed."""
         if any(name in config_dict for name in FORMER_DESIGN_FIELDS) and "time_embedding" not in config_dict:
             config_dict = {**config_dict, "time_embedding": "linear"}
-        return super().from_dict({"num_prosody_features": 0, **config_dict}, **kwargs)  # saved before prosody
+        before = {"num_prosody_features": 0, "functionals_head": False}  # the fields' meaning in older configs
+        return super().from_dict({**before, **config_dict}, **kwargs)
 
     @property
     def window_frames(self) -> int | None:
@@ -253,6 +269,13 @@ class TFTConfig(PretrainedConfig):
                 f"The prosody contours (num_prosody_features={self.num_prosody_features}) join the time tokens and "
                 "need `use_time_branch=True`; set `num_prosody_features=0` for a frequency-only model."
             )
+        if self.functionals_head and not self.num_prosody_features:
+            raise ValueError(
+                "The functionals head (functionals_head=True) reads the prosody contours; set `functionals_head=False` "
+                "for a model without them (num_prosody_features=0)."
+            )
+        if not float(self.functionals_lr_scale) > 0:
+            raise ValueError(f"`functionals_lr_scale` must be positive, got {self.functionals_lr_scale}.")
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
         if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):

@@ -18,6 +18,7 @@ from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_tft import TFTConfig
+from .prosody_tft import NUM_FUNCTIONALS, PROSODY_CHANNELS, contour_functionals
 
 MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory on recordings of hours
 
@@ -44,6 +45,20 @@ class TFTModelOutput(BaseModelOutputWithPooling):
     """
 
     token_mask: torch.BoolTensor | None = None
+
+
+@dataclass
+class TFTSequenceClassifierOutput(SequenceClassifierOutput):
+    """
+    Output of [`TFTForAudioClassification`]: `SequenceClassifierOutput`, plus
+
+    Args:
+        head_logits (`tuple(torch.FloatTensor)`, *optional*):
+            In training, with the functionals head: the Transformer head's and the functionals head's logits
+            `(batch, num_labels)`, whose sum is `logits`; each is trained on its own loss. `None` otherwise.
+    """
+
+    head_logits: tuple[torch.FloatTensor, ...] | None = None
 
 
 def eager_attention_forward(
@@ -284,6 +299,39 @@ class TFTPooler(nn.Module):
         return torch.einsum("bn,bnd->bd", weights, tokens)  # (batch, hidden)
 
 
+class TFTScaledLinear(nn.Linear):
+    """A linear layer whose weights are stored divided by `scale` and multiplied back in `forward`: Adam moves them
+    `scale` times as fast as the rest of the model (`_init_weights` divides their initial values by `scale`)."""
+
+    def __init__(self, in_features: int, out_features: int, scale: float) -> None:
+        super().__init__(in_features, out_features)
+        self.scale = scale
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(hidden_states, self.weight * self.scale, self.bias * self.scale)
+
+
+class TFTFunctionalsHead(nn.Module):
+    """The functionals head: [`contour_functionals`] of the clip's contours, standardised by a BatchNorm without
+    affine parameters (running statistics of the training clips), dropout and a [`TFTScaledLinear`] with
+    `config.functionals_lr_scale`."""
+
+    def __init__(self, config: TFTConfig) -> None:
+        super().__init__()
+        if config.num_prosody_features != len(PROSODY_CHANNELS):
+            raise ValueError(
+                f"The functionals head reads the feature extractor's {len(PROSODY_CHANNELS)} contours, but the config "
+                f"has num_prosody_features={config.num_prosody_features}."
+            )
+        self.norm = nn.BatchNorm1d(NUM_FUNCTIONALS, affine=False)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = TFTScaledLinear(NUM_FUNCTIONALS, config.num_labels, config.functionals_lr_scale)
+
+    def forward(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """`(batch, frames, num_prosody_features)` -> logits `(batch, num_labels)`."""
+        return self.classifier(self.dropout(self.norm(contour_functionals(contours, frame_mask))))
+
+
 class TFTPreTrainedModel(PreTrainedModel):
     config_class = TFTConfig
     config: TFTConfig
@@ -307,6 +355,10 @@ class TFTPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
+        if isinstance(module, TFTScaledLinear):  # effective weights normal(initializer_range), as a Linear's
+            init.normal_(module.weight, std=self.config.initializer_range / module.scale)
+            init.zeros_(module.bias)
+            return
         super()._init_weights(module)
         if isinstance(module, TFTPositionConvolution):  # as wav2vec 2.0's: std 2 / sqrt(fan-in), depthwise
             init.normal_(module.weight, std=2.0 / module.kernel_size[0] ** 0.5)
@@ -418,10 +470,14 @@ class TFTForAudioClassification(TFTPreTrainedModel):
     """
     TFT with a classification head (dropout + linear) on the utterance embedding (`pooler_output`).
 
+    With `config.functionals_head`, a second head's logits on the clip's prosody functionals ([`TFTFunctionalsHead`])
+    are added to the Transformer head's.
+
     With `config.inference_window_frames`, inputs longer than it are scored in overlapping windows (every
     `config.hop_frames` frames, the last moved back to end at the clip's end, all windows of the batch through the
-    backbone in batches of `MAX_WINDOWS_PER_CALL`); a clip's logits are then the log of the mean of its windows'
-    softmax probabilities, weighted by each window's real frames ([`combine_window_logits`]).
+    backbone in batches of `MAX_WINDOWS_PER_CALL`); each window is scored as a clip of its own (by both heads), and
+    a clip's logits are the log of the mean of its windows' softmax probabilities, weighted by each window's real
+    frames ([`combine_window_logits`]).
     """
 
     def __init__(self, config: TFTConfig) -> None:
@@ -430,6 +486,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.tft = TFTModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.functionals = TFTFunctionalsHead(config) if config.functionals_head else None
         self.post_init()
 
     @can_return_tuple
@@ -439,23 +496,38 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         **kwargs,
-    ) -> SequenceClassifierOutput:
+    ) -> TFTSequenceClassifierOutput:
         r"""
         input_features (`torch.FloatTensor` of shape `(batch, frames, num_input_features)`):
             Log-mel features (and prosody contours) from [`TFTFeatureExtractor`], of any length.
         labels (`torch.LongTensor` of shape `(batch,)`, *optional*):
-            Class indices in `[0, num_labels)`; the loss is the cross-entropy of `self.loss_function`.
+            Class indices in `[0, num_labels)`; the loss is the cross-entropy of `self.loss_function` on `logits`
+            (training through `run_train.py` puts a loss on each of `head_logits` instead).
         """
-        window = self.config.window_frames
+        window, head_logits = self.config.window_frames, None
         if window is not None and input_features.shape[1] > window:
             self._check_no_layer_outputs(kwargs, input_features.shape[1])
             logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
         else:
             outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
-            logits = self.classifier(self.dropout(outputs.pooler_output))
+            frame_mask = self.tft.frame_mask(input_features, attention_mask)
+            heads = self._head_logits(outputs.pooler_output, input_features, frame_mask)
+            logits = heads[0] if len(heads) == 1 else heads[0] + heads[1]
+            head_logits = heads if self.training and len(heads) > 1 else None
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
+        return TFTSequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions, head_logits=head_logits
+        )
+
+    def _head_logits(
+        self, pooled: torch.Tensor, input_features: torch.Tensor, frame_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """The Transformer head's logits of the pooled clips and, with the functionals head, its logits of them."""
+        logits = self.classifier(self.dropout(pooled))
+        if self.functionals is None:
+            return (logits,)
+        return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
 
     def _windowed_logits(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Logits `(batch, labels)` of inputs longer than the inference window, by the rule of the class docstring."""
@@ -468,7 +540,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         windows, masks = input_features[rows, frames][valid], window_masks[valid]  # (windows of the batch, window, …)
         chunks = zip(windows.split(MAX_WINDOWS_PER_CALL), masks.split(MAX_WINDOWS_PER_CALL), strict=True)
         pooled = torch.cat([self.tft(chunk, attention_mask=mask).pooler_output for chunk, mask in chunks])
-        logits = self.classifier(self.dropout(pooled))  # (windows of the batch, labels)
+        logits = sum(self._head_logits(pooled, windows, masks))  # (windows of the batch, labels), each as a clip
         per_clip = logits.new_zeros(*valid.shape, logits.shape[-1]).index_put(valid.nonzero(as_tuple=True), logits)
         combined = combine_window_logits(per_clip, window_masks.sum(-1)).to(logits.dtype)  # weighted by real frames
         one_window = valid.sum(1, keepdim=True) == 1  # such a clip keeps its own logits

@@ -1,5 +1,6 @@
 """Prosody contours of the TFT's feature extractor: per log-mel frame, eGeMAPS' spectral-balance descriptors and
-autocorrelation pitch, harmonicity and H1-H2, computed in torch on a padded batch (no Python loop over frames)."""
+autocorrelation pitch, harmonicity and H1-H2, computed in torch on a padded batch (no Python loop over frames); and
+the clip-level functionals of those contours that the model's functionals head reads."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ VOICING_THRESHOLD = 0.65  # normalised autocorrelation peak of a voiced frame
 SILENCE_THRESHOLD = 0.1  # least frame peak of a voiced frame, relative to the clip's
 PEAK_TOLERANCE = 0.9  # the period is the shortest-lag autocorrelation peak within this ratio of the highest
 MFCC_BANDS = 26  # mel bands of the MFCCs and the loudness (as openSMILE's)
+FUNCTIONAL_QUANTILES = (0.2, 0.5, 0.8)
+TIMING = ("voiced_fraction", "voiced_segments_per_second", "mean_voiced_seconds", "mean_unvoiced_seconds",
+          "loudness_peaks_per_second")  # fmt: skip
+NUM_FUNCTIONALS = (2 + len(FUNCTIONAL_QUANTILES)) * (len(PROSODY_CHANNELS) - 1) + len(TIMING)
 EPS = 1e-10
 
 
@@ -109,3 +114,48 @@ def prosody_contours(
     of their `(batch, frames, n_fft // 2 + 1)` power spectrogram (frame `i` starts at sample `i * hop_length`)."""
     pitch = voice(waveforms.float(), power.shape[1], sampling_rate, hop_length, n_fft // 2)
     return torch.cat([spectral_balance(power.float(), sampling_rate), pitch], -1)
+
+
+def contour_functionals(contours: torch.Tensor, frame_mask: torch.Tensor, frame_seconds: float = 0.01) -> torch.Tensor:
+    """eGeMAPS-style functionals `(batch, NUM_FUNCTIONALS)` of contours `(batch, frames, len(PROSODY_CHANNELS))`
+    (as the feature extractor gives them, standardised or not) over the real frames of `frame_mask`: each contour's
+    mean, standard deviation and 20/50/80th percentiles (nearest rank; the `VOICED` contours over voiced frames,
+    0 for a clip without any), then `TIMING`: the voiced fraction, voiced segments per second, the mean voiced and
+    unvoiced segment lengths in seconds, and peaks per second of the loudness (smoothed over 3 frames)."""
+    voiced = (contours[..., -1] > 0.5) & frame_mask
+    values = contours[..., :-1].float()
+    spectral = values.shape[-1] - len(VOICED)
+    mask = torch.cat(
+        [frame_mask[..., None].expand(-1, -1, spectral), voiced[..., None].expand(-1, -1, len(VOICED))], -1
+    )  # (batch, frames, contours)
+    weights = mask.float()
+    count = weights.sum(1)  # (batch, contours)
+    mean = (values * weights).sum(1) / count.clamp(min=1)
+    std = ((((values - mean[:, None]) * weights) ** 2).sum(1) / count.clamp(min=1) + 1e-5).sqrt()
+    ordered = values.masked_fill(~mask, float("inf")).sort(1).values  # counted frames first
+    ranks = torch.stack([(q * (count - 1).clamp(min=0)).round().long() for q in FUNCTIONAL_QUANTILES], 1)
+    quantiles = ordered.gather(1, ranks).transpose(1, 2)  # (batch, contours, quantiles)
+    quantiles = quantiles.masked_fill((count == 0)[..., None], 0.0).flatten(1)
+    real = frame_mask.float().sum(1)
+    seconds = real * frame_seconds
+    unvoiced = ~voiced & frame_mask
+    voiced_segments, unvoiced_segments = (
+        (state - torch.nn.functional.pad(state[:, :-1], (1, 0))).clamp(min=0).sum(1)
+        for state in (voiced.float(), unvoiced.float())
+    )  # segment onsets
+    voiced_frames = voiced.float().sum(1)
+    in_clip = frame_mask[:, None].float()  # (batch, 1, frames)
+    window_sum = torch.nn.functional.avg_pool1d(values[:, None, :, 0] * in_clip, 3, 1, 1)
+    loudness = (window_sum / torch.nn.functional.avg_pool1d(in_clip, 3, 1, 1).clamp(min=1e-6))[:, 0]  # real frames
+    peaks = (loudness[:, 1:-1] > loudness[:, :-2]) & (loudness[:, 1:-1] >= loudness[:, 2:]) & frame_mask[:, 2:]
+    timing = torch.stack(
+        [
+            voiced_frames / real,
+            voiced_segments / seconds,
+            voiced_frames * frame_seconds / voiced_segments.clamp(min=1),
+            (real - voiced_frames) * frame_seconds / unvoiced_segments.clamp(min=1),
+            peaks.float().sum(1) / seconds,
+        ],
+        -1,
+    )
+    return torch.cat([mean, std, quantiles, timing], -1)

@@ -4,7 +4,8 @@ from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
-from modeling_tft.modeling_tft import window_starts
+from modeling_tft.modeling_tft import TFTScaledLinear, window_starts
+from tft_ser.training.loss import ClassificationLoss, forward_with_loss
 
 ABLATIONS = {  # the paper's three switches
     "full": {},
@@ -138,6 +139,25 @@ def test_loss_is_the_cross_entropy():
     assert model(**inputs, labels=labels, return_dict=False)[0] == output.loss
 
 
+def test_functionals_head_adds_its_logits_and_trains_on_its_own_loss():
+    tester = TFTModelTester()
+    model = TFTForAudioClassification(tester.config)
+    assert isinstance(model.functionals.classifier, TFTScaledLinear)
+    inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    output = model.train()(**inputs)
+    transformer, functionals = output.head_logits
+    torch.testing.assert_close(output.logits, transformer + functionals)
+    torch.manual_seed(0)
+    loss, _ = forward_with_loss(model, {**inputs, "labels": labels}, ClassificationLoss())
+    torch.manual_seed(0)
+    heads = model(**inputs).head_logits  # the same dropout masks
+    cross_entropy = torch.nn.functional.cross_entropy
+    torch.testing.assert_close(loss, cross_entropy(heads[0], labels) + cross_entropy(heads[1], labels))
+    assert model.eval()(**inputs).head_logits is None  # evaluation scores the sum only
+    without = TFTForAudioClassification(TFTModelTester(functionals_head=False).config)
+    assert without.functionals is None and without.train()(**inputs).head_logits is None
+
+
 def test_activation_dropout_is_the_feed_forward_dropout():
     TFTConfig().update_from_string("activation_dropout=0.0")  # settable with --config_overrides
     assert TFTConfig(hidden_dropout_prob=0.2, activation_dropout=None).activation_dropout == 0.2
@@ -154,6 +174,8 @@ def test_initialisation():
     assert abs(position.std().item() - 2 / 15**0.5) < 0.05
     for table in (model.frequency_embeddings.position_embeddings, model.fusion.type_embeddings):
         assert abs(table.std().item() - 0.02) < 0.005  # initializer_range
+    head = TFTForAudioClassification(TFTConfig(num_labels=20)).functionals.classifier  # stored / 10, used x 10
+    assert abs(head.weight.std().item() - 0.002) < 0.0005 and not head.bias.any()
 
 
 def test_window_starts_end_aligned():
@@ -188,7 +210,9 @@ def test_clips_within_the_window_are_unchanged():
     model = TFTForAudioClassification(tester.config).eval()
     inputs = tester.inputs(frames=(60, 37, 9))
     with torch.no_grad():
-        assert torch.equal(model(**inputs).logits, model.classifier(model.tft(**inputs).pooler_output))
+        windowed = model(**inputs).logits
+        model.config.inference_window_frames = None
+        assert torch.equal(windowed, model(**inputs).logits)
 
 
 def test_padded_batch_of_long_and_short_clips_matches_each_clip_alone():

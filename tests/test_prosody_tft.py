@@ -9,7 +9,7 @@ import soundfile as sf
 import torch
 
 from modeling_tft import TFTFeatureExtractor
-from modeling_tft.prosody_tft import PROSODY_CHANNELS
+from modeling_tft.prosody_tft import NUM_FUNCTIONALS, PROSODY_CHANNELS, contour_functionals
 
 SR = 16000
 F0, HNR, VOICED = (PROSODY_CHANNELS.index(name) for name in ("f0_semitones", "hnr_db", "voiced"))
@@ -28,6 +28,30 @@ def harmonic_glide(start_hz: float, seconds: float, rng: np.random.Generator) ->
     phase = 2 * np.pi * np.cumsum(f0) / SR
     tone = sum(np.sin(k * phase) / k for k in range(1, 8)) * 0.3 + 0.003 * rng.standard_normal(t.size)
     return tone.astype(np.float32), f0
+
+
+def test_functionals_of_known_contours_ignore_padding():
+    frames = 10
+    clip = torch.zeros(1, frames, len(PROSODY_CHANNELS))
+    clip[0, :, 0] = torch.tensor([0, 0, 3, 0, 0, 0, 3, 0, 0, 0.0])  # loudness: two peaks (3-frame smoothing)
+    clip[0, :, 1] = torch.arange(frames)
+    clip[0, :, F0] = torch.arange(frames)  # only its voiced frames count: 1, 2, 4, 5, 6
+    clip[0, :, VOICED] = torch.tensor([0, 1, 1, 0, 1, 1, 1, 0, 0, 0.0])
+    padded = torch.cat([clip, torch.full((1, 5, len(PROSODY_CHANNELS)), 50.0)], 1)  # garbage in 5 padded frames
+    mask = torch.arange(15)[None] < frames
+    got = contour_functionals(padded, mask)[0]
+    torch.testing.assert_close(got, contour_functionals(clip, torch.ones(1, frames, dtype=torch.bool))[0])
+    assert got.shape == (NUM_FUNCTIONALS,)
+    contours = len(PROSODY_CHANNELS) - 1
+    mean, std, quantiles, timing = got[:contours], got[contours : 2 * contours], got[2 * contours : -5], got[-5:]
+    assert (mean[1].item(), mean[F0].item()) == pytest.approx((4.5, 3.6))
+    assert std[1].item() == pytest.approx((8.25 + 1e-5) ** 0.5)
+    assert quantiles.view(contours, 3)[1].tolist() == [2.0, 4.0, 7.0]  # ranks round(q * 9): 2, 4 (half to even), 7
+    assert quantiles.view(contours, 3)[F0].tolist() == [2.0, 4.0, 5.0]  # among 1, 2, 4, 5, 6
+    # voiced fraction, voiced segments per second, mean voiced and unvoiced segment seconds, loudness peaks per second
+    assert timing.tolist() == pytest.approx([0.5, 20.0, 0.025, 0.05 / 3, 20.0])
+    unvoiced = contour_functionals(clip * (torch.arange(len(PROSODY_CHANNELS)) < F0), torch.ones(1, frames).bool())
+    assert torch.isfinite(unvoiced).all() and unvoiced[0, F0] == 0  # no voiced frame: its contours' functionals 0
 
 
 @pytest.mark.parametrize("start_hz", [90.0, 160.0, 300.0])

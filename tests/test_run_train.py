@@ -124,9 +124,11 @@ def test_export_serves_in_fresh_process_with_remote_code(demo_runs, tmp_path):
         assert type(backbone).__name__ == "TFTModel", type(backbone)
         features = AutoFeatureExtractor.from_pretrained({str(export)!r}, trust_remote_code=True)(
             audio, sampling_rate=16000, return_tensors="pt")
-        with torch.no_grad():  # the embedding is the head's input
+        with torch.no_grad():  # the embedding is the Transformer head's input; the functionals head reads the contours
             embedding = backbone(**features).pooler_output
-            torch.testing.assert_close(head.classifier(embedding), head(**features).logits)
+            contours = features["input_features"][..., head.config.num_mel_bins :]
+            functionals = head.functionals(contours, torch.ones(contours.shape[:2], dtype=torch.bool))
+            torch.testing.assert_close(head.classifier(embedding) + functionals, head(**features).logits)
         assert "modeling_tft" not in sys.modules
         print(sorted(r["label"] for r in result))
         """

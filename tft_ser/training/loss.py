@@ -39,8 +39,12 @@ class ClassificationLoss:
 
 
 def forward_with_loss(model: nn.Module, batch: dict[str, Any], loss: ClassificationLoss) -> tuple[torch.Tensor, Any]:
-    """The model's outputs on `batch` without its `labels`, and `loss` of their logits against those labels: what
+    """The model's outputs on `batch` without its `labels`, and `loss` of their logits against those labels (the sum
+    of each head's loss where the model gives `head_logits`: the TFT with its functionals head, in training): what
     the Trainer's `compute_loss` and the Accelerate loop both call, so the two paths train on one loss."""
     inputs = {key: value for key, value in batch.items() if key != "labels"}
     outputs = model(**inputs)
+    heads = getattr(outputs, "head_logits", None)
+    if heads is not None:
+        return sum(loss(logits, batch["labels"]) for logits in heads), outputs
     return loss(outputs.logits, batch["labels"]), outputs
