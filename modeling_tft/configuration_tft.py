@@ -152,6 +152,8 @@ class TFTConfig(PretrainedConfig):
         initializer_range: float = 0.02,
         inference_window_frames: int | None = None,
         inference_hop_frames: int | None = None,
+        contour_statistics_head: bool = False,
+        contour_statistics_lr_scale: float = 10.0,
         **kwargs,
     ) -> None:
         _drop_former_fields(kwargs)
@@ -182,6 +184,8 @@ class TFTConfig(PretrainedConfig):
         self.initializer_range = initializer_range
         self.inference_window_frames = inference_window_frames
         self.inference_hop_frames = inference_hop_frames
+        self.contour_statistics_head = contour_statistics_head  # search screen CS1
+        self.contour_statistics_lr_scale = contour_statistics_lr_scale
         super().__init__(**kwargs)
         self._validate()
 

@@ -414,6 +414,53 @@ def combine_window_logits(window_logits: torch.Tensor, weights: torch.Tensor) ->
     return combined - torch.logsumexp(log_weights, dim=1, keepdim=True)
 
 
+CONTOUR_QUANTILES = (0.2, 0.5, 0.8)
+NUM_VOICED_CONTOURS = 3  # the contours before the voicing flag that exist in voiced frames only (prosody_tft.VOICED)
+
+
+def contour_statistics(contours: torch.Tensor, frame_mask: torch.Tensor, frame_seconds: float = 0.01) -> torch.Tensor:
+    """Search screen CS1: eGeMAPS-like functionals of a clip's standardised contours `(batch, frames, channels)`
+    (the voicing flag last): each contour's mean, standard deviation and 20/50/80th percentiles (the voiced-only
+    contours over voiced frames), the voiced fraction, voiced segments per second, the mean voiced and unvoiced
+    segment lengths, and loudness peaks per second. Returns `(batch, 5 * (channels - 1) + 5)`."""
+    voiced = (contours[..., -1] > 0.5) & frame_mask
+    values = contours[..., :-1].float()
+    spectral = values.shape[-1] - NUM_VOICED_CONTOURS
+    mask = torch.cat(
+        [frame_mask[..., None].expand(-1, -1, spectral), voiced[..., None].expand(-1, -1, NUM_VOICED_CONTOURS)], -1
+    )  # (batch, frames, channels - 1)
+    weights = mask.float()
+    count = weights.sum(1)  # (batch, channels - 1)
+    mean = (values * weights).sum(1) / count.clamp(min=1)
+    std = ((((values - mean[:, None]) * weights) ** 2).sum(1) / count.clamp(min=1) + 1e-5).sqrt()
+    ordered = values.masked_fill(~mask, float("inf")).sort(1).values  # (batch, frames, channels - 1)
+    quantiles = []
+    for q in CONTOUR_QUANTILES:
+        index = (q * (count - 1).clamp(min=0)).round().long()[:, None]  # nearest rank among the counted frames
+        quantiles.append(ordered.gather(1, index)[:, 0])
+    quantiles = torch.stack(quantiles, -1).masked_fill((count == 0)[..., None], 0.0).flatten(1)
+    real = frame_mask.float()
+    seconds = real.sum(1) * frame_seconds
+    previous = torch.nn.functional.pad(voiced[:, :-1], (1, 0))
+    voiced_segments = (voiced & ~previous).float().sum(1)
+    unvoiced = ~voiced & frame_mask
+    unvoiced_segments = (unvoiced & ~torch.nn.functional.pad(unvoiced[:, :-1], (1, 0))).float().sum(1)
+    voiced_frames = voiced.float().sum(1)
+    loudness = torch.nn.functional.avg_pool1d(values[..., 0][:, None], 3, 1, 1, count_include_pad=False)[:, 0]
+    peaks = (loudness[:, 1:-1] > loudness[:, :-2]) & (loudness[:, 1:-1] >= loudness[:, 2:]) & frame_mask[:, 2:]
+    timing = torch.stack(
+        [
+            voiced_frames / real.sum(1),
+            voiced_segments / seconds,
+            voiced_frames * frame_seconds / voiced_segments.clamp(min=1),
+            (real.sum(1) - voiced_frames) * frame_seconds / unvoiced_segments.clamp(min=1),
+            peaks.float().sum(1) / seconds,
+        ],
+        -1,
+    )
+    return torch.cat([mean, std, quantiles, timing], -1)
+
+
 class TFTForAudioClassification(TFTPreTrainedModel):
     """
     TFT with a classification head (dropout + linear) on the utterance embedding (`pooler_output`).
@@ -430,7 +477,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.tft = TFTModel(config)
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        if config.contour_statistics_head:  # search screen CS1: a linear head on the contours' statistics
+            size = 5 * (config.num_prosody_features - 1) + 5
+            self.contour_norm = nn.BatchNorm1d(size, affine=False)
+            self.contour_classifier = nn.Linear(size, config.num_labels)
+        self.branch_logits = None
         self.post_init()
+        if config.contour_statistics_head:
+            with torch.no_grad():  # W = scale * W' with the same initial W: Adam moves it scale x faster
+                self.contour_classifier.weight.div_(config.contour_statistics_lr_scale)
 
     @can_return_tuple
     def forward(
@@ -454,6 +509,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
             logits = self.classifier(self.dropout(outputs.pooler_output))
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
+        if self.config.contour_statistics_head:
+            frame_mask = self.tft.frame_mask(input_features, attention_mask)
+            statistics = contour_statistics(input_features[..., self.config.num_mel_bins :], frame_mask)
+            head, scale = self.contour_classifier, self.config.contour_statistics_lr_scale
+            statistics_logits = nn.functional.linear(
+                self.dropout(self.contour_norm(statistics)), head.weight * scale, head.bias * scale
+            ).to(logits.dtype)
+            self.branch_logits = (logits, statistics_logits)  # each trained on its own loss (training/loss.py)
+            logits = logits + statistics_logits
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions)
 

@@ -43,4 +43,7 @@ def forward_with_loss(model: nn.Module, batch: dict[str, Any], loss: Classificat
     the Trainer's `compute_loss` and the Accelerate loop both call, so the two paths train on one loss."""
     inputs = {key: value for key, value in batch.items() if key != "labels"}
     outputs = model(**inputs)
+    branches = getattr(model, "branch_logits", None)  # search screen CS1: each head on its own loss
+    if branches is not None and model.training:
+        return sum(loss(logits, batch["labels"]) for logits in branches), outputs
     return loss(outputs.logits, batch["labels"]), outputs
