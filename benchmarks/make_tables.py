@@ -79,6 +79,12 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "SN1",
         "speaker-adaptive; on par in single-clip use (TP2); the alternative: log-mel only",
     ),
+    (
+        "a functionals head on the contours (mean, spread, percentiles, timing; its own loss, 10x as fast)",
+        "CS1",
+        "TP1",
+        "speaker-adaptive; on par in single-clip use (CS2); the alternative: the Transformer head alone",
+    ),
 )
 
 

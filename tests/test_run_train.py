@@ -74,6 +74,7 @@ def test_results_figures_and_model_card(demo_runs, trainer):
         "balanced_accuracy": round(100 * results["mean"]["ua"], 2),
     }
     assert results["command"] in card.text and "SYNTHETIC" in card.text
+    assert "14 prosody contours per frame" in card.text and "A second, linear head reads functionals" in card.text
 
 
 def test_the_fold_with_the_best_validation_ua_is_exported(demo_runs, tmp_path):

@@ -34,14 +34,18 @@ def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str)
     extractor.max_length = None  # whole clips: the model windows inputs longer than config.window_frames itself
     extractor.save_pretrained(export_dir)
     (export_dir / "results.json").write_text(json.dumps(results, indent=1))
-    model_card(results, model_id, model.config.num_prosody_features).save(export_dir / "README.md")
+    config = model.config
+    model_card(results, model_id, config.num_prosody_features, config.functionals_head).save(export_dir / "README.md")
     logger.info(f"Export (Hub-ready repository) written to {export_dir}")
     return export_dir
 
 
-def model_card(results: dict, model_id: str, num_prosody_features: int = 0) -> ModelCard:
+def model_card(
+    results: dict, model_id: str, num_prosody_features: int = 0, functionals_head: bool = False
+) -> ModelCard:
     """The card from the `model_card.md` template, with `model-index` results that `ModelCard` parses;
-    `num_prosody_features`: the contours the model reads after its mel bands."""
+    `num_prosody_features`: the contours the model reads after its mel bands; `functionals_head`: whether a second
+    head reads their functionals."""
     corpus = results["corpus"]
     protocol = results["protocol"].replace("_", "-")
     eval_results = [
@@ -87,6 +91,7 @@ def model_card(results: dict, model_id: str, num_prosody_features: int = 0) -> M
         ua=f"{100 * results['mean']['ua']:.2f} ± {100 * results['std']['ua']:.2f}",
         config=json.dumps(results["arguments"], indent=1),
         num_prosody_features=num_prosody_features,
+        functionals_head=functionals_head,
     )
 
 
