@@ -1,0 +1,127 @@
+"""
+Each head of a finished TFT run scored alone on its test speakers: the Transformer head (on the utterance
+embedding), the functionals head (on the contours' functionals) and their sum, the model's logits.
+
+The sum must reproduce each fold's recorded test confusion matrix (the check that the folds, weights and features
+are those of the run: the same collator as training's evaluation, per-speaker statistics included). For reading a
+final figure, never for choosing anything.
+
+    python benchmarks/head_scores.py outputs/final_fh_speaker/casia_seed42.json \
+        --output benchmarks/results/final/casia_heads_speaker_seed42.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shlex
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import datasets  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
+from tft_ser.training import run_train  # noqa: E402
+from tft_ser.training.checkpoints import load_pretrained_strict  # noqa: E402
+from tft_ser.training.data import SpeechEmotionCollator, lazy_split, load_corpus, select_folds  # noqa: E402
+from tft_ser.training.data import speaker_statistics as fit_speaker_statistics  # noqa: E402
+from tft_ser.training.environment import environment  # noqa: E402
+from tft_ser.training.scoring import score  # noqa: E402
+
+HEADS = ("transformer", "functionals", "sum")
+
+
+@torch.no_grad()
+def head_logits(model: TFTForAudioClassification, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each head's logits `(batch, labels)` and their sum, checked against the model's own logits."""
+    features, mask = batch["input_features"], batch["attention_mask"]
+    transformer = model.classifier(model.tft(features, attention_mask=mask).pooler_output)
+    contours = features[..., model.config.num_mel_bins :]
+    functionals = model.functionals(contours, mask.bool())
+    logits = model(input_features=features, attention_mask=mask).logits
+    torch.testing.assert_close(transformer + functionals, logits)
+    return {"transformer": transformer, "functionals": functionals, "sum": logits}
+
+
+def score_fold(fold_dir: Path, fold, normalization: str, batch_size: int) -> dict:
+    """Each head's scores on the fold's test split, with the collator of training's evaluation."""
+    model = load_pretrained_strict(TFTForAudioClassification, fold_dir / "model").eval()
+    if model.functionals is None:
+        raise ValueError(f"{fold_dir}: the model has no functionals head (config.functionals_head is False).")
+    extractor = TFTFeatureExtractor.from_pretrained(fold_dir / "model")
+    statistics = None
+    if normalization == "speaker":  # as cross_validation: every speaker of the fold with their own statistics
+        extractor = copy.deepcopy(extractor)
+        extractor.normalization, extractor.mean, extractor.std = "none", None, None
+        splits = [fold.splits[name] for name in ("train", "validation", "test")]
+        statistics = fit_speaker_statistics(datasets.concatenate_datasets(splits), extractor)
+    collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
+    test = lazy_split(fold.splits["test"])
+    predictions = {head: [] for head in HEADS}
+    for start in range(0, len(test), batch_size):
+        batch = collator([test[i] for i in range(start, min(start + batch_size, len(test)))])
+        for head, logits in head_logits(model, batch).items():
+            predictions[head].append(logits.argmax(-1))
+    labels = np.asarray(fold.splits["test"]["label"])
+    num_labels = model.config.num_labels
+    return {head: score(torch.cat(predictions[head]).numpy(), labels, num_labels) for head in HEADS}
+
+
+def score_run(run: dict, batch_size: int) -> dict:
+    """Per fold and on average, each head's test WA/UA of one `accuracy.py` run entry."""
+    arguments = shlex.split(run["command"])[2:]  # after `python run_train.py`
+    model_args, data_args, training_args = run_train.parse_arguments(arguments)
+    if model_args.model_type != "tft":
+        raise ValueError(f"{run['command']}: a {model_args.model_type} run; only a TFT has these heads.")
+    output_dir = Path(training_args.output_dir)
+    recorded = {fold["fold"]: fold for fold in json.loads((output_dir / "results.json").read_text())["folds"]}
+    dataset, _ = load_corpus(data_args, output_dir)
+    rows = []
+    for fold in select_folds(dataset, data_args, training_args.seed):
+        scores = score_fold(output_dir / f"fold_{fold.index}", fold, model_args.normalization, batch_size)
+        if scores["sum"]["confusion_matrix"] != recorded[fold.index]["test"]["confusion_matrix"]:
+            raise ValueError(
+                f"Fold {fold.index}: the model's logits do not reproduce the run's recorded test confusion matrix "
+                f"({scores['sum']['confusion_matrix']} vs {recorded[fold.index]['test']['confusion_matrix']})."
+            )
+        rows.append({"fold": fold.index, "test_speakers": list(fold.test_speakers),
+                     **{f"{head}_{m}": float(scores[head][m]) for head in HEADS for m in ("wa", "ua")}})  # fmt: skip
+    mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key.endswith(("_wa", "_ua"))}
+    return {"seed": run["seed"], "command": run["command"], "folds": rows, "mean": mean}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("report", type=Path, help="an accuracy.py report whose runs' folders are still on disk")
+    parser.add_argument("--system", default="tft", help="the report's TFT system")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch_size", type=int, default=32)
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
+    source = json.loads(args.report.read_text())
+    if args.system not in source["systems"]:
+        raise ValueError(f"{args.report} has no system {args.system!r} (it has {sorted(source['systems'])}).")
+    runs = [score_run(run, args.batch_size) for run in source["systems"][args.system]["runs"]]
+    command = ["benchmarks/head_scores.py", *arguments]
+    report = {"benchmark": "head_scores", "corpus": source["corpus"], "protocol": source["protocol"],
+              "command": shlex.join(["python", *command]), "environment": environment(command),
+              "runs": runs}  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1))
+    for run in runs:
+        figures = ", ".join(f"{head} {100 * run['mean'][f'{head}_ua']:.2f}" for head in HEADS)
+        print(f"seed {run['seed']}: test UA by head: {figures} %")
+    print(f"report: {args.output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""head_scores.py: each head of a finished TFT run scored alone, its sum checked against the run's own scores."""
+
+import json
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+import accuracy
+import head_scores
+
+
+@pytest.mark.parametrize("normalization", ["global", "speaker"])
+def test_the_heads_of_a_finished_run_sum_to_its_recorded_scores(tmp_path, normalization):
+    source = tmp_path / "acc.json"
+    accuracy.main(["--smoke", "--systems", "tft", "--output", str(source), "--output_root", str(tmp_path / "o"),
+                   "--", "--normalization", normalization])  # fmt: skip
+    report = head_scores.main([str(source), "--output", str(tmp_path / "heads.json")])  # raises unless reproduced
+    assert json.loads((tmp_path / "heads.json").read_text()) == json.loads(json.dumps(report))
+    recorded = json.loads(source.read_text())["systems"]["tft"]["runs"][0]
+    run = report["runs"][0]
+    assert run["command"] == recorded["command"] and run["command"].endswith(f"--normalization {normalization}")
+    for fold, recorded_fold in zip(run["folds"], recorded["folds"], strict=True):
+        assert (fold["sum_ua"], fold["sum_wa"]) == (recorded_fold["ua"], recorded_fold["wa"])
+        assert 0 <= fold["transformer_ua"] <= 1 and 0 <= fold["functionals_ua"] <= 1
+    with pytest.raises(ValueError, match="a ast run; only a TFT has these heads"):
+        head_scores.main([str(source), "--system", "ast", "--output", str(tmp_path / "x.json")])
+    with pytest.raises(ValueError, match="no system"):
+        head_scores.main([str(source), "--system", "time_only", "--output", str(tmp_path / "x.json")])
