@@ -44,6 +44,7 @@ SINGLE_CLIP, ADAPTIVE = "single clip", "speaker-adaptive (unlabelled audio of th
 SPEED, SCALING, TIMELINE, SEARCH = "speed_cpu.json", "scaling_cpu.json", "timeline_cpu.json", "search_casia.json"
 NAMES = {
     "tft": "TFT (default)",
+    "tft_prosody": "TFT 0.3.0 (prosody contours, no functionals head: the default before the head)",
     "tft_log_mel": "TFT 0.2.0 (log-mel only: the default before the prosody contours)",
     "ast": "AST (equal size)",
     "ast_windows": "AST (equal size), whole test clips in 3-s windows (`window_scores.py`)",
@@ -54,6 +55,8 @@ NAMES = {
     "frequency_only": "TFT: frequency branch only",
     "no_fusion": "TFT: both branches, no fusion",
 }
+FORMER_DEFAULTS = ("tft_prosody", "tft_log_mel")  # earlier defaults kept beside the default TFT, newest first
+TRAINED = ("tft", *FORMER_DEFAULTS, "ast")  # the trained systems of the headline, in table order
 ABLATION_SYSTEMS = ("time_only", "frequency_only", "no_fusion")
 OPENSMILE_SYSTEMS = ("egemaps", "compare")
 HEADLINE_COLUMNS = ("tft", "ast", "floor", *OPENSMILE_SYSTEMS)  # the model card's columns
@@ -152,7 +155,7 @@ def corpus_results(results_dir: Path, corpus: str) -> dict[str, Any] | None:
     if report is None:
         return None
     systems = {}
-    for name in ("tft", "tft_log_mel", "ast", "ast_windows"):
+    for name in (*TRAINED, "ast_windows"):
         if name in report["systems"]:
             s = report["systems"][name]
             systems[name] = {"ua": s["mean_ua"], "wa": s["mean_wa"], "std_ua": s["std_ua_over_folds"],
@@ -165,9 +168,7 @@ def corpus_results(results_dir: Path, corpus: str) -> dict[str, Any] | None:
     adaptive, rejected = speaker_adaptive_report(results_dir, corpus, report["protocol"])
     adaptive_systems = {}
     if adaptive is not None:
-        adaptive_systems = {
-            name: s for name, s in trained_systems(adaptive).items() if name in ("tft", "tft_log_mel", "ast")
-        }
+        adaptive_systems = {name: s for name, s in trained_systems(adaptive).items() if name in TRAINED}
     for variant, into in (("none", systems), ("speaker", adaptive_systems)):
         if floor is not None:
             into["floor"] = deterministic(floor["variants"][variant])
@@ -259,7 +260,7 @@ def headline_section(results_dir: Path) -> tuple[str, list[list[str]]]:
         targets += [t for t in (baseline_target(label, SINGLE_CLIP, systems), adaptive_target) if t]
         notes.append(f"- {label}: `{HEADLINE.format(corpus=corpus)}` (recipe `{report['recipe']}`; "
                      f"{environment_text(report)})")  # fmt: skip
-        for name in ("tft", "tft_log_mel", "ast"):
+        for name in TRAINED:
             if name in report["systems"]:
                 notes.append(f"  - {NAMES[name]}, seed {report['systems'][name]['runs'][0]['seed']}: "
                              f"`{report['systems'][name]['runs'][0]['command']}`")  # fmt: skip
@@ -306,7 +307,7 @@ def ablation_section(results_dir: Path) -> tuple[str, list[list[str]]]:
         report = load(results_dir, ABLATIONS.format(corpus=corpus))
         if report is None:
             continue
-        full = "tft" if "tft" in report["systems"] else "tft_log_mel"
+        full = next(name for name in ("tft", *FORMER_DEFAULTS) if name in report["systems"])
         comparisons = paired(report, full)
         for name in [name for name in (full, *ABLATION_SYSTEMS) if name in report["systems"]]:
             s, c = report["systems"][name], comparisons.get(name)

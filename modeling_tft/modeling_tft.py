@@ -329,7 +329,13 @@ class TFTFunctionalsHead(nn.Module):
 
     def forward(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """`(batch, frames, num_prosody_features)` -> logits `(batch, num_labels)`."""
-        return self.classifier(self.dropout(self.norm(contour_functionals(contours, frame_mask))))
+        functionals = contour_functionals(contours, frame_mask)
+        if self.training and len(functionals) == 1:  # one clip has no batch statistics: the running ones
+            norm = self.norm
+            functionals = (functionals - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps)
+        else:
+            functionals = self.norm(functionals)
+        return self.classifier(self.dropout(functionals))
 
 
 class TFTPreTrainedModel(PreTrainedModel):

@@ -58,10 +58,10 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_the_two_packages_and_the_card_template(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert {name.split("/")[0] for name in names} == {"modeling_tft", "tft_ser", "tft_ser-0.3.0.dist-info"}
+    assert {name.split("/")[0] for name in names} == {"modeling_tft", "tft_ser", "tft_ser-0.4.0.dist-info"}
     assert "tft_ser/training/model_card.md" in names
     assert {"tft_ser/data/casia.py", "tft_ser/training/run_train.py", "tft_ser/training/ser_accuracy.py"} <= set(names)
-    metadata = zipfile.ZipFile(wheel).read("tft_ser-0.3.0.dist-info/METADATA").decode()
+    metadata = zipfile.ZipFile(wheel).read("tft_ser-0.4.0.dist-info/METADATA").decode()
     for extra in ("vad", "plots", "tensorboard", "onnx", "all", "dev"):
         assert f"Provides-Extra: {extra}\n" in metadata
 
@@ -83,7 +83,7 @@ def test_installed_package_trains_exports_and_predicts_outside_the_checkout(whee
     for path in run([python, "-c", where], work, env).stdout.split():
         assert Path(path).resolve().is_relative_to(Path(site).resolve()), path
     assert (venv / "bin" / "tft-ser").read_text().splitlines()[0] == f"#!{python}"  # the console script
-    assert run([venv / "bin" / "tft-ser", "--version"], work, env).stdout == "tft-ser 0.3.0\n"
+    assert run([venv / "bin" / "tft-ser", "--version"], work, env).stdout == "tft-ser 0.4.0\n"
 
     run([python, "-m", "tft_ser.training.run_train", "--output_dir", "run", *TRAIN], work, env)
     card = (work / "run" / "export" / "README.md").read_text()

@@ -154,6 +154,9 @@ def test_functionals_head_adds_its_logits_and_trains_on_its_own_loss():
     cross_entropy = torch.nn.functional.cross_entropy
     torch.testing.assert_close(loss, cross_entropy(heads[0], labels) + cross_entropy(heads[1], labels))
     assert model.eval()(**inputs).head_logits is None  # evaluation scores the sum only
+    one = {key: value[:1] for key, value in inputs.items()}  # e.g. the last batch of an epoch: no batch statistics
+    torch.testing.assert_close(model.train()(**one).head_logits[1], model.eval().functionals(
+        one["input_features"][..., tester.config.num_mel_bins :], one["attention_mask"].bool()))  # fmt: skip
     without = TFTForAudioClassification(TFTModelTester(functionals_head=False).config)
     assert without.functionals is None and without.train()(**inputs).head_logits is None
 
