@@ -121,6 +121,25 @@ def summarise(runs: list[dict]) -> dict:
     }
 
 
+def rescoring_arguments(
+    description: str, default_system: str, argv: list[str] | None
+) -> tuple[argparse.Namespace, list[str], dict]:
+    """The command line of a script that re-scores a finished report's runs from their saved fold models
+    (`window_scores.py`, `head_scores.py`): the parsed arguments, the arguments as given (for the new report's
+    command) and the report, checked to hold the chosen system."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("report", type=Path, help="an accuracy.py report whose runs' folders are still on disk")
+    parser.add_argument("--system", default=default_system, help="the report's system to re-score")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
+    source = json.loads(args.report.read_text())
+    if args.system not in source["systems"]:
+        raise ValueError(f"{args.report} has no system {args.system!r} (it has {sorted(source['systems'])}).")
+    return args, arguments, source
+
+
 def merge_reports(sources: list[str], notes: list[str] | None = None) -> dict:
     """One report from several of the same corpus and recipe: each system's runs (distinct seeds) are pooled and
     summarised again; the merged report keeps every source's command.

@@ -12,7 +12,6 @@ final figure, never for choosing anything.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import shlex
@@ -27,6 +26,7 @@ if str(REPO_ROOT) not in sys.path:
 import datasets  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from accuracy import rescoring_arguments  # noqa: E402
 
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
 from tft_ser.training import run_train  # noqa: E402
@@ -99,16 +99,7 @@ def score_run(run: dict, batch_size: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report", type=Path, help="an accuracy.py report whose runs' folders are still on disk")
-    parser.add_argument("--system", default="tft", help="the report's TFT system")
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--batch_size", type=int, default=32)
-    arguments = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(arguments)
-    source = json.loads(args.report.read_text())
-    if args.system not in source["systems"]:
-        raise ValueError(f"{args.report} has no system {args.system!r} (it has {sorted(source['systems'])}).")
+    args, arguments, source = rescoring_arguments(__doc__, "tft", argv)
     runs = [score_run(run, args.batch_size) for run in source["systems"][args.system]["runs"]]
     command = ["benchmarks/head_scores.py", *arguments]
     report = {"benchmark": "head_scores", "corpus": source["corpus"], "protocol": source["protocol"],

@@ -17,7 +17,6 @@ The output is an `accuracy.py` report with one system, `<system>_windows`, that 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import shlex
@@ -31,7 +30,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from accuracy import summarise  # noqa: E402
+from accuracy import rescoring_arguments, summarise  # noqa: E402
 from transformers import AutoModelForAudioClassification  # noqa: E402
 
 from modeling_tft import TFTFeatureExtractor  # noqa: E402
@@ -128,16 +127,7 @@ def rescore_run(run: dict, batch_size: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report", type=Path, help="an accuracy.py report whose runs' folders are still on disk")
-    parser.add_argument("--system", default="ast", help="the report's fixed-input system to re-score")
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass (windows vary)")
-    arguments = sys.argv[1:] if argv is None else argv
-    args = parser.parse_args(arguments)
-    source = json.loads(args.report.read_text())
-    if args.system not in source["systems"]:
-        raise ValueError(f"{args.report} has no system {args.system!r} (it has {sorted(source['systems'])}).")
+    args, arguments, source = rescoring_arguments(__doc__, "ast", argv)
     runs = [rescore_run(run, args.batch_size) for run in source["systems"][args.system]["runs"]]
     report = {key: source[key] for key in ("benchmark", "corpus", "recipe", "protocol", "environment")}
     report["command"] = shlex.join(["python", "benchmarks/window_scores.py", *arguments])
