@@ -332,7 +332,7 @@ class TFTFunctionalsHead(nn.Module):
         functionals = contour_functionals(contours, frame_mask)
         if self.training and len(functionals) == 1:  # one clip has no batch statistics: the running ones
             norm = self.norm
-            functionals = (functionals - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps)
+            functionals = nn.functional.batch_norm(functionals, norm.running_mean, norm.running_var, eps=norm.eps)
         else:
             functionals = self.norm(functionals)
         return self.classifier(self.dropout(functionals))
@@ -516,9 +516,9 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
         else:
             outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
-            frame_mask = self.tft.frame_mask(input_features, attention_mask)
-            heads = self._head_logits(outputs.pooler_output, input_features, frame_mask)
-            logits = heads[0] if len(heads) == 1 else heads[0] + heads[1]
+            frame_mask = None if self.functionals is None else self.tft.frame_mask(input_features, attention_mask)
+            heads = self.head_logits(outputs.pooler_output, input_features, frame_mask)
+            logits = sum(heads)
             head_logits = heads if self.training and len(heads) > 1 else None
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
@@ -526,10 +526,11 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             loss=loss, logits=logits, hidden_states=hidden_states, attentions=attentions, head_logits=head_logits
         )
 
-    def _head_logits(
-        self, pooled: torch.Tensor, input_features: torch.Tensor, frame_mask: torch.Tensor
+    def head_logits(
+        self, pooled: torch.Tensor, input_features: torch.Tensor, frame_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, ...]:
-        """The Transformer head's logits of the pooled clips and, with the functionals head, its logits of them."""
+        """The Transformer head's logits of the clips' `pooled` embeddings and, with the functionals head, its logits
+        of their `input_features` (real frames: `frame_mask`); the model's logits are their sum."""
         logits = self.classifier(self.dropout(pooled))
         if self.functionals is None:
             return (logits,)
@@ -546,7 +547,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         windows, masks = input_features[rows, frames][valid], window_masks[valid]  # (windows of the batch, window, …)
         chunks = zip(windows.split(MAX_WINDOWS_PER_CALL), masks.split(MAX_WINDOWS_PER_CALL), strict=True)
         pooled = torch.cat([self.tft(chunk, attention_mask=mask).pooler_output for chunk, mask in chunks])
-        logits = sum(self._head_logits(pooled, windows, masks))  # (windows of the batch, labels), each as a clip
+        logits = sum(self.head_logits(pooled, windows, masks))  # (windows of the batch, labels), each as a clip
         per_clip = logits.new_zeros(*valid.shape, logits.shape[-1]).index_put(valid.nonzero(as_tuple=True), logits)
         combined = combine_window_logits(per_clip, window_masks.sum(-1)).to(logits.dtype)  # weighted by real frames
         one_window = valid.sum(1, keepdim=True) == 1  # such a clip keeps its own logits
