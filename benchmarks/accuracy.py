@@ -20,6 +20,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -122,16 +123,22 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def rescoring_arguments(
-    description: str, default_system: str, argv: list[str] | None
+    description: str,
+    default_system: str,
+    argv: list[str] | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> tuple[argparse.Namespace, list[str], dict]:
     """The command line of a script that re-scores a finished report's runs from their saved fold models
-    (`window_scores.py`, `head_scores.py`): the parsed arguments, the arguments as given (for the new report's
-    command) and the report, checked to hold the chosen system."""
+    (`window_scores.py`, `head_scores.py`, `reweight_heads.py`; `add_arguments` adds a script's own): the parsed
+    arguments, the arguments as given (for the new report's command) and the report, checked to hold the chosen
+    system."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("report", type=Path, help="an accuracy.py report whose runs' folders are still on disk")
     parser.add_argument("--system", default=default_system, help="the report's system to re-score")
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    if add_arguments is not None:
+        add_arguments(parser)
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     source = json.loads(args.report.read_text())

@@ -1,8 +1,9 @@
 """
 Each head of a finished TFT run scored alone on its test speakers: the Transformer head (on the utterance
-embedding), the functionals head (on the contours' functionals) and their sum, the model's logits.
+embedding), the functionals head (on the contours' functionals) and the model, which combines them
+(`TFTForAudioClassification.combine_heads`, with the run's `config.functionals_weight`).
 
-The sum must reproduce each fold's recorded test confusion matrix (the check that the folds, weights and features
+The model must reproduce each fold's recorded test confusion matrix (the check that the folds, weights and features
 are those of the run: the same collator as training's evaluation, per-speaker statistics included). For reading a
 final figure, never for choosing anything.
 
@@ -36,20 +37,28 @@ from tft_ser.training.data import speaker_statistics as fit_speaker_statistics  
 from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 
-HEADS = ("transformer", "functionals", "sum")
+HEADS = ("transformer", "functionals", "model")
 
 
 @torch.no_grad()
 def head_logits(model: TFTForAudioClassification, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each head's logits `(batch, labels)` and their sum (the model's logits), from one backbone pass."""
+    """Each head's logits `(batch, labels)` and the model's, which combine them, from one backbone pass."""
     features, mask = batch["input_features"], batch["attention_mask"]
     pooled = model.tft(features, attention_mask=mask).pooler_output
     transformer, functionals = model.head_logits(pooled, features, mask.bool())
-    return {"transformer": transformer, "functionals": functionals, "sum": transformer + functionals}
+    return {
+        "transformer": transformer,
+        "functionals": functionals,
+        "model": model.combine_heads((transformer, functionals)),
+    }
 
 
-def score_fold(fold_dir: Path, fold, normalization: str, batch_size: int) -> dict:
-    """Each head's scores on the fold's test split, with the collator of training's evaluation."""
+def score_fold(
+    fold_dir: Path, fold, normalization: str, batch_size: int, functionals_weight: float | None = None
+) -> dict:
+    """Each head's scores on the fold's test split, with the collator of training's evaluation; with
+    `functionals_weight`, the model's are those of the model with that weight instead of its own (`reweighted`),
+    and its own are `model`."""
     model = load_pretrained_strict(TFTForAudioClassification, fold_dir / "model").eval()
     if model.functionals is None:
         raise ValueError(f"{fold_dir}: the model has no functionals head (config.functionals_head is False).")
@@ -62,18 +71,22 @@ def score_fold(fold_dir: Path, fold, normalization: str, batch_size: int) -> dic
         statistics = fit_speaker_statistics(datasets.concatenate_datasets(splits), extractor)
     collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
     test = lazy_split(fold.splits["test"])
-    predictions = {head: [] for head in HEADS}
+    predictions: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(test), batch_size):
         batch = collator([test[i] for i in range(start, min(start + batch_size, len(test)))])
-        for head, logits in head_logits(model, batch).items():
-            predictions[head].append(logits.argmax(-1))
+        logits = head_logits(model, batch)
+        if functionals_weight is not None:
+            logits["reweighted"] = logits["transformer"] + functionals_weight * logits["functionals"]
+        for head, head_logit in logits.items():
+            predictions.setdefault(head, []).append(head_logit.argmax(-1))
     labels = np.asarray(fold.splits["test"]["label"])
     num_labels = model.config.num_labels
-    return {head: score(torch.cat(predictions[head]).numpy(), labels, num_labels) for head in HEADS}
+    return {head: score(torch.cat(rows).numpy(), labels, num_labels) for head, rows in predictions.items()}
 
 
-def score_run(run: dict, batch_size: int) -> dict:
-    """Per fold and on average, each head's test WA/UA of one `accuracy.py` run entry."""
+def score_run(run: dict, batch_size: int, functionals_weight: float | None = None) -> dict:
+    """Per fold and on average, each head's test WA/UA of one `accuracy.py` run entry (with `functionals_weight`,
+    also the model's with that weight: `reweighted_wa`, `reweighted_ua`)."""
     arguments = shlex.split(run["command"])[2:]  # after `python run_train.py`
     model_args, data_args, training_args = run_train.parse_arguments(arguments)
     if model_args.model_type != "tft":
@@ -83,14 +96,15 @@ def score_run(run: dict, batch_size: int) -> dict:
     dataset, _ = load_corpus(data_args, output_dir)
     rows = []
     for fold in select_folds(dataset, data_args, training_args.seed):
-        scores = score_fold(output_dir / f"fold_{fold.index}", fold, model_args.normalization, batch_size)
-        if scores["sum"]["confusion_matrix"] != recorded[fold.index]["test"]["confusion_matrix"]:
+        fold_dir = output_dir / f"fold_{fold.index}"
+        scores = score_fold(fold_dir, fold, model_args.normalization, batch_size, functionals_weight)
+        if scores["model"]["confusion_matrix"] != recorded[fold.index]["test"]["confusion_matrix"]:
             raise ValueError(
                 f"Fold {fold.index}: the model's logits do not reproduce the run's recorded test confusion matrix "
-                f"({scores['sum']['confusion_matrix']} vs {recorded[fold.index]['test']['confusion_matrix']})."
+                f"({scores['model']['confusion_matrix']} vs {recorded[fold.index]['test']['confusion_matrix']})."
             )
         rows.append({"fold": fold.index, "test_speakers": list(fold.test_speakers),
-                     **{f"{head}_{m}": float(scores[head][m]) for head in HEADS for m in ("wa", "ua")}})  # fmt: skip
+                     **{f"{head}_{m}": float(scores[head][m]) for head in scores for m in ("wa", "ua")}})  # fmt: skip
     mean = {key: float(np.mean([row[key] for row in rows])) for key in rows[0] if key.endswith(("_wa", "_ua"))}
     return {"seed": run["seed"], "command": run["command"], "folds": rows, "mean": mean}
 

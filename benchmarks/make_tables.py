@@ -44,6 +44,7 @@ SINGLE_CLIP, ADAPTIVE = "single clip", "speaker-adaptive (unlabelled audio of th
 SPEED, SCALING, TIMELINE, SEARCH = "speed_cpu.json", "scaling_cpu.json", "timeline_cpu.json", "search_casia.json"
 NAMES = {
     "tft": "TFT (default)",
+    "tft_functionals": "TFT 0.4.0 (its functionals head at weight 1: the default before HW1)",
     "tft_prosody": "TFT 0.3.0 (prosody contours, no functionals head: the default before the head)",
     "tft_log_mel": "TFT 0.2.0 (log-mel only: the default before the prosody contours)",
     "ast": "AST (equal size)",
@@ -55,7 +56,8 @@ NAMES = {
     "frequency_only": "TFT: frequency branch only",
     "no_fusion": "TFT: both branches, no fusion",
 }
-FORMER_DEFAULTS = ("tft_prosody", "tft_log_mel")  # earlier defaults kept beside the default TFT, newest first
+# earlier defaults kept beside the default TFT, newest first
+FORMER_DEFAULTS = ("tft_functionals", "tft_prosody", "tft_log_mel")
 TRAINED = ("tft", *FORMER_DEFAULTS, "ast")  # the trained systems of the headline, in table order
 ABLATION_SYSTEMS = ("time_only", "frequency_only", "no_fusion")
 OPENSMILE_SYSTEMS = ("egemaps", "compare")
@@ -87,6 +89,12 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "CS1",
         "TP1",
         "speaker-adaptive; on par in single-clip use (CS2); the alternative: the Transformer head alone",
+    ),
+    (
+        "the functionals head's logits weighted 8 in a speaker-adaptive model (inference only)",
+        "HW1",
+        "HW0",
+        "last epoch re-scored; single clip keeps weight 1 (HW2/HW3); the alternative: weight 1",
     ),
 )
 
@@ -428,9 +436,13 @@ def render_results(results_dir: Path) -> str:
 
 
 def entry_figures(entry: dict[str, Any], results_dir: Path, cache: dict[str, dict]) -> dict[str, float | None]:
-    """Mean validation UA of a search entry's run: at each fold's best epoch, and over its last 4 epochs."""
+    """Mean validation UA of a search entry's run: at each fold's best epoch, and over its last 4 epochs (a head
+    weight's entry, `head_weights.py`: the best and the last checkpoint re-scored with its weight)."""
     if entry["report"] not in cache:
         cache[entry["report"]] = json.loads((results_dir / entry["report"]).read_text())
+    if cache[entry["report"]].get("benchmark") == "head_weights":
+        run = next(r for r in cache[entry["report"]]["runs"] if r["seed"] == entry.get("seed", 42))
+        return {"best": run["mean"]["best"][entry["weight"]], "late": run["mean"]["last"][entry["weight"]]}
     runs = cache[entry["report"]]["systems"][entry["system"]]["runs"]
     run = next(r for r in runs if r["seed"] == entry.get("seed", 42))
     best = [max(f["validation_ua_by_epoch"]) if f.get("averaged_epochs") else f["validation_ua"] for f in run["folds"]]
@@ -450,6 +462,7 @@ def render_search(results_dir: Path) -> str:
     if search is None:
         return "# Search record\n\nNo search record yet.\n"
     entries, cache = search["entries"], {}
+    entries_by_id = {e["id"]: e for e in entries}
     figures = {e["id"]: entry_figures(e, results_dir, cache) for e in entries}
     late_from = next((i for i, e in enumerate(entries) if e["id"] == DECIDED_LATE_FROM), len(entries))
     decided_late = {e["id"]: i >= late_from for i, e in enumerate(entries)}
@@ -463,7 +476,9 @@ def render_search(results_dir: Path) -> str:
         gap = sum(figures[a][key] - figures[b][key] for a, b in pairs) / max(len(pairs), 1)
         over_seeds = f"{100 * gap:+.2f} ({len(pairs)} seeds)" if len(pairs) > 1 else "–"
         first = figures[kept][key], figures[other][key]
-        adopted.append([choice, kept, other, "last 4 epochs" if key == "late" else "best epoch",
+        statistic = "best epoch" if key == "best" else f"last {LATE_EPOCHS} epochs"
+        statistic = "last epoch, re-scored" if "weight" in entries_by_id[kept] else statistic
+        adopted.append([choice, kept, other, statistic,
                         f"{100 * first[0]:.2f}", f"{100 * first[1]:.2f}", f"{100 * (first[0] - first[1]):+.2f}",
                         over_seeds, why])  # fmt: skip
     rows = [[e["id"], short(e["change"]), percent(figures[e["id"]]["best"]), percent(figures[e["id"]]["late"]),

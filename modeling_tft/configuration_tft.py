@@ -58,9 +58,16 @@ class TFTConfig(PretrainedConfig):
         functionals_head (`bool`, *optional*):
             A second classification head: a linear layer on the clip's functionals of its prosody contours (mean,
             standard deviation and percentiles of each, voicing and loudness-peak timing; `prosody_tft.
-            contour_functionals`), standardised by a BatchNorm without affine parameters. Its logits are added to
-            the Transformer head's; in training each head has its own loss. Defaults to `True` with prosody contours
-            and `False` without (and in a saved config without the field); `True` needs the contours.
+            contour_functionals`), standardised by a BatchNorm without affine parameters. Its logits, times
+            `functionals_weight`, are added to the Transformer head's; in training each head has its own loss.
+            Defaults to `True` with prosody contours and `False` without (and in a saved config without the field);
+            `True` needs the contours.
+        functionals_weight (`float`, *optional*, defaults to 1.0):
+            The functionals head's weight in the model's logits: `transformer + functionals_weight * functionals`
+            (finite, >= 0). Inference only: each head trains on its own loss, so the weight can be changed on a
+            trained model.
+            `run_train.py` sets 8 for a model trained with speaker-adaptive normalisation (chosen on CASIA
+            validation speakers, `docs/SEARCH.md` HW1).
         functionals_lr_scale (`float`, *optional*, defaults to 10.0):
             The functionals head's weights are stored divided by this and multiplied back in the forward pass, so
             that Adam moves them this many times as fast as the rest of the model (a learning-rate multiplier that
@@ -139,6 +146,7 @@ class TFTConfig(PretrainedConfig):
         num_prosody_features: int = 14,
         functionals_head: bool | None = None,
         functionals_lr_scale: float = 10.0,
+        functionals_weight: float = 1.0,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 4,
@@ -171,6 +179,7 @@ class TFTConfig(PretrainedConfig):
         self.num_prosody_features = num_prosody_features
         self.functionals_head = bool(num_prosody_features) if functionals_head is None else functionals_head
         self.functionals_lr_scale = functionals_lr_scale
+        self.functionals_weight = functionals_weight
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
@@ -276,6 +285,8 @@ class TFTConfig(PretrainedConfig):
             )
         if not float(self.functionals_lr_scale) > 0:
             raise ValueError(f"`functionals_lr_scale` must be positive, got {self.functionals_lr_scale}.")
+        if not 0 <= float(self.functionals_weight) < float("inf"):
+            raise ValueError(f"`functionals_weight` must be finite and >= 0, got {self.functionals_weight}.")
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
         if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):

@@ -476,8 +476,8 @@ class TFTForAudioClassification(TFTPreTrainedModel):
     """
     TFT with a classification head (dropout + linear) on the utterance embedding (`pooler_output`).
 
-    With `config.functionals_head`, a second head's logits on the clip's prosody functionals ([`TFTFunctionalsHead`])
-    are added to the Transformer head's.
+    With `config.functionals_head`, a second head's logits on the clip's prosody functionals ([`TFTFunctionalsHead`]),
+    times `config.functionals_weight`, are added to the Transformer head's ([`combine_heads`]).
 
     With `config.inference_window_frames`, inputs longer than it are scored in overlapping windows (every
     `config.hop_frames` frames, the last moved back to end at the clip's end, all windows of the batch through the
@@ -518,7 +518,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             outputs = self.tft(input_features, attention_mask=attention_mask, **kwargs)
             frame_mask = None if self.functionals is None else self.tft.frame_mask(input_features, attention_mask)
             heads = self.head_logits(outputs.pooler_output, input_features, frame_mask)
-            logits = sum(heads)
+            logits = self.combine_heads(heads)
             head_logits = heads if self.training and len(heads) > 1 else None
             hidden_states, attentions = outputs.hidden_states, outputs.attentions
         loss = self.loss_function(labels, logits, self.config, **kwargs) if labels is not None else None
@@ -530,11 +530,19 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self, pooled: torch.Tensor, input_features: torch.Tensor, frame_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, ...]:
         """The Transformer head's logits of the clips' `pooled` embeddings and, with the functionals head, its logits
-        of their `input_features` (real frames: `frame_mask`); the model's logits are their sum."""
+        of their `input_features` (real frames: `frame_mask`); the model's logits combine them ([`combine_heads`])."""
         logits = self.classifier(self.dropout(pooled))
         if self.functionals is None:
             return (logits,)
         return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
+
+    def combine_heads(self, heads: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The model's logits from [`head_logits`]: the Transformer head's plus `config.functionals_weight` times
+        the functionals head's."""
+        if len(heads) == 1:
+            return heads[0]
+        transformer, functionals = heads
+        return transformer + self.config.functionals_weight * functionals
 
     def _windowed_logits(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Logits `(batch, labels)` of inputs longer than the inference window, by the rule of the class docstring."""
@@ -547,7 +555,8 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         windows, masks = input_features[rows, frames][valid], window_masks[valid]  # (windows of the batch, window, …)
         chunks = zip(windows.split(MAX_WINDOWS_PER_CALL), masks.split(MAX_WINDOWS_PER_CALL), strict=True)
         pooled = torch.cat([self.tft(chunk, attention_mask=mask).pooler_output for chunk, mask in chunks])
-        logits = sum(self.head_logits(pooled, windows, masks))  # (windows of the batch, labels), each as a clip
+        # (windows of the batch, labels): each window scored as a clip
+        logits = self.combine_heads(self.head_logits(pooled, windows, masks))
         per_clip = logits.new_zeros(*valid.shape, logits.shape[-1]).index_put(valid.nonzero(as_tuple=True), logits)
         combined = combine_window_logits(per_clip, window_masks.sum(-1)).to(logits.dtype)  # weighted by real frames
         one_window = valid.sum(1, keepdim=True) == 1  # such a clip keeps its own logits

@@ -226,12 +226,18 @@ def test_search_record_reads_each_entry_from_its_report(tmp_path: Path):
         curve = [scale * v for v in fold["validation_ua_by_epoch"]]
         run = {"seed": 42, "folds": [{**fold, "validation_ua": scale * 0.6, "validation_ua_by_epoch": curve}]}
         (results / "search" / f"{name}.json").write_text(json.dumps({"systems": {"tft": {"runs": [run]}}}))
+    weights = {"benchmark": "head_weights", "runs": [{"seed": 42, "mean": {"best": {"1.0": 0.5, "8.0": 0.55},
+                                                                     "last": {"1.0": 0.45, "8.0": 0.6}}}]}  # fmt: skip
+    (results / "search" / "w.json").write_text(json.dumps(weights))
     entries = [{"id": "X1", "system": "tft", "report": "search/b.json", "change": "c | d", "decision": "rejected"},
-               {"id": "D1", "system": "tft", "report": "search/a.json", "change": "e", "decision": "kept"}]  # fmt: skip
+               {"id": "D1", "system": "tft", "report": "search/a.json", "change": "e", "decision": "kept"},
+               {"id": "W1", "system": "tft", "report": "search/w.json", "weight": "8.0", "change": "f",
+                "decision": "kept"}]  # fmt: skip
     (results / make_tables.SEARCH).write_text(json.dumps({"rule": "the rule", "entries": entries}))
     text = make_tables.render_search(results)
     assert "| X1 | c / d | 30.00 | 20.00 | rejected | 8eb65da |" in text  # best epoch 0.3; last 4 epochs 0.2
     assert "| D1 | e | 60.00 | 40.00 | kept | 8eb65da |" in text
+    assert "| W1 | f | 55.00 | 60.00 | kept | 8eb65da |" in text  # a head weight's: best and last checkpoint
 
 
 def test_committed_docs_are_generated_and_short():

@@ -1,18 +1,21 @@
-"""head_scores.py: each head of a finished TFT run scored alone, its sum checked against the run's own scores."""
+"""head_scores.py and reweight_heads.py: each head of a finished TFT run scored alone, the model's combination
+checked against the run's own scores, and the run re-scored with another weight of the functionals head."""
 
 import json
 import sys
 
+import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 import head_scores
+import reweight_heads
 
 
 @pytest.mark.parametrize("normalization", ["global", "speaker"])
-def test_the_heads_of_a_finished_run_sum_to_its_recorded_scores(tmp_path, normalization):
+def test_the_heads_of_a_finished_run_combine_to_its_recorded_scores(tmp_path, normalization):
     source = tmp_path / "acc.json"
     accuracy.main(["--smoke", "--systems", "tft", "--output", str(source), "--output_root", str(tmp_path / "o"),
                    "--", "--normalization", normalization])  # fmt: skip
@@ -22,9 +25,20 @@ def test_the_heads_of_a_finished_run_sum_to_its_recorded_scores(tmp_path, normal
     run = report["runs"][0]
     assert run["command"] == recorded["command"] and run["command"].endswith(f"--normalization {normalization}")
     for fold, recorded_fold in zip(run["folds"], recorded["folds"], strict=True):
-        assert (fold["sum_ua"], fold["sum_wa"]) == (recorded_fold["ua"], recorded_fold["wa"])
+        assert (fold["model_ua"], fold["model_wa"]) == (recorded_fold["ua"], recorded_fold["wa"])
         assert 0 <= fold["transformer_ua"] <= 1 and 0 <= fold["functionals_ua"] <= 1
     with pytest.raises(ValueError, match="a ast run; only a TFT has these heads"):
         head_scores.main([str(source), "--system", "ast", "--output", str(tmp_path / "x.json")])
     with pytest.raises(ValueError, match="no system"):
         head_scores.main([str(source), "--system", "time_only", "--output", str(tmp_path / "x.json")])
+
+    # weight 0 is the Transformer head alone: re-scored, each fold's scores are that head's
+    weighted = reweight_heads.main([str(source), "--functionals_weight", "0", "--output", str(tmp_path / "w0.json")])
+    rescored = weighted["systems"]["tft"]["runs"][0]
+    assert rescored["functionals_weight"] == 0.0 and rescored["command"] == recorded["command"]
+    for fold, heads, recorded_fold in zip(rescored["folds"], run["folds"], recorded["folds"], strict=True):
+        assert (fold["ua"], fold["wa"]) == (heads["transformer_ua"], heads["transformer_wa"])
+        assert (fold["recorded_ua"], fold["recorded_wa"]) == (recorded_fold["ua"], recorded_fold["wa"])
+    assert weighted["systems"]["tft"]["mean_ua"] == pytest.approx(np.mean([f["ua"] for f in rescored["folds"]]))
+    with pytest.raises(ValueError, match="functionals_weight"):
+        reweight_heads.main([str(source), "--functionals_weight", "-1", "--output", str(tmp_path / "x.json")])

@@ -41,6 +41,8 @@ def test_round_trip(tmp_path):
         ({"num_prosody_features": -1}, "num_prosody_features"),
         ({"num_prosody_features": 0, "functionals_head": True}, "functionals head .* reads the prosody contours"),
         ({"functionals_lr_scale": 0}, "functionals_lr_scale"),
+        ({"functionals_weight": -0.5}, "functionals_weight` must be finite and >= 0"),
+        ({"functionals_weight": float("inf")}, "functionals_weight` must be finite and >= 0"),
         ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob"),
         ({"classifier_dropout": -0.1}, "classifier_dropout"),
         ({"max_frames": 0}, "max_frames"),
@@ -69,10 +71,11 @@ def test_a_config_saved_before_prosody_loads_log_mel_only(tmp_path):
 def test_a_config_saved_before_the_functionals_head_loads_without_it(tmp_path):
     TFTConfig(**tiny_config_kwargs()).save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    del saved["functionals_head"], saved["functionals_lr_scale"]  # as 0.3.0 saved it
+    del saved["functionals_head"], saved["functionals_lr_scale"], saved["functionals_weight"]  # as 0.3.0 saved it
     (tmp_path / "config.json").write_text(json.dumps(saved))
     config = TFTConfig.from_pretrained(tmp_path)
     assert config.num_prosody_features == 14 and not config.functionals_head
+    assert config.functionals_weight == 1.0  # a 0.4.0 config (without the field) keeps its logits' sum
     assert TFTConfig(num_prosody_features=0, use_time_branch=False, use_fusion=False).functionals_head is False
 
 

@@ -21,6 +21,7 @@ from hub_stand_in import HubStandIn
 from huggingface_hub import ModelCard
 from transformers import pipeline
 
+from modeling_tft import TFTConfig
 from tft_ser.data import generate_demo_corpus
 from tft_ser.training.arguments import DataArguments
 from tft_ser.training.data import iter_clips
@@ -154,6 +155,15 @@ def test_model_card_of_a_named_dataset_and_a_fine_tuned_model(tmp_path):
     card = model_card(card_results("demo", None, str(backbone)), "me/tft")
     assert card.data.base_model is None and f"Fine-tuned from `{backbone}`" in card.text
     assert card.data.license == "apache-2.0"  # results without a licence record: the demo corpus's
+
+
+@pytest.mark.parametrize(("weight", "phrase"), [(1.0, "its logits are added"), (8.0, "its logits, times\n8.0")])
+def test_model_card_states_how_the_heads_combine(weight, phrase):
+    config = TFTConfig(num_labels=4, functionals_weight=weight)
+    card = model_card(card_results("demo", None), "me/tft", config)
+    assert "14 prosody contours per frame" in card.text and "A second, linear head reads functionals" in card.text
+    assert phrase in card.text
+    assert "prosody contours" not in model_card(card_results("demo", None), "me/tft").text  # log-mel only
 
 
 def test_push_of_a_model_trained_on_restricted_data_is_refused(tmp_path, capsys):

@@ -11,6 +11,7 @@ checkout stays out).
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from dataset_fixtures import corpus_dir
 from tft_ser.data.demo import DEMO_LABELS, make_speakers, synthesize
 
 SOURCES = ("pyproject.toml", "README.md", "LICENSE", "modeling_tft", "tft_ser")  # what the wheel is built from
+VERSION = re.search(r'^version = "(.+)"$', (REPO_ROOT / "pyproject.toml").read_text(), re.MULTILINE).group(1)
 TINY = "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_time_layers=1,num_frequency_layers=1"
 TRAIN = ["--demo_speakers", "4", "--demo_utterances_per_class", "3", "--num_folds", "2", "--folds", "0",
          "--num_train_epochs", "1", "--config_overrides", TINY, "--report_to", "none", "--trainer", "accelerate",
@@ -58,10 +60,10 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_holds_the_two_packages_and_the_card_template(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert {name.split("/")[0] for name in names} == {"modeling_tft", "tft_ser", "tft_ser-0.4.0.dist-info"}
+    assert {name.split("/")[0] for name in names} == {"modeling_tft", "tft_ser", f"tft_ser-{VERSION}.dist-info"}
     assert "tft_ser/training/model_card.md" in names
     assert {"tft_ser/data/casia.py", "tft_ser/training/run_train.py", "tft_ser/training/ser_accuracy.py"} <= set(names)
-    metadata = zipfile.ZipFile(wheel).read("tft_ser-0.4.0.dist-info/METADATA").decode()
+    metadata = zipfile.ZipFile(wheel).read(f"tft_ser-{VERSION}.dist-info/METADATA").decode()
     for extra in ("vad", "plots", "tensorboard", "onnx", "all", "dev"):
         assert f"Provides-Extra: {extra}\n" in metadata
 
@@ -83,7 +85,7 @@ def test_installed_package_trains_exports_and_predicts_outside_the_checkout(whee
     for path in run([python, "-c", where], work, env).stdout.split():
         assert Path(path).resolve().is_relative_to(Path(site).resolve()), path
     assert (venv / "bin" / "tft-ser").read_text().splitlines()[0] == f"#!{python}"  # the console script
-    assert run([venv / "bin" / "tft-ser", "--version"], work, env).stdout == "tft-ser 0.4.0\n"
+    assert run([venv / "bin" / "tft-ser", "--version"], work, env).stdout == f"tft-ser {VERSION}\n"
 
     run([python, "-m", "tft_ser.training.run_train", "--output_dir", "run", *TRAIN], work, env)
     card = (work / "run" / "export" / "README.md").read_text()

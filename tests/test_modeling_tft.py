@@ -161,6 +161,26 @@ def test_functionals_head_adds_its_logits_and_trains_on_its_own_loss():
     assert without.functionals is None and without.train()(**inputs).head_logits is None
 
 
+def test_functionals_weight_scales_the_functionals_head_in_the_logits_only():
+    tester = TFTModelTester(functionals_weight=3.0)
+    weighted = TFTForAudioClassification(tester.config)
+    weighted.load_state_dict(TFTForAudioClassification(TFTModelTester().config).state_dict())  # no new weights
+    inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    torch.manual_seed(0)
+    transformer, functionals = weighted.train()(**inputs).head_logits  # what each head's loss sees: unweighted
+    torch.manual_seed(0)
+    loss, _ = forward_with_loss(weighted, {**inputs, "labels": labels}, ClassificationLoss())
+    cross_entropy = torch.nn.functional.cross_entropy
+    torch.testing.assert_close(loss, cross_entropy(transformer, labels) + cross_entropy(functionals, labels))
+    with torch.no_grad():
+        weighted.eval()
+        pooled = weighted.tft(**inputs).pooler_output
+        transformer, functionals = weighted.head_logits(
+            pooled, inputs["input_features"], inputs["attention_mask"].bool()
+        )
+        torch.testing.assert_close(weighted(**inputs).logits, transformer + 3.0 * functionals)
+
+
 def test_activation_dropout_is_the_feed_forward_dropout():
     TFTConfig().update_from_string("activation_dropout=0.0")  # settable with --config_overrides
     assert TFTConfig(hidden_dropout_prob=0.2, activation_dropout=None).activation_dropout == 0.2
@@ -195,7 +215,7 @@ def windows_by_hand(model: TFTForAudioClassification, clip: torch.Tensor, starts
 
 
 def test_long_inputs_are_scored_in_windows_only_when_configured():
-    model = TFTForAudioClassification(TFTModelTester().config).eval()
+    model = TFTForAudioClassification(TFTModelTester(functionals_weight=2.0).config).eval()  # windows: weighted too
     clip = torch.randn(1, 200, 30, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         whole = model(clip).logits

@@ -16,7 +16,7 @@ from tft_ser.training.arguments import ModelArguments
 from tft_ser.training.data import SpeechEmotionCollator
 from tft_ser.training.hf_trainer import TFTTrainer
 from tft_ser.training.loss import ClassificationLoss, forward_with_loss, inverse_frequency_weights
-from tft_ser.training.models import build_model_and_extractor
+from tft_ser.training.models import SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT, build_model_and_extractor
 
 WEIGHTS = [1.0, 2.0, 3.0]
 OVERRIDES = {"tft": TINY, "ast": "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_hidden_layers=1"}
@@ -105,3 +105,12 @@ def test_removed_config_fields_are_refused(tmp_path, capsys):
     line = refused(capsys, tmp_path / "design", "--folds", "0", "--config_overrides", f"{TINY},fusion_type=cross")
     assert "--config_overrides" in line and "8eb65da" in line  # a rejected design: the config's own error
     assert "--label_smoothing_factor must be in" in refused(capsys, tmp_path / "bad", "--label_smoothing_factor", "1.5")
+
+
+def test_a_new_tft_weighs_its_functionals_head_by_the_training_normalisation():
+    labels = ["a", "b", "c"]
+    assert build_model_and_extractor(ModelArguments(), labels)[0].config.functionals_weight == 1.0
+    speaker = build_model_and_extractor(ModelArguments(normalization="speaker"), labels)[0]
+    assert speaker.config.functionals_weight == SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT == 8.0
+    chosen = ModelArguments(normalization="speaker", config_overrides="functionals_weight=2")
+    assert build_model_and_extractor(chosen, labels)[0].config.functionals_weight == 2.0  # an override wins

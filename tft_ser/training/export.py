@@ -10,7 +10,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
 
-from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification, TFTModel
+from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification, TFTModel
 
 from .checkpoints import load_pretrained_strict
 from .cross_validation import results_table
@@ -34,18 +34,14 @@ def export_run(results: dict, output_dir: Path, export_dir: Path, model_id: str)
     extractor.max_length = None  # whole clips: the model windows inputs longer than config.window_frames itself
     extractor.save_pretrained(export_dir)
     (export_dir / "results.json").write_text(json.dumps(results, indent=1))
-    config = model.config
-    model_card(results, model_id, config.num_prosody_features, config.functionals_head).save(export_dir / "README.md")
+    model_card(results, model_id, model.config).save(export_dir / "README.md")
     logger.info(f"Export (Hub-ready repository) written to {export_dir}")
     return export_dir
 
 
-def model_card(
-    results: dict, model_id: str, num_prosody_features: int = 0, functionals_head: bool = False
-) -> ModelCard:
-    """The card from the `model_card.md` template, with `model-index` results that `ModelCard` parses;
-    `num_prosody_features`: the contours the model reads after its mel bands; `functionals_head`: whether a second
-    head reads their functionals."""
+def model_card(results: dict, model_id: str, config: TFTConfig | None = None) -> ModelCard:
+    """The card from the `model_card.md` template, with `model-index` results that `ModelCard` parses; `config`, the
+    exported model's, says what it reads (prosody contours) and how its heads combine (default: log-mel only)."""
     corpus = results["corpus"]
     protocol = results["protocol"].replace("_", "-")
     eval_results = [
@@ -90,8 +86,9 @@ def model_card(
         wa=f"{100 * results['mean']['wa']:.2f} ± {100 * results['std']['wa']:.2f}",
         ua=f"{100 * results['mean']['ua']:.2f} ± {100 * results['std']['ua']:.2f}",
         config=json.dumps(results["arguments"], indent=1),
-        num_prosody_features=num_prosody_features,
-        functionals_head=functionals_head,
+        num_prosody_features=getattr(config, "num_prosody_features", 0),
+        functionals_head=getattr(config, "functionals_head", False),
+        functionals_weight=getattr(config, "functionals_weight", 1.0),
     )
 
 

@@ -16,6 +16,9 @@ from .arguments import ModelArguments, UsageError, config_with_overrides
 from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
 
 PRETRAINING_REPORT = "pretraining.json"
+# TFTConfig.functionals_weight of a new TFT trained with `--normalization speaker` (1 otherwise): chosen on CASIA
+# validation speakers, docs/SEARCH.md HW1
+SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT = 8.0
 # ~2.75 M parameters with 6 labels, against ~2.80 M for the default TFTConfig; same 64-band log-mel input.
 AST_EQUAL_SIZE = {
     "hidden_size": 192,
@@ -133,7 +136,8 @@ def build_model_and_extractor(
         if model_args.model_type == "ast":
             config = ast_config(len(label_names), **labels)
         else:
-            config = TFTConfig(num_labels=len(label_names), **labels)
+            weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if model_args.normalization == "speaker" else 1.0
+            config = TFTConfig(num_labels=len(label_names), functionals_weight=weight, **labels)
         config = config_with_overrides(config, model_args.config_overrides)
         model = AutoModelForAudioClassification.from_config(config, **attention)
     # a TFT evaluates whole clips (in windows past config.window_frames); the AST baseline its fixed input
