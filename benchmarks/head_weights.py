@@ -10,6 +10,10 @@ CS1/CS2 screens saved:
 
     python benchmarks/head_weights.py outputs/search/cs1.json outputs/search/cs1_seed43.json \
         --output benchmarks/results/search/head_weights_speaker.json
+
+`--exported_statistics` scores a speaker-adaptive model unadapted instead: every clip standardised with the pooled
+training-speaker statistics its exported feature extractor ships (the fallback when too little of a speaker's
+audio is at hand).
 """
 
 from __future__ import annotations
@@ -62,7 +66,7 @@ def weighted_ua(transformer: np.ndarray, functionals: np.ndarray, labels: np.nda
     return scores
 
 
-def score_run(run: dict) -> dict:
+def score_run(run: dict, exported_statistics: bool = False) -> dict:
     model_args, data_args, training_args = run_train.parse_arguments(shlex.split(run["command"])[2:])
     output_dir = Path(training_args.output_dir)
     dataset, _ = load_corpus(data_args, output_dir)
@@ -70,7 +74,8 @@ def score_run(run: dict) -> dict:
     for fold in select_folds(dataset, data_args, training_args.seed):
         fold_dir = output_dir / f"fold_{fold.index}"
         extractor, statistics = TFTFeatureExtractor.from_pretrained(fold_dir / "model"), None
-        if model_args.normalization == "speaker":  # as cross_validation: every speaker with their own statistics
+        # as cross_validation: every speaker with their own statistics (unless scored unadapted)
+        if model_args.normalization == "speaker" and not exported_statistics:
             extractor = copy.deepcopy(extractor)
             extractor.normalization, extractor.mean, extractor.std = "none", None, None
             splits = [fold.splits[name] for name in ("train", "validation", "test")]
@@ -88,16 +93,18 @@ def score_run(run: dict) -> dict:
         name: {str(w): float(np.mean([f[name][str(w)] for f in folds])) for w in WEIGHTS} for name in ("last", "best")
     }
     return {"seed": run["seed"], "command": run["command"], "normalization": model_args.normalization,
-            "folds": folds, "mean": mean}  # fmt: skip
+            "exported_statistics": exported_statistics, "folds": folds, "mean": mean}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reports", nargs="+", type=Path, help="accuracy.py reports of screens with validation speakers")
     parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--exported_statistics", action="store_true", help="score speaker-adaptive models unadapted")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    runs = [score_run(run) for path in args.reports for run in json.loads(path.read_text())["systems"]["tft"]["runs"]]
+    sources = [run for path in args.reports for run in json.loads(path.read_text())["systems"]["tft"]["runs"]]
+    runs = [score_run(run, args.exported_statistics) for run in sources]
     command = ["benchmarks/head_weights.py", *sys.argv[1:]]
     report = {"benchmark": "head_weights", "split": "validation", "weights": [str(w) for w in WEIGHTS],
               "decides_on": "last", "command": shlex.join(["python", *command]),
