@@ -163,6 +163,10 @@ def test_model_card_states_how_the_heads_combine(weight, phrase):
     card = model_card(card_results("demo", None), "me/tft", config)
     assert "14 prosody contours per frame" in card.text and "A second, linear head reads functionals" in card.text
     assert phrase in card.text
+    adapted = card_results("demo", None)
+    adapted["arguments"]["model"]["normalization"] = "speaker"
+    unadapted_advice = "model.config.functionals_weight = 1.0" in model_card(adapted, "me/tft", config).text
+    assert unadapted_advice == (weight != 1.0)  # only a model that weighs its functionals head otherwise
     assert "prosody contours" not in model_card(card_results("demo", None), "me/tft").text  # log-mel only
 
 
