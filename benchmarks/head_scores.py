@@ -53,35 +53,54 @@ def head_logits(model: TFTForAudioClassification, batch: dict[str, torch.Tensor]
     }
 
 
+def evaluation_collator(fold_dir: Path, fold, normalization: str, adapted: bool = True) -> SpeechEmotionCollator:
+    """The collator of training's evaluation for a fold's saved model (`fold_dir / "model"`): with speaker
+    normalisation, every speaker of the fold standardised with their own statistics (unless not `adapted`: then the
+    pooled training-speaker statistics the model was exported with, as for any other normalisation)."""
+    extractor = TFTFeatureExtractor.from_pretrained(fold_dir / "model")
+    statistics = None
+    if normalization == "speaker" and adapted:  # as cross_validation
+        extractor = copy.deepcopy(extractor)
+        extractor.normalization, extractor.mean, extractor.std = "none", None, None
+        splits = [fold.splits[name] for name in ("train", "validation", "test")]
+        statistics = fit_speaker_statistics(datasets.concatenate_datasets(splits), extractor)
+    return SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
+
+
+def load_with_heads(folder: Path) -> TFTForAudioClassification:
+    """A saved TFT classifier (strictly loaded, in eval mode) that has the functionals head."""
+    model = load_pretrained_strict(TFTForAudioClassification, folder).eval()
+    if model.functionals is None:
+        raise ValueError(f"{folder}: the model has no functionals head (config.functionals_head is False).")
+    return model
+
+
+def split_head_logits(
+    model: TFTForAudioClassification, collator: SpeechEmotionCollator, split: datasets.Dataset, batch_size: int
+) -> dict[str, torch.Tensor]:
+    """`head_logits` of every clip of `split`, in its row order: `{head: (clips, labels)}`."""
+    rows, logits = lazy_split(split), {}
+    for start in range(0, len(rows), batch_size):
+        batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
+        for head, head_logit in head_logits(model, batch).items():
+            logits.setdefault(head, []).append(head_logit)
+    return {head: torch.cat(parts) for head, parts in logits.items()}
+
+
 def score_fold(
     fold_dir: Path, fold, normalization: str, batch_size: int, functionals_weight: float | None = None
 ) -> dict:
     """Each head's scores on the fold's test split, with the collator of training's evaluation; with
     `functionals_weight`, the model's are those of the model with that weight instead of its own (`reweighted`),
     and its own are `model`."""
-    model = load_pretrained_strict(TFTForAudioClassification, fold_dir / "model").eval()
-    if model.functionals is None:
-        raise ValueError(f"{fold_dir}: the model has no functionals head (config.functionals_head is False).")
-    extractor = TFTFeatureExtractor.from_pretrained(fold_dir / "model")
-    statistics = None
-    if normalization == "speaker":  # as cross_validation: every speaker of the fold with their own statistics
-        extractor = copy.deepcopy(extractor)
-        extractor.normalization, extractor.mean, extractor.std = "none", None, None
-        splits = [fold.splits[name] for name in ("train", "validation", "test")]
-        statistics = fit_speaker_statistics(datasets.concatenate_datasets(splits), extractor)
-    collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
-    test = lazy_split(fold.splits["test"])
-    predictions: dict[str, list[torch.Tensor]] = {}
-    for start in range(0, len(test), batch_size):
-        batch = collator([test[i] for i in range(start, min(start + batch_size, len(test)))])
-        logits = head_logits(model, batch)
-        if functionals_weight is not None:
-            logits["reweighted"] = logits["transformer"] + functionals_weight * logits["functionals"]
-        for head, head_logit in logits.items():
-            predictions.setdefault(head, []).append(head_logit.argmax(-1))
+    model = load_with_heads(fold_dir / "model")
+    collator = evaluation_collator(fold_dir, fold, normalization)
+    logits = split_head_logits(model, collator, fold.splits["test"], batch_size)
+    if functionals_weight is not None:
+        logits["reweighted"] = logits["transformer"] + functionals_weight * logits["functionals"]
     labels = np.asarray(fold.splits["test"]["label"])
     num_labels = model.config.num_labels
-    return {head: score(torch.cat(rows).numpy(), labels, num_labels) for head, rows in predictions.items()}
+    return {head: score(head_logit.argmax(-1).numpy(), labels, num_labels) for head, head_logit in logits.items()}
 
 
 def score_run(run: dict, batch_size: int, functionals_weight: float | None = None) -> dict:

@@ -11,6 +11,7 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 import head_scores
+import head_weights
 import reweight_heads
 
 
@@ -42,3 +43,25 @@ def test_the_heads_of_a_finished_run_combine_to_its_recorded_scores(tmp_path, no
     assert weighted["systems"]["tft"]["mean_ua"] == pytest.approx(np.mean([f["ua"] for f in rescored["folds"]]))
     with pytest.raises(ValueError, match="functionals_weight"):
         reweight_heads.main([str(source), "--functionals_weight", "-1", "--output", str(tmp_path / "x.json")])
+
+
+def test_head_weights_are_scored_on_validation_speakers(tmp_path):
+    source = tmp_path / "acc.json"
+    accuracy.main(["--smoke", "--systems", "tft", "--output", str(source), "--output_root", str(tmp_path / "o"),
+                   "--", "--normalization", "speaker", "--validation_speakers", "1"])  # fmt: skip
+    report = head_weights.main([str(source), "--output", str(tmp_path / "w.json")])
+    recorded = json.loads(source.read_text())["systems"]["tft"]["runs"][0]
+    run = report["runs"][0]
+    assert report["weights"] == [str(w) for w in head_weights.WEIGHTS] and run["command"] == recorded["command"]
+    for fold, recorded_fold in zip(run["folds"], recorded["folds"], strict=True):
+        assert fold["validation_speakers"] == recorded_fold["validation_speakers"]
+        # the exported checkpoint at the run's own weight (8, speaker-adaptive) is training's best validation UA
+        assert fold["best"]["8.0"] == pytest.approx(recorded_fold["validation_ua"])
+        assert fold["last_checkpoint"].startswith("checkpoint-") and set(fold["last"]) == set(report["weights"])
+    unadapted = head_weights.main([str(source), "--exported_statistics", "--output", str(tmp_path / "u.json")])
+    assert unadapted["runs"][0]["exported_statistics"] and unadapted["runs"][0]["folds"][0]["last"].keys()
+    without = tmp_path / "none.json"
+    accuracy.main(["--smoke", "--systems", "tft", "--output", str(without), "--output_root", str(tmp_path / "n"),
+                   "--", "--validation_speakers", "0"])  # fmt: skip
+    with pytest.raises(ValueError, match="has no validation speakers to choose on"):
+        head_weights.main([str(without), "--output", str(tmp_path / "x.json")])

@@ -1,0 +1,105 @@
+"""
+How to weigh the two heads of a TFT (`TFTConfig.functionals_weight`), on validation speakers: each fold's saved
+models of a screen (a run that held out validation speakers) are scored on the fold's validation split with
+`transformer + w * functionals` for every `w` of `WEIGHTS` (`inf`: the functionals head alone). Each head trains
+on its own loss, so the weight acts at inference only and the screen's models serve every weight.
+
+Scored: each fold's last checkpoint (the last epoch, which the final protocol tests), which decides, and for
+reference the exported one chosen on validation UA. The collator is training's evaluation one
+(`head_scores.evaluation_collator`); `--exported_statistics` scores a speaker-adaptive model unadapted.
+
+    python benchmarks/head_weights.py outputs/rav_hw_a.json outputs/rav_hw_b.json \
+        --output benchmarks/results/search/ravdess_head_weights_speaker.json
+
+Search entries HW0-HW4 (`docs/SEARCH.md`) were scored by this script's first version, at commit e59b12e.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from head_scores import evaluation_collator, load_with_heads, split_head_logits  # noqa: E402
+from sklearn.metrics import balanced_accuracy_score  # noqa: E402
+
+from tft_ser.training import run_train  # noqa: E402
+from tft_ser.training.data import load_corpus, select_folds  # noqa: E402
+from tft_ser.training.environment import environment  # noqa: E402
+
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, float("inf"))
+
+
+def weighted_ua(logits: dict[str, torch.Tensor], labels: np.ndarray) -> dict[str, float]:
+    """Validation UA of `transformer + w * functionals` for each weight of `WEIGHTS`."""
+    scores = {}
+    for w in WEIGHTS:
+        combined = logits["functionals"] if w == float("inf") else logits["transformer"] + w * logits["functionals"]
+        scores[str(w)] = float(balanced_accuracy_score(labels, combined.argmax(-1).numpy()))
+    return scores
+
+
+def score_run(run: dict, batch_size: int, exported_statistics: bool = False) -> dict:
+    """Per fold and on average, the validation UA of each weight, at the last and at the exported checkpoint."""
+    model_args, data_args, training_args = run_train.parse_arguments(shlex.split(run["command"])[2:])
+    output_dir = Path(training_args.output_dir)
+    dataset, _ = load_corpus(data_args, output_dir)
+    folds = []
+    for fold in select_folds(dataset, data_args, training_args.seed):
+        if not len(fold.splits["validation"]):
+            raise ValueError(f"{run['command']}: fold {fold.index} has no validation speakers to choose on.")
+        fold_dir = output_dir / f"fold_{fold.index}"
+        collator = evaluation_collator(fold_dir, fold, model_args.normalization, adapted=not exported_statistics)
+        checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        if not checkpoints:
+            raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
+        labels = np.asarray(fold.splits["validation"]["label"])
+        row = {"fold": fold.index, "validation_speakers": list(fold.validation_speakers),
+               "last_checkpoint": checkpoints[-1].name}  # fmt: skip
+        for name, folder in (("last", checkpoints[-1]), ("best", fold_dir / "model")):
+            logits = split_head_logits(load_with_heads(folder), collator, fold.splits["validation"], batch_size)
+            row[name] = weighted_ua(logits, labels)
+        folds.append(row)
+    mean = {
+        name: {str(w): float(np.mean([fold[name][str(w)] for fold in folds])) for w in WEIGHTS}
+        for name in ("last", "best")
+    }
+    return {"seed": run["seed"], "command": run["command"], "normalization": model_args.normalization,
+            "exported_statistics": exported_statistics, "folds": folds, "mean": mean}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", nargs="+", type=Path, help="accuracy.py reports of runs with validation speakers")
+    parser.add_argument("--system", default="tft", help="the reports' system to score")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    parser.add_argument("--exported_statistics", action="store_true", help="score speaker-adaptive models unadapted")
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
+    sources = [run for path in args.reports for run in json.loads(path.read_text())["systems"][args.system]["runs"]]
+    runs = [score_run(run, args.batch_size, args.exported_statistics) for run in sources]
+    command = ["benchmarks/head_weights.py", *arguments]
+    report = {"benchmark": "head_weights", "split": "validation", "weights": [str(w) for w in WEIGHTS],
+              "decides_on": "last", "command": shlex.join(["python", *command]),
+              "environment": environment(command), "runs": runs}  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1))
+    for run in runs:
+        figures = {w: round(100 * ua, 2) for w, ua in run["mean"]["last"].items()}
+        print(f"seed {run['seed']} ({run['normalization']}): mean last-epoch validation UA by weight: {figures}")
+    print(f"report: {args.output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
