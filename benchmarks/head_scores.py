@@ -96,27 +96,34 @@ def score_fold(
     model = load_with_heads(fold_dir / "model")
     collator = evaluation_collator(fold_dir, fold, normalization)
     logits = split_head_logits(model, collator, fold.splits["test"], batch_size)
-    if functionals_weight is not None:
-        logits["reweighted"] = logits["transformer"] + functionals_weight * logits["functionals"]
+    if functionals_weight is not None:  # the model's own rule with another weight (this fold's model only)
+        model.config.functionals_weight = functionals_weight
+        logits["reweighted"] = model.combine_heads((logits["transformer"], logits["functionals"]))
     labels = np.asarray(fold.splits["test"]["label"])
     num_labels = model.config.num_labels
     return {head: score(head_logit.argmax(-1).numpy(), labels, num_labels) for head, head_logit in logits.items()}
 
 
-def score_run(run: dict, batch_size: int, functionals_weight: float | None = None) -> dict:
-    """Per fold and on average, each head's test WA/UA of one `accuracy.py` run entry (with `functionals_weight`,
-    also the model's with that weight: `reweighted_wa`, `reweighted_ua`)."""
-    arguments = shlex.split(run["command"])[2:]  # after `python run_train.py`
-    model_args, data_args, training_args = run_train.parse_arguments(arguments)
+def run_folds(run: dict) -> tuple[str, Path, list]:
+    """A finished TFT run entry's normalisation, output folder (its saved fold models) and folds, as its
+    `run_train.py` command made them."""
+    model_args, data_args, training_args = run_train.parse_arguments(shlex.split(run["command"])[2:])
     if model_args.model_type != "tft":
         raise ValueError(f"{run['command']}: a {model_args.model_type} run; only a TFT has these heads.")
     output_dir = Path(training_args.output_dir)
-    recorded = {fold["fold"]: fold for fold in json.loads((output_dir / "results.json").read_text())["folds"]}
     dataset, _ = load_corpus(data_args, output_dir)
+    return model_args.normalization, output_dir, select_folds(dataset, data_args, training_args.seed)
+
+
+def score_run(run: dict, batch_size: int, functionals_weight: float | None = None) -> dict:
+    """Per fold and on average, each head's test WA/UA of one `accuracy.py` run entry (with `functionals_weight`,
+    also the model's with that weight: `reweighted_wa`, `reweighted_ua`)."""
+    normalization, output_dir, folds = run_folds(run)
+    recorded = {fold["fold"]: fold for fold in json.loads((output_dir / "results.json").read_text())["folds"]}
     rows = []
-    for fold in select_folds(dataset, data_args, training_args.seed):
+    for fold in folds:
         fold_dir = output_dir / f"fold_{fold.index}"
-        scores = score_fold(fold_dir, fold, model_args.normalization, batch_size, functionals_weight)
+        scores = score_fold(fold_dir, fold, normalization, batch_size, functionals_weight)
         if scores["model"]["confusion_matrix"] != recorded[fold.index]["test"]["confusion_matrix"]:
             raise ValueError(
                 f"Fold {fold.index}: the model's logits do not reproduce the run's recorded test confusion matrix "

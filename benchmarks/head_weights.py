@@ -29,36 +29,37 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from head_scores import evaluation_collator, load_with_heads, split_head_logits  # noqa: E402
+from head_scores import evaluation_collator, load_with_heads, run_folds, split_head_logits  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 
-from tft_ser.training import run_train  # noqa: E402
-from tft_ser.training.data import load_corpus, select_folds  # noqa: E402
+from modeling_tft import TFTForAudioClassification  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, float("inf"))
 
 
-def weighted_ua(logits: dict[str, torch.Tensor], labels: np.ndarray) -> dict[str, float]:
-    """Validation UA of `transformer + w * functionals` for each weight of `WEIGHTS`."""
+def weighted_ua(model: TFTForAudioClassification, logits: dict[str, torch.Tensor], labels: np.ndarray) -> dict:
+    """Validation UA of the model's logits (`combine_heads`) with each weight of `WEIGHTS`, from its heads'."""
     scores = {}
     for w in WEIGHTS:
-        combined = logits["functionals"] if w == float("inf") else logits["transformer"] + w * logits["functionals"]
+        if w == float("inf"):  # not a weight the config takes: the functionals head alone
+            combined = logits["functionals"]
+        else:
+            model.config.functionals_weight = w
+            combined = model.combine_heads((logits["transformer"], logits["functionals"]))
         scores[str(w)] = float(balanced_accuracy_score(labels, combined.argmax(-1).numpy()))
     return scores
 
 
 def score_run(run: dict, batch_size: int, exported_statistics: bool = False) -> dict:
     """Per fold and on average, the validation UA of each weight, at the last and at the exported checkpoint."""
-    model_args, data_args, training_args = run_train.parse_arguments(shlex.split(run["command"])[2:])
-    output_dir = Path(training_args.output_dir)
-    dataset, _ = load_corpus(data_args, output_dir)
+    normalization, output_dir, cv_folds = run_folds(run)
     folds = []
-    for fold in select_folds(dataset, data_args, training_args.seed):
+    for fold in cv_folds:
         if not len(fold.splits["validation"]):
             raise ValueError(f"{run['command']}: fold {fold.index} has no validation speakers to choose on.")
         fold_dir = output_dir / f"fold_{fold.index}"
-        collator = evaluation_collator(fold_dir, fold, model_args.normalization, adapted=not exported_statistics)
+        collator = evaluation_collator(fold_dir, fold, normalization, adapted=not exported_statistics)
         checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         if not checkpoints:
             raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
@@ -66,14 +67,15 @@ def score_run(run: dict, batch_size: int, exported_statistics: bool = False) -> 
         row = {"fold": fold.index, "validation_speakers": list(fold.validation_speakers),
                "last_checkpoint": checkpoints[-1].name}  # fmt: skip
         for name, folder in (("last", checkpoints[-1]), ("best", fold_dir / "model")):
-            logits = split_head_logits(load_with_heads(folder), collator, fold.splits["validation"], batch_size)
-            row[name] = weighted_ua(logits, labels)
+            model = load_with_heads(folder)
+            logits = split_head_logits(model, collator, fold.splits["validation"], batch_size)
+            row[name] = weighted_ua(model, logits, labels)
         folds.append(row)
     mean = {
         name: {str(w): float(np.mean([fold[name][str(w)] for fold in folds])) for w in WEIGHTS}
         for name in ("last", "best")
     }
-    return {"seed": run["seed"], "command": run["command"], "normalization": model_args.normalization,
+    return {"seed": run["seed"], "command": run["command"], "normalization": normalization,
             "exported_statistics": exported_statistics, "folds": folds, "mean": mean}  # fmt: skip
 
 
