@@ -232,12 +232,15 @@ def test_search_record_reads_each_entry_from_its_report(tmp_path: Path):
     entries = [{"id": "X1", "system": "tft", "report": "search/b.json", "change": "c | d", "decision": "rejected"},
                {"id": "D1", "system": "tft", "report": "search/a.json", "change": "e", "decision": "kept"},
                {"id": "W1", "system": "tft", "report": "search/w.json", "weight": "8.0", "change": "f",
-                "decision": "kept"}]  # fmt: skip
+                "decision": "kept"},
+               {"id": "W2", "system": "tft", "report": "search/w.json", "weight": "1.0", "change": "g",
+                "decision": "kept", "corpus": "ravdess"}]  # fmt: skip
     (results / make_tables.SEARCH).write_text(json.dumps({"rule": "the rule", "entries": entries}))
     text = make_tables.render_search(results)
     assert "| X1 | c / d | 30.00 | 20.00 | rejected | 8eb65da |" in text  # best epoch 0.3; last 4 epochs 0.2
     assert "| D1 | e | 60.00 | 40.00 | kept | 8eb65da |" in text
     assert "| W1 | f | 55.00 | 60.00 | kept | 8eb65da |" in text  # a head weight's: best and last checkpoint
+    assert "| W2 | RAVDESS: g | 50.00 | 45.00 | kept | 8eb65da |" in text  # screened on another corpus
 
 
 def test_committed_docs_are_generated_and_short():

@@ -14,6 +14,8 @@ import head_scores
 import head_weights
 import reweight_heads
 
+from tft_ser.training.models import SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT
+
 
 @pytest.mark.parametrize("normalization", ["global", "speaker"])
 def test_the_heads_of_a_finished_run_combine_to_its_recorded_scores(tmp_path, normalization):
@@ -55,8 +57,8 @@ def test_head_weights_are_scored_on_validation_speakers(tmp_path):
     assert report["weights"] == [str(w) for w in head_weights.WEIGHTS] and run["command"] == recorded["command"]
     for fold, recorded_fold in zip(run["folds"], recorded["folds"], strict=True):
         assert fold["validation_speakers"] == recorded_fold["validation_speakers"]
-        # the exported checkpoint at the run's own weight (8, speaker-adaptive) is training's best validation UA
-        assert fold["best"]["8.0"] == pytest.approx(recorded_fold["validation_ua"])
+        # the exported checkpoint at the run's own weight (speaker-adaptive) is training's best validation UA
+        assert fold["best"][str(SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT)] == pytest.approx(recorded_fold["validation_ua"])
         assert fold["last_checkpoint"].startswith("checkpoint-") and set(fold["last"]) == set(report["weights"])
     unadapted = head_weights.main([str(source), "--exported_statistics", "--output", str(tmp_path / "u.json")])
     assert unadapted["runs"][0]["exported_statistics"] and unadapted["runs"][0]["folds"][0]["last"].keys()

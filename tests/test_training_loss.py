@@ -111,6 +111,6 @@ def test_a_new_tft_weighs_its_functionals_head_by_the_training_normalisation():
     labels = ["a", "b", "c"]
     assert build_model_and_extractor(ModelArguments(), labels)[0].config.functionals_weight == 1.0
     speaker = build_model_and_extractor(ModelArguments(normalization="speaker"), labels)[0]
-    assert speaker.config.functionals_weight == SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT == 8.0
+    assert speaker.config.functionals_weight == SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT == 2.0
     chosen = ModelArguments(normalization="speaker", config_overrides="functionals_weight=2")
     assert build_model_and_extractor(chosen, labels)[0].config.functionals_weight == 2.0  # an override wins
