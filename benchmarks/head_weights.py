@@ -8,8 +8,11 @@ Scored: each fold's last checkpoint (the last epoch, which the final protocol te
 reference the exported one chosen on validation UA. The collator is training's evaluation one
 (`head_scores.evaluation_collator`); `--exported_statistics` scores a speaker-adaptive model unadapted.
 
-    python benchmarks/head_weights.py outputs/rav_hw_a.json outputs/rav_hw_b.json \
+    python benchmarks/head_weights.py outputs/rav_hw.json \
         --output benchmarks/results/search/ravdess_head_weights_speaker.json
+
+Each report run is scored as one run: a seed trained in parts (`--folds`) is first collected into one report by
+an `accuracy.py` run without `--folds` over the same output folder (it reuses the finished folds).
 
 Search entries HW0-HW4 (`docs/SEARCH.md`) were scored by this script's first version, at commit e59b12e.
 """
@@ -30,10 +33,10 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from head_scores import evaluation_collator, load_with_heads, run_folds, split_head_logits  # noqa: E402
-from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
+from tft_ser.training.scoring import score  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, float("inf"))
 
@@ -47,7 +50,7 @@ def weighted_ua(model: TFTForAudioClassification, logits: dict[str, torch.Tensor
         else:
             model.config.functionals_weight = w
             combined = model.combine_heads((logits["transformer"], logits["functionals"]))
-        scores[str(w)] = float(balanced_accuracy_score(labels, combined.argmax(-1).numpy()))
+        scores[str(w)] = float(score(combined.argmax(-1).numpy(), labels, model.config.num_labels)["ua"])
     return scores
 
 

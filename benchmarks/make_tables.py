@@ -95,8 +95,8 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "the functionals head's logits weighted 2 in a speaker-adaptive model (inference only)",
         "HW7",
         "HW5",
-        "the grid's best on the mean of both corpora's validation UA (2: 58.36, 8: 57.11; CASIA alone HW8 -2.04 "
-        "against HW1's 8, which replaced 1 in 0.5.0); single clip keeps weight 1 (HW2/HW3); the alternative: 8",
+        "the grid's best on the mean of both corpora's validation UA (HW7's reason; CASIA's side: HW8 against HW1's "
+        "8, which replaced 1 in 0.5.0); single clip keeps weight 1 (HW2/HW3); the alternative: 8",
     ),
 )
 
