@@ -2,12 +2,12 @@
 CPU inference speed: onnxruntime vs eager PyTorch for the default TFT (`tft-ser export-onnx`'s file).
 
 The default `TFTConfig` (64 mel bins, 6 labels, random weights: speed does not depend on them) is exported once with
-`tft_ser.onnx_export.export_onnx` (dynamic batch and length). Inputs are log-mel features of low-noise clips of
-exactly 3 s and 10 s (no padding), batch 1 and 16; feature extraction is not timed. PyTorch runs `model(**inputs)`
-under `torch.inference_mode()` with `torch.set_num_threads(T)`; onnxruntime runs the CPU execution provider with
-`intra_op_num_threads = inter_op_num_threads = T`, sequential execution, all graph optimisations. After warm-up
-calls, the two alternate call by call (order flipped every repeat); figures are medians over the repeats of one
-call's wall time. The logits of both are compared on every setting.
+`tft_ser.onnx_export.export_onnx` (dynamic batch and length). Inputs are the feature extractor's (log-mel and prosody
+contours) of low-noise clips of exactly 3 s and 10 s (no padding), batch 1 and 16; feature extraction is not timed.
+PyTorch runs `model(**inputs)` under `torch.inference_mode()` with `torch.set_num_threads(T)`; onnxruntime runs the
+CPU execution provider with `intra_op_num_threads = inter_op_num_threads = T`, sequential execution, all graph
+optimisations. After warm-up calls, the two alternate call by call (order flipped every repeat); figures are medians
+over the repeats of one call's wall time. The logits of both are compared on every setting.
 
     python benchmarks/onnx_speed.py --threads 1 --output benchmarks/results/onnx_cpu.json
     python benchmarks/onnx_speed.py --smoke --output /tmp/onnx_speed.json      # a tiny model, seconds

@@ -95,6 +95,7 @@ def run_environment() -> dict:
     from tft_ser.training.environment import environment
 
     record = environment()
+    del record["hardware"]["torch_threads"]  # this process's, not the cases': each case records its own
     record["versions"]["silero_vad"] = silero_vad.__version__
     return record
 
