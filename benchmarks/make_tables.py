@@ -397,9 +397,10 @@ def speed_section(results_dir: Path) -> tuple[str, list[list[str]]]:
     others = other_cpu_speeds(results_dir)
     for report in [speed, *others]:
         for target in report.get("targets", []):
-            if report is not speed and target["value"] is None:
+            on_cpu = "CPU" in target["target"]
+            if report is not speed and not on_cpu:
                 continue  # a GPU target, open in every CPU report: listed once
-            where = f" ({report['meta']['hardware']['cpu']})" if others and "CPU" in target["target"] else ""
+            where = f" ({report['meta']['hardware']['cpu']})" if others and on_cpu else ""
             measured = "not measured" if target["value"] is None else fmt(target["value"])
             status = "open" if target["met"] is None else "**met**" if target["met"] else "**missed**"
             targets.append([target["target"] + where, measured, status])
