@@ -68,9 +68,6 @@ class TFTConfig(PretrainedConfig):
             trained model.
             `run_train.py` sets 2 for a model trained with speaker-adaptive normalisation (chosen on the validation
             speakers of CASIA and RAVDESS, `docs/SEARCH.md` HW7).
-        functionals_log_mel (`bool`, *optional*, defaults to `False`):
-            The functionals head also reads the mean and standard deviation of each log-mel band over the clip's
-            real frames (`prosody_tft.band_functionals`), beside the contours' functionals.
         functionals_lr_scale (`float`, *optional*, defaults to 10.0):
             The functionals head's weights are stored divided by this and multiplied back in the forward pass, so
             that Adam moves them this many times as fast as the rest of the model (a learning-rate multiplier that
@@ -149,7 +146,6 @@ class TFTConfig(PretrainedConfig):
         num_prosody_features: int = 14,
         functionals_head: bool | None = None,
         functionals_lr_scale: float = 10.0,
-        functionals_log_mel: bool = False,
         functionals_weight: float = 1.0,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
@@ -183,7 +179,6 @@ class TFTConfig(PretrainedConfig):
         self.num_prosody_features = num_prosody_features
         self.functionals_head = bool(num_prosody_features) if functionals_head is None else functionals_head
         self.functionals_lr_scale = functionals_lr_scale
-        self.functionals_log_mel = functionals_log_mel
         self.functionals_weight = functionals_weight
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
@@ -288,8 +283,6 @@ class TFTConfig(PretrainedConfig):
                 "The functionals head (functionals_head=True) reads the prosody contours; set `functionals_head=False` "
                 "for a model without them (num_prosody_features=0)."
             )
-        if self.functionals_log_mel and not self.functionals_head:
-            raise ValueError("`functionals_log_mel=True` feeds the functionals head; it needs `functionals_head=True`.")
         if not float(self.functionals_lr_scale) > 0:
             raise ValueError(f"`functionals_lr_scale` must be positive, got {self.functionals_lr_scale}.")
         if not 0 <= float(self.functionals_weight) < float("inf"):

@@ -18,7 +18,7 @@ from transformers.utils.generic import can_return_tuple
 from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_tft import TFTConfig
-from .prosody_tft import NUM_FUNCTIONALS, PROSODY_CHANNELS, band_functionals, contour_functionals
+from .prosody_tft import NUM_FUNCTIONALS, PROSODY_CHANNELS, contour_functionals
 
 MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory on recordings of hours
 
@@ -312,9 +312,9 @@ class TFTScaledLinear(nn.Linear):
 
 
 class TFTFunctionalsHead(nn.Module):
-    """The functionals head: [`contour_functionals`] of the clip's contours (and, with `config.functionals_log_mel`,
-    [`band_functionals`] of its log-mel), standardised by a BatchNorm without affine parameters (running statistics
-    of the training clips), dropout and a [`TFTScaledLinear`] with `config.functionals_lr_scale`."""
+    """The functionals head: [`contour_functionals`] of the clip's contours, standardised by a BatchNorm without
+    affine parameters (running statistics of the training clips), dropout and a [`TFTScaledLinear`] with
+    `config.functionals_lr_scale`."""
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
@@ -323,19 +323,13 @@ class TFTFunctionalsHead(nn.Module):
                 f"The functionals head reads the feature extractor's {len(PROSODY_CHANNELS)} contours, but the config "
                 f"has num_prosody_features={config.num_prosody_features}."
             )
-        num_functionals = NUM_FUNCTIONALS + (2 * config.num_mel_bins if config.functionals_log_mel else 0)
-        self.norm = nn.BatchNorm1d(num_functionals, affine=False)
+        self.norm = nn.BatchNorm1d(NUM_FUNCTIONALS, affine=False)
         self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = TFTScaledLinear(num_functionals, config.num_labels, config.functionals_lr_scale)
+        self.classifier = TFTScaledLinear(NUM_FUNCTIONALS, config.num_labels, config.functionals_lr_scale)
 
-    def forward(
-        self, contours: torch.Tensor, frame_mask: torch.Tensor, log_mel: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """`(batch, frames, num_prosody_features)` contours (and `(batch, frames, num_mel_bins)` log-mel with
-        `config.functionals_log_mel`) -> logits `(batch, num_labels)`."""
+    def forward(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """`(batch, frames, num_prosody_features)` -> logits `(batch, num_labels)`."""
         functionals = contour_functionals(contours, frame_mask)
-        if log_mel is not None:
-            functionals = torch.cat([functionals, band_functionals(log_mel, frame_mask)], -1)
         if self.training and len(functionals) == 1:  # one clip has no batch statistics: the running ones
             norm = self.norm
             functionals = nn.functional.batch_norm(functionals, norm.running_mean, norm.running_var, eps=norm.eps)
@@ -540,9 +534,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         logits = self.classifier(self.dropout(pooled))
         if self.functionals is None:
             return (logits,)
-        bins = self.config.num_mel_bins
-        log_mel = input_features[..., :bins] if self.config.functionals_log_mel else None
-        return logits, self.functionals(input_features[..., bins:], frame_mask, log_mel).to(logits.dtype)
+        return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
 
     def combine_heads(self, heads: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """The model's logits from [`head_logits`]: the Transformer head's plus `config.functionals_weight` times

@@ -116,16 +116,6 @@ def prosody_contours(
     return torch.cat([spectral_balance(power.float(), sampling_rate), pitch], -1)
 
 
-def band_functionals(log_mel: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
-    """`(batch, 2 * bands)`: the mean and standard deviation of each band of `(batch, frames, bands)` features over
-    the real frames of `frame_mask`."""
-    weights = frame_mask[..., None].float()
-    count = weights.sum(1).clamp(min=1)
-    mean = (log_mel.float() * weights).sum(1) / count
-    std = ((((log_mel.float() - mean[:, None]) * weights) ** 2).sum(1) / count + 1e-5).sqrt()
-    return torch.cat([mean, std], -1)
-
-
 def contour_functionals(contours: torch.Tensor, frame_mask: torch.Tensor, frame_seconds: float = 0.01) -> torch.Tensor:
     """eGeMAPS-style functionals `(batch, NUM_FUNCTIONALS)` of contours `(batch, frames, len(PROSODY_CHANNELS))`
     (as the feature extractor gives them, standardised or not) over the real frames of `frame_mask`: each contour's

@@ -161,25 +161,6 @@ def test_functionals_head_adds_its_logits_and_trains_on_its_own_loss():
     assert without.functionals is None and without.train()(**inputs).head_logits is None
 
 
-def test_functionals_log_mel_adds_the_band_statistics_to_the_functionals_head():
-    tester = TFTModelTester(functionals_log_mel=True)
-    model = TFTForAudioClassification(tester.config).eval()
-    bins = tester.config.num_mel_bins
-    assert (
-        model.functionals.classifier.in_features
-        == TFTForAudioClassification(TFTModelTester().config).functionals.classifier.in_features + 2 * bins
-    )
-    inputs = tester.inputs()
-    louder = inputs["input_features"].clone()
-    louder[..., :bins] += 1.0  # the log-mel changes, the contours do not
-    _, before = model.head_logits(torch.zeros(3, tester.config.hidden_size), inputs["input_features"],
-                                  inputs["attention_mask"].bool())  # fmt: skip
-    _, after = model.head_logits(torch.zeros(3, tester.config.hidden_size), louder, inputs["attention_mask"].bool())
-    assert not torch.allclose(before, after)
-    with pytest.raises(ValueError, match="functionals_head=True"):
-        TFTConfig(functionals_head=False, functionals_log_mel=True)
-
-
 def test_functionals_weight_scales_the_functionals_head_in_the_logits_only():
     tester = TFTModelTester(functionals_weight=3.0)
     weighted = TFTForAudioClassification(tester.config)
