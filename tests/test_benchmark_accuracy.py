@@ -241,6 +241,9 @@ def test_search_record_reads_each_entry_from_its_report(tmp_path: Path):
     assert "| D1 | e | 60.00 | 40.00 | kept | 8eb65da |" in text
     assert "| W1 | f | 55.00 | 60.00 | kept | 8eb65da |" in text  # a head weight's: best and last checkpoint
     assert "| W2 | RAVDESS: g | 50.00 | 45.00 | kept | 8eb65da |" in text  # screened on another corpus
+    (results / make_tables.SEARCH).write_text(json.dumps({"rule": "r", "entries": [*entries, {**entries[0]}]}))
+    with pytest.raises(ValueError, match=r"\['X1'\] used more than once"):
+        make_tables.render_search(results)
 
 
 def test_committed_docs_are_generated_and_short():
