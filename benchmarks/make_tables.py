@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -485,8 +486,7 @@ def render_search(results_dir: Path) -> str:
         return "# Search record\n\nNo search record yet.\n"
     entries, cache = search["entries"], {}
     entries_by_id = {e["id"]: e for e in entries}
-    if len(entries_by_id) != len(entries):
-        repeated = sorted({e["id"] for e in entries if sum(f["id"] == e["id"] for f in entries) > 1})
+    if repeated := sorted(id_ for id_, count in Counter(e["id"] for e in entries).items() if count > 1):
         raise ValueError(f"{SEARCH}: entry id(s) {repeated} used more than once; each entry needs its own id.")
     figures = {e["id"]: entry_figures(e, results_dir, cache) for e in entries}
     late_from = next((i for i, e in enumerate(entries) if e["id"] == DECIDED_LATE_FROM), len(entries))
