@@ -4,7 +4,7 @@ from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
-from modeling_tft.modeling_tft import TFTScaledLinear, window_starts
+from modeling_tft.modeling_tft import TFTDropout, TFTScaledLinear, window_starts
 from tft_ser.training.loss import ClassificationLoss, forward_with_loss
 
 ABLATIONS = {  # the paper's three switches
@@ -187,6 +187,25 @@ def test_activation_dropout_is_the_feed_forward_dropout():
     off = TFTModel(TFTModelTester(activation_dropout=0.0, hidden_dropout_prob=0.2).config)
     assert {layer.mlp.dropout.p for layer in off.time_encoder.layers} == {0.0}
     assert {layer.dropout.p for layer in off.time_encoder.layers} == {0.2}  # residual dropout is unchanged
+
+
+def test_cpu_dropout_keeps_a_bernoulli_share_scaled_and_matches_nn_dropout_elsewhere():
+    torch.manual_seed(0)
+    dropout = TFTDropout(0.1).train()
+    ones = torch.ones(1_000_000, requires_grad=True)
+    out = dropout(ones)
+    kept = out != 0
+    assert abs(kept.float().mean().item() - 0.9) < 0.002  # binomial sd 0.0003
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.9))
+    out.sum().backward()
+    assert torch.equal(ones.grad, out.detach())  # the gradient passes through the same scaled mask
+    assert not torch.equal(dropout(ones), out)  # a fresh mask per call
+    assert torch.equal(dropout.eval()(ones), ones)
+    assert torch.equal(TFTDropout(0.0).train()(ones), ones)
+    assert torch.equal(TFTDropout(1.0).train()(ones), torch.zeros_like(ones))
+    model = TFTModel(TFTModelTester().config)
+    dropouts = [module for module in model.modules() if isinstance(module, torch.nn.Dropout)]
+    assert dropouts and all(type(module) is TFTDropout for module in dropouts)
 
 
 def test_initialisation():
