@@ -294,9 +294,10 @@ def test_save_load_and_auto_classes(tmp_path):
 
 
 def test_gradient_checkpointing_gives_same_gradients():
-    tester = TFTModelTester()
+    tester = TFTModelTester(hidden_dropout_prob=0.1, activation_dropout=0.1)  # the recomputation redraws the same masks
     model = TFTForAudioClassification(tester.config).train()
     inputs, labels = tester.inputs(), torch.tensor([0, 1, 2])
+    torch.manual_seed(0)
     model(**inputs, labels=labels).loss.backward()
     reference = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
@@ -304,6 +305,7 @@ def test_gradient_checkpointing_gives_same_gradients():
     enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
     enable()
     assert any(layer.gradient_checkpointing for layer in model.modules() if hasattr(layer, "gradient_checkpointing"))
+    torch.manual_seed(0)
     model(**inputs, labels=labels).loss.backward()
     for name, param in model.named_parameters():
         torch.testing.assert_close(param.grad, reference[name], atol=1e-6, rtol=1e-4, msg=name)
