@@ -64,17 +64,14 @@ class TFTSequenceClassifierOutput(SequenceClassifierOutput):
 
 class TFTDropout(nn.Dropout):
     """`nn.Dropout` whose CPU training mask keeps the units where a standard normal draw exceeds the normal's
-    `p`-quantile: the same Bernoulli(1 - p) mask from another random stream, several times cheaper than torch's CPU
+    `p`-quantile: the same Bernoulli(1 - p) mask from another random stream, about half the cost of torch's CPU
     `bernoulli_` (search DM1). Other devices use `nn.Dropout` itself."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__(p)
-        self.threshold = NormalDist().inv_cdf(p) if 0 < p < 1 else None
-
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.threshold is None or hidden_states.device.type != "cpu":
+        if not self.training or not 0 < self.p < 1 or hidden_states.device.type != "cpu":
             return super().forward(hidden_states)
-        scaled_mask = torch.randn_like(hidden_states).gt_(self.threshold).mul_(1.0 / (1.0 - self.p))
+        threshold = NormalDist().inv_cdf(self.p)  # from `p` at each call, so a changed `p` takes effect
+        scaled_mask = torch.randn_like(hidden_states).gt_(threshold).mul_(1.0 / (1.0 - self.p))
         return hidden_states * scaled_mask
 
 

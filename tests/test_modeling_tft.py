@@ -203,6 +203,8 @@ def test_cpu_dropout_keeps_a_bernoulli_share_scaled_and_matches_nn_dropout_elsew
     assert torch.equal(dropout.eval()(ones), ones)
     assert torch.equal(TFTDropout(0.0).train()(ones), ones)
     assert torch.equal(TFTDropout(1.0).train()(ones), torch.zeros_like(ones))
+    dropout.train().p = 0.0  # as code that switches dropout off by setting `p` does
+    assert torch.equal(dropout(ones), ones)
     model = TFTModel(TFTModelTester().config)
     dropouts = [module for module in model.modules() if isinstance(module, torch.nn.Dropout)]
     assert dropouts and all(type(module) is TFTDropout for module in dropouts)
