@@ -171,18 +171,40 @@ class TFTEncoder(nn.Module):
 
 
 def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Mean and standard deviation over the last axis of `values` where `mask` is set, concatenated."""
+    """Mean and standard deviation of `values` `(batch, steps, channels)` over the steps where `mask`
+    `(batch, steps, 1)` is set, concatenated: `(batch, 2 * channels)`."""
     mask = mask.to(values.dtype)
-    count = mask.sum(-1).clamp(min=1.0)
-    mean = (values * mask).sum(-1) / count
-    var = (((values - mean[..., None]) * mask) ** 2).sum(-1) / count
+    count = mask.sum(1).clamp(min=1.0)
+    mean = (values * mask).sum(1) / count
+    var = (((values - mean[:, None]) * mask) ** 2).sum(1) / count
     return torch.cat([mean, torch.sqrt(var + eps)], dim=-1)
+
+
+class TFTConv1d(nn.Conv1d):
+    """`nn.Conv1d` over `(batch, steps, channels)`, run as a conv2d on a channels-last view of it: oneDNN's fast path
+    on CPU, with no transposed copies (search SP1). Same parameters and outputs as `nn.Conv1d` on `(batch, channels,
+    steps)`; zero padding only."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """`(batch, steps, in_channels)` -> `(batch, output steps, out_channels)`."""
+        output = nn.functional.conv2d(
+            hidden_states.transpose(1, 2).unsqueeze(2),  # (batch, channels, 1, steps), channels-last memory
+            self.weight.unsqueeze(2),
+            self.bias,
+            (1, self.stride[0]),
+            (0, self.padding[0]),
+            (1, self.dilation[0]),
+            self.groups,
+        )
+        return output.squeeze(2).transpose(1, 2)  # views both ways: no zero-filled gradient copies
 
 
 class TFTConvSubsampling(nn.Module):
     """The time tokens' stem: 3x3 convolutions over (frames, mel bands), each with stride 2 in both axes and a GELU
     (log2 of `frames_per_time_token` of them, as Conformer's subsampling). Padded frames are zeroed after every
-    convolution (output step i is centred on input step 2i), so a clip's tokens do not depend on its batch."""
+    convolution (output step i is centred on input step 2i), so a clip's tokens do not depend on its batch. The maps
+    are kept in channels-last memory, oneDNN's fast path on CPU, and the GELU and masks act on its contiguous
+    `(batch, steps, bands, channels)` view (search SP1)."""
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
@@ -191,18 +213,23 @@ class TFTConvSubsampling(nn.Module):
             nn.Conv2d(1 if i == 0 else channels, channels, 3, stride=2, padding=1) for i in range(num_layers)
         )
         self.act = ACT2FN[config.hidden_act]
+        self.channels = channels
         self.output_size = channels * -(-config.num_mel_bins // 2**num_layers)  # channels x reduced bands
 
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(batch, frames, mel)` -> token inputs `(batch, tokens, channels * reduced bands)` and the token mask."""
-        hidden, mask = features[:, None], frame_mask  # (batch, 1, frames, mel)
+        """`(batch, frames, mel)` -> token inputs `(batch, tokens, reduced bands * channels)`, ordered (band, channel),
+        and the token mask."""
+        hidden = features[:, None].contiguous(memory_format=torch.channels_last)  # (batch, 1, frames, mel)
+        mask = frame_mask
         for convolution in self.convolutions:
             mask = mask[:, ::2]
-            hidden = self.act(convolution(hidden)) * mask[:, None, :, None].to(hidden.dtype)
-        return hidden.transpose(1, 2).flatten(2), mask
+            hidden = convolution(hidden).permute(0, 2, 3, 1)  # (batch, steps, bands, channels), contiguous
+            hidden = self.act(hidden) * mask[:, :, None, None].to(hidden.dtype)
+            hidden = hidden.permute(0, 3, 1, 2)  # (batch, channels, steps, bands), channels-last memory
+        return hidden.permute(0, 2, 3, 1).flatten(2), mask
 
 
-class TFTPositionConvolution(nn.Conv1d):
+class TFTPositionConvolution(TFTConv1d):
     """The depthwise convolution of the time positions (a class of its own for `_init_weights`)."""
 
 
@@ -214,7 +241,7 @@ class TFTProsodyEmbeddings(nn.Module):
         super().__init__()
         channels = 2 * config.time_conv_channels
         self.convolutions = nn.ModuleList(
-            nn.Conv1d(config.num_prosody_features if i == 0 else channels, channels, 3, stride=2, padding=1)
+            TFTConv1d(config.num_prosody_features if i == 0 else channels, channels, 3, stride=2, padding=1)
             for i in range(config.frames_per_time_token.bit_length() - 1)
         )
         self.act = ACT2FN[config.hidden_act]
@@ -222,11 +249,11 @@ class TFTProsodyEmbeddings(nn.Module):
 
     def forward(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """`(batch, frames, num_prosody_features)` -> `(batch, time_tokens, hidden)`."""
-        hidden, mask = contours.transpose(1, 2), frame_mask
+        hidden, mask = contours, frame_mask
         for convolution in self.convolutions:
             mask = mask[:, ::2]
-            hidden = self.act(convolution(hidden)) * mask[:, None, :].to(hidden.dtype)
-        return self.projection(hidden.transpose(1, 2))
+            hidden = self.act(convolution(hidden)) * mask[..., None].to(hidden.dtype)
+        return self.projection(hidden)
 
 
 class TFTTimeEmbeddings(nn.Module):
@@ -249,25 +276,28 @@ class TFTTimeEmbeddings(nn.Module):
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`(batch, frames, num_input_features)` -> time tokens `(batch, tokens, hidden)` and their mask."""
         tokens, token_mask = self.subsampling(features[..., : self.num_mel_bins], frame_mask)
-        embeddings = self.projection(tokens)  # (batch, tokens, hidden)
+        # the projection's inputs are stored (channel, band)-ordered, the stem's tokens come (band, channel)-ordered
+        weight = self.projection.weight.unflatten(1, (self.subsampling.channels, -1)).transpose(1, 2).flatten(1)
+        embeddings = nn.functional.linear(tokens, weight, self.projection.bias)  # (batch, tokens, hidden)
         if self.prosody is not None:
             embeddings = embeddings + self.prosody(features[..., self.num_mel_bins :], frame_mask)
         embeddings = embeddings * token_mask[..., None].to(embeddings.dtype)
-        positions = self.position_conv(embeddings.transpose(1, 2)).transpose(1, 2)  # (batch, tokens, hidden)
+        positions = self.position_conv(embeddings)  # (batch, tokens, hidden)
         return self.dropout(embeddings + nn.functional.gelu(positions)), token_mask
 
 
 class TFTFrequencyEmbeddings(nn.Module):
     """Frequency tokens from local patterns inside each band: two convolutions along time (the first with stride 2),
     shared by all bands, then the mean and standard deviation of their channels over the clip's real frames, plus a
-    learned embedding per band. Shift-invariant and length-free; padded frames are zeroed after each convolution."""
+    learned embedding per band. Shift-invariant and length-free; padded frames are zeroed after the first convolution
+    and left out of the statistics."""
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
         self.bins_per_token = config.bins_per_frequency_token
         channels, kernel = config.frequency_conv_channels, config.frequency_conv_kernel_size
-        self.conv1 = nn.Conv1d(config.bins_per_frequency_token, channels, kernel, stride=2, padding=kernel // 2)
-        self.conv2 = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+        self.conv1 = TFTConv1d(config.bins_per_frequency_token, channels, kernel, stride=2, padding=kernel // 2)
+        self.conv2 = TFTConv1d(channels, channels, kernel, padding=kernel // 2)
         self.act = ACT2FN[config.hidden_act]
         self.projection = nn.Linear(2 * channels, config.hidden_size)
         self.position_embeddings = nn.Parameter(torch.zeros(1, config.num_frequency_tokens, config.hidden_size))
@@ -276,12 +306,12 @@ class TFTFrequencyEmbeddings(nn.Module):
     def forward(self, features: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         batch, frames, mel = features.shape
         num_bands = mel // self.bins_per_token
-        bands = features.view(batch, frames, num_bands, self.bins_per_token).permute(0, 2, 3, 1)
-        bands = bands.reshape(batch * num_bands, self.bins_per_token, frames)  # (batch * bands, bins, frames)
+        bands = features.view(batch, frames, num_bands, self.bins_per_token).transpose(1, 2)
+        bands = bands.reshape(batch * num_bands, frames, self.bins_per_token)  # (batch * bands, frames, bins)
         # output step i of the strided convolution is centred on frame 2i
-        mask = frame_mask[:, None, None, ::2].expand(batch, num_bands, 1, -1).reshape(batch * num_bands, 1, -1)
+        mask = frame_mask[:, None, ::2, None].expand(batch, num_bands, -1, 1).reshape(batch * num_bands, -1, 1)
         hidden = self.act(self.conv1(bands)) * mask.to(features.dtype)
-        hidden = self.act(self.conv2(hidden)) * mask.to(features.dtype)  # (batch * bands, channels, steps)
+        hidden = self.act(self.conv2(hidden))  # (batch * bands, steps, channels)
         statistics = masked_statistics(hidden, mask).view(batch, num_bands, -1)  # (batch, bands, 2 * channels)
         return self.dropout(self.projection(statistics) + self.position_embeddings)
 

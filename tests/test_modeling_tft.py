@@ -4,7 +4,7 @@ from conftest import tiny_config_kwargs
 from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
-from modeling_tft.modeling_tft import TFTDropout, TFTScaledLinear, window_starts
+from modeling_tft.modeling_tft import TFTConv1d, TFTDropout, TFTScaledLinear, window_starts
 from tft_ser.training.loss import ClassificationLoss, forward_with_loss
 
 ABLATIONS = {  # the paper's three switches
@@ -187,6 +187,29 @@ def test_activation_dropout_is_the_feed_forward_dropout():
     off = TFTModel(TFTModelTester(activation_dropout=0.0, hidden_dropout_prob=0.2).config)
     assert {layer.mlp.dropout.p for layer in off.time_encoder.layers} == {0.0}
     assert {layer.dropout.p for layer in off.time_encoder.layers} == {0.2}  # residual dropout is unchanged
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kernel_size": 5, "padding": 2},
+        {"kernel_size": 3, "stride": 2, "padding": 1},
+        {"kernel_size": 15, "padding": 7, "groups": 6},
+    ],
+)
+def test_channels_last_conv1d_matches_nn_conv1d_on_transposed_input(kwargs):
+    torch.manual_seed(0)
+    reference = torch.nn.Conv1d(6, 12, **kwargs)
+    conv = TFTConv1d(6, 12, **kwargs)
+    conv.load_state_dict(reference.state_dict())
+    inputs = torch.randn(3, 40, 6)  # (batch, steps, channels)
+    expected = reference(inputs.transpose(1, 2)).transpose(1, 2)
+    output = conv(inputs)
+    torch.testing.assert_close(output, expected, atol=1e-6, rtol=1e-5)
+    grad = torch.randn_like(output)
+    expected_grads = torch.autograd.grad(expected, [reference.weight, reference.bias], grad)
+    for got, want in zip(torch.autograd.grad(output, [conv.weight, conv.bias], grad), expected_grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
 def test_cpu_dropout_keeps_a_bernoulli_share_scaled_and_matches_nn_dropout_elsewhere():
