@@ -182,8 +182,8 @@ def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-
 
 class TFTConv1d(nn.Conv1d):
     """`nn.Conv1d` over `(batch, steps, channels)`, run as a conv2d on a channels-last view of it: oneDNN's fast path
-    on CPU, with no transposed copies (search SP1). Same parameters and outputs as `nn.Conv1d` on `(batch, channels,
-    steps)`; zero padding only."""
+    on CPU, with no transposed copies. Same parameters and outputs as `nn.Conv1d` on `(batch, channels, steps)`; zero
+    padding only."""
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`(batch, steps, in_channels)` -> `(batch, output steps, out_channels)`."""
@@ -204,7 +204,7 @@ class TFTConvSubsampling(nn.Module):
     (log2 of `frames_per_time_token` of them, as Conformer's subsampling). Padded frames are zeroed after every
     convolution (output step i is centred on input step 2i), so a clip's tokens do not depend on its batch. The maps
     are kept in channels-last memory, oneDNN's fast path on CPU, and the GELU and masks act on its contiguous
-    `(batch, steps, bands, channels)` view (search SP1)."""
+    `(batch, steps, bands, channels)` view."""
 
     def __init__(self, config: TFTConfig) -> None:
         super().__init__()
