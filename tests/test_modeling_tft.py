@@ -184,6 +184,11 @@ def test_functionals_weight_scales_the_functionals_head_in_the_logits_only():
 def test_activation_dropout_is_the_feed_forward_dropout():
     TFTConfig().update_from_string("activation_dropout=0.0")  # settable with --config_overrides
     assert TFTConfig(hidden_dropout_prob=0.2, activation_dropout=None).activation_dropout == 0.2
+    assert TFTConfig().activation_dropout == 0.0  # search AD0
+    saved_before_the_option = {
+        k: v for k, v in TFTConfig(hidden_dropout_prob=0.2).to_dict().items() if k != "activation_dropout"
+    }
+    assert TFTConfig.from_dict(saved_before_the_option).activation_dropout == 0.2
     off = TFTModel(TFTModelTester(activation_dropout=0.0, hidden_dropout_prob=0.2).config)
     assert {layer.mlp.dropout.p for layer in off.time_encoder.layers} == {0.0}
     assert {layer.dropout.p for layer in off.time_encoder.layers} == {0.2}  # residual dropout is unchanged
