@@ -112,7 +112,7 @@ class TFTConfig(PretrainedConfig):
         hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
             Dropout on embeddings and residual branches.
         activation_dropout (`float`, *optional*, defaults to 0.0):
-            Dropout on the activations inside each feed-forward block (0.1 before 0.7.0: its masks cost ~7 % of a CPU
+            Dropout on the activations inside each feed-forward block (0.1 before 0.7.0: its masks cost ~10 % of a CPU
             training step for no validation gain, search AD0; `None`, and in configs saved before the option existed:
             `hidden_dropout_prob`).
         attention_probs_dropout_prob (`float`, *optional*, defaults to 0.0):

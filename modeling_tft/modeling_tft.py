@@ -183,7 +183,15 @@ def masked_statistics(values: torch.Tensor, mask: torch.Tensor, eps: float = 1e-
 class TFTConv1d(nn.Conv1d):
     """`nn.Conv1d` over `(batch, steps, channels)`, run as a conv2d on a channels-last view of it: oneDNN's fast path
     on CPU, with no transposed copies. Same parameters and outputs as `nn.Conv1d` on `(batch, channels, steps)`; zero
-    padding only."""
+    padding given as a number."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.padding_mode != "zeros" or isinstance(self.padding, str):
+            raise ValueError(
+                f"TFTConv1d pads with zeros by a number of steps; got padding={self.padding!r}, "
+                f"padding_mode={self.padding_mode!r}."
+            )
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """`(batch, steps, in_channels)` -> `(batch, output steps, out_channels)`."""

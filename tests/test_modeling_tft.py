@@ -217,6 +217,12 @@ def test_channels_last_conv1d_matches_nn_conv1d_on_transposed_input(kwargs):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kwargs", [{"padding": "same"}, {"padding": 1, "padding_mode": "reflect"}])
+def test_channels_last_conv1d_refuses_padding_it_does_not_apply(kwargs):
+    with pytest.raises(ValueError, match="pads with zeros"):
+        TFTConv1d(6, 12, 3, **kwargs)
+
+
 def test_cpu_dropout_keeps_a_bernoulli_share_scaled_and_matches_nn_dropout_elsewhere():
     torch.manual_seed(0)
     dropout = TFTDropout(0.1).train()
