@@ -46,6 +46,7 @@ SPEED, SCALING, TIMELINE, SEARCH = "speed_cpu.json", "scaling_cpu.json", "timeli
 SPEED_OTHER_CPUS = "speed_cpu_*.json"  # the same command on other CPUs: tables and targets shown beside SPEED's
 NAMES = {
     "tft": "TFT (default)",
+    "tft_dropout01": "TFT 0.6.0 (feed-forward dropout 0.1: the default before AD0)",
     "tft_weight8": "TFT 0.5.0 (its functionals head at weight 8: the default before HW7)",
     "tft_functionals": "TFT 0.4.0 (its functionals head at weight 1: the default before HW1)",
     "tft_prosody": "TFT 0.3.0 (prosody contours, no functionals head: the default before the head)",
@@ -60,7 +61,7 @@ NAMES = {
     "no_fusion": "TFT: both branches, no fusion",
 }
 # earlier defaults kept beside the default TFT, newest first
-FORMER_DEFAULTS = ("tft_weight8", "tft_functionals", "tft_prosody", "tft_log_mel")
+FORMER_DEFAULTS = ("tft_dropout01", "tft_weight8", "tft_functionals", "tft_prosody", "tft_log_mel")
 TRAINED = ("tft", *FORMER_DEFAULTS, "ast")  # the trained systems of the headline, in table order
 ABLATION_SYSTEMS = ("time_only", "frequency_only", "no_fusion")
 OPENSMILE_SYSTEMS = ("egemaps", "compare")
@@ -440,7 +441,10 @@ def render_results(results_dir: Path) -> str:
         "included, standardised with their own statistics over all of their clips, labels unused). The reference "
         "baselines are openSMILE functionals with a linear SVM (the field's standard; C chosen on the training "
         "speakers only) and the log-mel statistics floor, on the same folds (`benchmarks/baselines.py`). "
-        "UA = mean per-class recall, WA = accuracy, in %; ± is the std over every seed-fold score.", "",
+        "UA = mean per-class recall, WA = accuracy, in %; ± is the std over every seed-fold score. 0.7.0 changed "
+        "only how the TFT is trained (no feed-forward dropout, search AD0; the CPU dropout mask's sampler, DM1; on "
+        "par on the validation speakers of both corpora): where no `TFT 0.6.0` row stands beside it, the `TFT "
+        "(default)` row's models were trained with the 0.6.0 dropouts.", "",
         headline, "",
         "## Ablations (the paper's three)", "",
         "Each ablation removes one part of the full TFT of its table (`use_time_branch`, `use_frequency_branch`, "
