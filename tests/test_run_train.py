@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -202,6 +203,40 @@ def test_kill_and_resume_continues_from_the_checkpoint(tmp_path, trainer):
     assert resumed["global_step"] == expected["global_step"]
     assert resumed["test"] == expected["test"] and resumed["validation_ua"] == expected["validation_ua"]
     assert [round(r["eval_ua"], 6) for r in resumed["history"]] == [round(r["eval_ua"], 6) for r in expected["history"]]
+
+
+def test_a_fold_is_reused_or_resumed_only_with_the_settings_it_was_trained_with(demo_runs, tmp_path, capsys, caplog):
+    """A finished fold of other settings (an option, a config value, or a package default that changed since) is
+    refused before any training, naming what differs; `--folds` only selects, so a run of other folds reuses it."""
+    arguments = [*BASE, "--trainer", "accelerate", "--num_train_epochs", "2"]
+    copy = tmp_path / "run"
+    shutil.copytree(demo_runs["accelerate"], copy)
+    assert run(copy, *arguments, "--folds", "1")["reused_folds"] == [1]
+    dropout = ["--config_overrides", f"{TINY},activation_dropout=0.1"]  # the option, and the config it builds
+    for changed, expected in (
+        (["--learning_rate", "5e-4"], "--learning_rate: saved 0.001, this run 0.0005"),
+        (dropout, "config.activation_dropout: saved 0.0, this run 0.1"),
+    ):
+        with pytest.raises(SystemExit, match="2"):
+            run(copy, *arguments, "--folds", "0,1", *changed)
+        error = capsys.readouterr().err
+        assert "fold_0 was trained with other settings than this run's, so it cannot be reused (--" in error
+        assert expected in error
+        assert f"delete {copy / 'fold_0'} to train the fold again" in error
+    for fold in ("fold_0", "fold_1"):  # as saved before the record existed: the saved model's config is compared
+        (copy / fold / "fold_settings.json").unlink()
+    with pytest.raises(SystemExit, match="2"):
+        run(copy, *arguments, "--folds", "0", *dropout)
+    assert "cannot be reused (config.activation_dropout: saved 0.0, this run 0.1)" in capsys.readouterr().err
+    with caplog.at_level("WARNING"):
+        assert run(copy, *arguments, "--folds", "0")["reused_folds"] == [0]
+    assert "records no arguments (saved before tft-ser 0.7.1)" in caplog.text
+
+    unfinished = tmp_path / "unfinished"  # fold 0 with its checkpoints and settings, but no results yet
+    shutil.copytree(demo_runs["accelerate"] / "fold_0", unfinished / "fold_0", ignore=shutil.ignore_patterns("fold_r*"))
+    with pytest.raises(SystemExit, match="2"):
+        run(unfinished, *arguments, "--folds", "0", "--resume_from_checkpoint", "true", "--learning_rate", "5e-4")
+    assert "so it cannot be resumed (--learning_rate: saved 0.001" in capsys.readouterr().err
 
 
 def test_fine_tune_onto_another_label_set(demo_runs, tmp_path, capsys):

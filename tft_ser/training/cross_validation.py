@@ -36,6 +36,7 @@ from .data import (
 from .environment import environment
 from .evaluation import check_evaluation_model, evaluate_fold, load_classifier
 from .fold_job import FoldJob, FoldOutcome
+from .fold_settings import check_fold_settings, fold_settings, save_fold_settings, training_arguments
 from .hf_trainer import train_fold_with_trainer
 from .licences import check_push_allowed, data_licence, licence_record
 from .loss import ClassificationLoss, inverse_frequency_weights
@@ -46,6 +47,7 @@ from .models import (
     check_config_overrides,
     crop_frames,
     fold_model_arguments,
+    new_model_config,
 )
 from .named_dataset import eval_split_fold, load_named_dataset
 from .plots import plot_confusion_matrix, plot_training_curves
@@ -112,6 +114,11 @@ def run_cross_validation(
     num_clips = len(dataset) + (len(evaluation) if evaluation is not None else 0)
     logger.info(f"{corpus}: {num_clips} clips, {len(label_names)} classes, {len(folds)} fold(s) of {protocol}")
     reused_folds = [f.index for f in folds if (output_dir / f"fold_{f.index}" / FOLD_RESULTS).is_file()]
+    for fold in folds:  # a finished or resumed fold must have been trained as this run would train it
+        fold_dir = output_dir / f"fold_{fold.index}"
+        if fold.index in reused_folds or (args.resume_from_checkpoint and (fold_dir / "checkpoints").is_dir()):
+            action = "reuse" if fold.index in reused_folds else "resume"
+            check_fold_settings(fold_dir, _settings(fold, label_names, model_args, data_args, args), action)
     fold_results = [_run_fold(fold, label_names, model_args, data_args, args, output_dir) for fold in folds]
     results = _aggregate(fold_results, label_names, output_dir)
     results.update(
@@ -126,7 +133,7 @@ def run_cross_validation(
         wall_time_s=round(time.time() - started, 1),
         reused_folds=reused_folds,  # finished by an earlier process: wall_time_s does not include them
         environment=run_environment,
-        arguments={"model": asdict(model_args), "data": asdict(data_args), "training": _training_arguments(args)},
+        arguments={"model": asdict(model_args), "data": asdict(data_args), "training": training_arguments(args)},
         dataset_description=dataset.info.description,
         data_licence=licence_record(licence),
     )
@@ -151,6 +158,8 @@ def _run_fold(
     if (fold_dir / FOLD_RESULTS).is_file():
         logger.info(f"Fold {fold.index} ({fold.name}) is complete: reusing {fold_dir / FOLD_RESULTS}")
         return json.loads((fold_dir / FOLD_RESULTS).read_text())
+    if state.is_main_process:  # before training starts, for a resume to check against
+        save_fold_settings(fold_dir, _settings(fold, label_names, model_args, data_args, args))
     set_seed(args.seed)
     splits = [fold.splits[name] for name in ("train", "validation", "test")]
     # Arrow-backed splits whose clips are decoded per batch as the DataLoader reads them (see `lazy_split`)
@@ -193,6 +202,15 @@ def _run_fold(
         _save_fold(fold_dir, outcome, feature_extractor, result, label_names)
     state.wait_for_everyone()
     return result
+
+
+def _settings(
+    fold: Fold, label_names: list[str], model_args: ModelArguments, data_args: DataArguments, args: TFTTrainingArguments
+) -> dict:
+    """`fold_settings` of the fold; the config is that of the new model it trains (a checkpoint is named by path)."""
+    fold_args = fold_model_arguments(model_args, fold.index)
+    config = new_model_config(fold_args, label_names) if args.do_train and not fold_args.model_name_or_path else None
+    return fold_settings(fold_args, data_args, args, config)
 
 
 def _evaluate_fold(
@@ -288,12 +306,3 @@ def results_table(results: dict) -> str:
         f"{100 * std['macro_f1']:.2f} |"
     )
     return "\n".join(lines) + "\n"
-
-
-def _training_arguments(args: TFTTrainingArguments) -> dict:
-    keys = (
-        "trainer", "learning_rate", "weight_decay", "warmup_steps", "lr_scheduler_type", "num_train_epochs",
-        "per_device_train_batch_size", "gradient_accumulation_steps", "early_stopping_patience", "bf16", "fp16",
-        "torch_compile", "seed", "max_grad_norm", "class_balanced_loss", "label_smoothing_factor",
-    )  # fmt: skip
-    return {key: getattr(args, key) for key in keys}

@@ -115,12 +115,29 @@ def check_backbone_speakers(model_args: ModelArguments, fold: Fold) -> None:
         )
 
 
+def label_maps(label_names: list[str]) -> dict:
+    """A config's `id2label` and `label2id` for the corpus's label names."""
+    return {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
+
+
+def new_model_config(model_args: ModelArguments, label_names: list[str]) -> PretrainedConfig:
+    """The config of a new model (no `--model_name_or_path`): a TFT or the equal-size AST, with
+    `--config_overrides`."""
+    labels = label_maps(label_names)
+    if model_args.model_type == "ast":
+        config = ast_config(len(label_names), **labels)
+    else:
+        weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if model_args.normalization == "speaker" else 1.0
+        config = TFTConfig(num_labels=len(label_names), functionals_weight=weight, **labels)
+    return config_with_overrides(config, model_args.config_overrides)
+
+
 def build_model_and_extractor(
     model_args: ModelArguments, label_names: list[str]
 ) -> tuple[PreTrainedModel, TFTFeatureExtractor]:
     """The model of one fold (new, with `--config_overrides`, or fine-tuned from `--model_name_or_path`) and the
     feature extractor that feeds it."""
-    labels = {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
+    labels = label_maps(label_names)
     attention = {"attn_implementation": model_args.attn_implementation} if model_args.attn_implementation else {}
     if model_args.model_name_or_path:
         model = load_pretrained_strict(
@@ -133,13 +150,7 @@ def build_model_and_extractor(
             **attention,
         )
     else:
-        if model_args.model_type == "ast":
-            config = ast_config(len(label_names), **labels)
-        else:
-            weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if model_args.normalization == "speaker" else 1.0
-            config = TFTConfig(num_labels=len(label_names), functionals_weight=weight, **labels)
-        config = config_with_overrides(config, model_args.config_overrides)
-        model = AutoModelForAudioClassification.from_config(config, **attention)
+        model = AutoModelForAudioClassification.from_config(new_model_config(model_args, label_names), **attention)
     # a TFT evaluates whole clips (in windows past config.window_frames); the AST baseline its fixed input
     whole_clips = isinstance(model.config, TFTConfig)
     feature_extractor = TFTFeatureExtractor(
