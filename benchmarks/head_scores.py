@@ -36,6 +36,7 @@ from tft_ser.training.data import SpeechEmotionCollator, lazy_split, load_corpus
 from tft_ser.training.data import speaker_statistics as fit_speaker_statistics  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
+from tft_ser.training.speaker_shift import embeddings, shifts_embeddings  # noqa: E402
 
 HEADS = ("transformer", "functionals", "model")
 
@@ -76,15 +77,29 @@ def load_with_heads(folder: Path) -> TFTForAudioClassification:
 
 
 def split_head_logits(
-    model: TFTForAudioClassification, collator: SpeechEmotionCollator, split: datasets.Dataset, batch_size: int
+    model: TFTForAudioClassification,
+    collator: SpeechEmotionCollator,
+    split: datasets.Dataset,
+    batch_size: int,
+    shift: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """`head_logits` of every clip of `split`, in its row order: `{head: (clips, labels)}`."""
+    """`head_logits` of every clip of `split`, in its row order: `{head: (clips, labels)}`. With `shift` and a model
+    with `config.speaker_embedding_shift` (a fold's saved model: its training embedding mean is set), each
+    speaker's clips are scored shifted from their own mean embedding, as training tests them."""
     rows, logits = lazy_split(split), {}
-    for start in range(0, len(rows), batch_size):
-        batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-        for head, head_logit in head_logits(model, batch).items():
-            logits.setdefault(head, []).append(head_logit)
-    return {head: torch.cat(parts) for head, parts in logits.items()}
+    speakers = np.asarray(split["speaker"]) if shift and shifts_embeddings(model) else np.zeros(len(split))
+    order = np.concatenate([np.flatnonzero(speakers == speaker) for speaker in np.unique(speakers)])
+    for speaker in np.unique(speakers):
+        indices = np.flatnonzero(speakers == speaker)
+        if shift and shifts_embeddings(model):
+            model.set_speaker_embedding_mean(embeddings(model, split, indices, collator, batch_size))
+        for start in range(0, len(indices), batch_size):
+            batch = collator([rows[int(i)] for i in indices[start : start + batch_size]])
+            for head, head_logit in head_logits(model, batch).items():
+                logits.setdefault(head, []).append(head_logit)
+        model.set_speaker_embedding_mean(None)
+    inverse = torch.from_numpy(np.argsort(order))  # back to the split's row order
+    return {head: torch.cat(parts)[inverse] for head, parts in logits.items()}
 
 
 def score_fold(
@@ -95,7 +110,7 @@ def score_fold(
     and its own are `model`."""
     model = load_with_heads(fold_dir / "model")
     collator = evaluation_collator(fold_dir, fold, normalization)
-    logits = split_head_logits(model, collator, fold.splits["test"], batch_size)
+    logits = split_head_logits(model, collator, fold.splits["test"], batch_size, shift=True)
     if functionals_weight is not None:  # the model's own rule with another weight (this fold's model only)
         model.config.functionals_weight = functionals_weight
         logits["reweighted"] = model.combine_heads((logits["transformer"], logits["functionals"]))

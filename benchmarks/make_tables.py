@@ -46,6 +46,7 @@ SPEED, SCALING, TIMELINE, SEARCH = "speed_cpu.json", "scaling_cpu.json", "timeli
 SPEED_OTHER_CPUS = "speed_cpu_*.json"  # the same command on other CPUs: tables and targets shown beside SPEED's
 NAMES = {
     "tft": "TFT (default)",
+    "tft_unshifted": "TFT 0.7.0 (no speaker shift of the utterance embeddings: the default before ES1)",
     "tft_dropout01": "TFT 0.6.0 (feed-forward dropout 0.1: the default before AD0)",
     "tft_weight8": "TFT 0.5.0 (its functionals head at weight 8: the default before HW7)",
     "tft_functionals": "TFT 0.4.0 (its functionals head at weight 1: the default before HW1)",
@@ -61,7 +62,7 @@ NAMES = {
     "no_fusion": "TFT: both branches, no fusion",
 }
 # earlier defaults kept beside the default TFT, newest first
-FORMER_DEFAULTS = ("tft_dropout01", "tft_weight8", "tft_functionals", "tft_prosody", "tft_log_mel")
+FORMER_DEFAULTS = ("tft_unshifted", "tft_dropout01", "tft_weight8", "tft_functionals", "tft_prosody", "tft_log_mel")
 TRAINED = ("tft", *FORMER_DEFAULTS, "ast")  # the trained systems of the headline, in table order
 ABLATION_SYSTEMS = ("time_only", "frequency_only", "no_fusion")
 OPENSMILE_SYSTEMS = ("egemaps", "compare")
@@ -100,6 +101,19 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "HW5",
         "the grid's best on the mean of both corpora's validation UA (HW7's reason; CASIA's side: HW8 against HW1's "
         "8, which replaced 1 in 0.5.0); single clip keeps weight 1 (HW2/HW3); the alternative: 8",
+    ),
+    (
+        "each speaker's mean utterance embedding moved to the training clips' (speaker-adaptive, inference only)",
+        "ES1",
+        "AD0",
+        "speaker-adaptive only (it needs the speaker's clips); RAVDESS: ES1-rav against AD0-rav; the alternative: "
+        "no shift",
+    ),
+    (
+        "each speaker's mean utterance embedding moved to the training clips' (speaker-adaptive, inference only)",
+        "ES1-rav",
+        "AD0-rav",
+        "the rule's RAVDESS half (ES1's reason)",
     ),
 )
 
@@ -459,12 +473,16 @@ def render_results(results_dir: Path) -> str:
 
 def entry_figures(entry: dict[str, Any], results_dir: Path, cache: dict[str, dict]) -> dict[str, float | None]:
     """Mean validation UA of a search entry's run: at each fold's best epoch, and over its last 4 epochs (a head
-    weight's entry, `head_weights.py`: the best and the last checkpoint re-scored with its weight)."""
+    weight's entry, `head_weights.py`: the best and the last checkpoint re-scored with its weight; a speaker-shift
+    entry, `speaker_shift.py`: the last checkpoint re-scored with its variant)."""
     if entry["report"] not in cache:
         cache[entry["report"]] = json.loads((results_dir / entry["report"]).read_text())
     if cache[entry["report"]].get("benchmark") == "head_weights":
         run = next(r for r in cache[entry["report"]]["runs"] if r["seed"] == entry.get("seed", 42))
         return {"best": run["mean"]["best"][entry["weight"]], "late": run["mean"]["last"][entry["weight"]]}
+    if cache[entry["report"]].get("benchmark") == "speaker_shift":  # the last checkpoint only, re-scored
+        run = next(r for r in cache[entry["report"]]["runs"] if r["seed"] == entry.get("seed", 42))
+        return {"best": None, "late": run["mean"]["last"][entry["variant"]]}
     runs = cache[entry["report"]]["systems"][entry["system"]]["runs"]
     run = next(r for r in runs if r["seed"] == entry.get("seed", 42))
     best = [max(f["validation_ua_by_epoch"]) if f.get("averaged_epochs") else f["validation_ua"] for f in run["folds"]]

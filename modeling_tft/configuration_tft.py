@@ -72,6 +72,13 @@ class TFTConfig(PretrainedConfig):
             The functionals head's weights are stored divided by this and multiplied back in the forward pass, so
             that Adam moves them this many times as fast as the rest of the model (a learning-rate multiplier that
             lives in the model, the same in every training path).
+        speaker_embedding_shift (`bool`, *optional*, defaults to `False`):
+            Speaker adaptation of the utterance embedding (in the spirit of AdaBN): once a speaker's mean embedding
+            is set from their unlabelled clips ([`TFTForAudioClassification.set_speaker_embedding_mean`]), each
+            embedding is moved by `embedding_mean - speaker_mean` before the Transformer head, where
+            `embedding_mean`, a buffer saved with the weights, is the training clips' mean (set after training).
+            Inference only; with no speaker set, nothing moves. `run_train.py` sets it for a model trained with
+            speaker-adaptive normalisation (search ES1, `docs/SEARCH.md`).
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
@@ -148,6 +155,7 @@ class TFTConfig(PretrainedConfig):
         functionals_head: bool | None = None,
         functionals_lr_scale: float = 10.0,
         functionals_weight: float = 1.0,
+        speaker_embedding_shift: bool = False,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 4,
@@ -181,6 +189,7 @@ class TFTConfig(PretrainedConfig):
         self.functionals_head = bool(num_prosody_features) if functionals_head is None else functionals_head
         self.functionals_lr_scale = functionals_lr_scale
         self.functionals_weight = functionals_weight
+        self.speaker_embedding_shift = speaker_embedding_shift
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token

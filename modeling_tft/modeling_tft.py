@@ -545,6 +545,9 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.dropout = TFTDropout(config.classifier_dropout)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.functionals = TFTFunctionalsHead(config) if config.functionals_head else None
+        if config.speaker_embedding_shift:  # the training clips' mean utterance embedding, set after training
+            self.register_buffer("embedding_mean", torch.zeros(config.hidden_size))
+        self.register_buffer("speaker_embedding_mean", None, persistent=False)  # set_speaker_embedding_mean
         self.post_init()
 
     @can_return_tuple
@@ -583,10 +586,46 @@ class TFTForAudioClassification(TFTPreTrainedModel):
     ) -> tuple[torch.Tensor, ...]:
         """The Transformer head's logits of the clips' `pooled` embeddings and, with the functionals head, its logits
         of their `input_features` (real frames: `frame_mask`); the model's logits combine them ([`combine_heads`])."""
-        logits = self.classifier(self.dropout(pooled))
+        logits = self.classifier(self.dropout(self.speaker_shifted(pooled)))
         if self.functionals is None:
             return (logits,)
         return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
+
+    def speaker_shifted(self, pooled: torch.Tensor) -> torch.Tensor:
+        """`pooled` moved by the training clips' mean embedding minus the speaker's (`config.speaker_embedding_shift`);
+        unchanged while no speaker is set."""
+        if self.speaker_embedding_mean is None:
+            return pooled
+        return pooled + (self.embedding_mean - self.speaker_embedding_mean).to(pooled.dtype)
+
+    @torch.no_grad()
+    def utterance_embeddings(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """The utterance embeddings `(embeddings, hidden_size)` the Transformer head scores: one per clip, or one
+        per inference window of a clip longer than `config.window_frames`."""
+        window = self.config.window_frames
+        if window is None or input_features.shape[1] <= window:
+            return self.tft(input_features, attention_mask=attention_mask).pooler_output
+        windows, masks, _, _ = self._windows(input_features, attention_mask)
+        return self._window_embeddings(windows, masks)
+
+    def set_embedding_mean(self, embeddings: torch.Tensor) -> None:
+        """Record the training clips' mean utterance embedding from their `utterance_embeddings`."""
+        self._check_speaker_embedding_shift()
+        self.embedding_mean.copy_(embeddings.float().mean(0))
+
+    def set_speaker_embedding_mean(self, embeddings: torch.Tensor | None) -> None:
+        """Adapt to one speaker: the mean of `embeddings`, the `utterance_embeddings` of their unlabelled clips (with
+        the feature extractor adapted to the same clips); `None`: unadapted again."""
+        if embeddings is None:
+            self.speaker_embedding_mean = None
+            return
+        self._check_speaker_embedding_shift()
+        self.speaker_embedding_mean = embeddings.float().mean(0).to(self.embedding_mean.device)
+
+    def _check_speaker_embedding_shift(self) -> None:
+        if not self.config.speaker_embedding_shift:
+            raise ValueError("This model has no training embedding mean (`config.speaker_embedding_shift` is False): "
+                             "its embeddings cannot be shifted to a speaker.")  # fmt: skip
 
     def combine_heads(self, heads: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """The model's logits from [`head_logits`]: the Transformer head's plus `config.functionals_weight` times
@@ -598,21 +637,30 @@ class TFTForAudioClassification(TFTPreTrainedModel):
 
     def _windowed_logits(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Logits `(batch, labels)` of inputs longer than the inference window, by the rule of the class docstring."""
-        window, hop = self.config.window_frames, self.config.hop_frames
-        frame_mask = self.tft.frame_mask(input_features, attention_mask)  # (batch, frames)
-        starts, valid = window_starts(frame_mask.sum(1), window, hop)  # (batch, windows)
-        frames = starts[..., None] + torch.arange(window, device=starts.device)  # (batch, windows, window)
-        rows = torch.arange(len(frames), device=starts.device)[:, None, None]
-        window_masks = frame_mask[rows, frames] & valid[..., None]  # (batch, windows, window)
-        windows, masks = input_features[rows, frames][valid], window_masks[valid]  # (windows of the batch, window, …)
-        chunks = zip(windows.split(MAX_WINDOWS_PER_CALL), masks.split(MAX_WINDOWS_PER_CALL), strict=True)
-        pooled = torch.cat([self.tft(chunk, attention_mask=mask).pooler_output for chunk, mask in chunks])
+        windows, masks, valid, window_masks = self._windows(input_features, attention_mask)
+        pooled = self._window_embeddings(windows, masks)
         # (windows of the batch, labels): each window scored as a clip
         logits = self.combine_heads(self.head_logits(pooled, windows, masks))
         per_clip = logits.new_zeros(*valid.shape, logits.shape[-1]).index_put(valid.nonzero(as_tuple=True), logits)
         combined = combine_window_logits(per_clip, window_masks.sum(-1)).to(logits.dtype)  # weighted by real frames
         one_window = valid.sum(1, keepdim=True) == 1  # such a clip keeps its own logits
         return torch.where(one_window, per_clip[:, 0], combined)
+
+    def _windows(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """The inference windows of the batch's clips `(windows of the batch, window, features)`, their frame masks,
+        and which of each clip's window slots hold one `(batch, windows)`, with every slot's mask."""
+        window, hop = self.config.window_frames, self.config.hop_frames
+        frame_mask = self.tft.frame_mask(input_features, attention_mask)  # (batch, frames)
+        starts, valid = window_starts(frame_mask.sum(1), window, hop)  # (batch, windows)
+        frames = starts[..., None] + torch.arange(window, device=starts.device)  # (batch, windows, window)
+        rows = torch.arange(len(frames), device=starts.device)[:, None, None]
+        window_masks = frame_mask[rows, frames] & valid[..., None]  # (batch, windows, window)
+        return input_features[rows, frames][valid], window_masks[valid], valid, window_masks
+
+    def _window_embeddings(self, windows: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """The windows' utterance embeddings, `MAX_WINDOWS_PER_CALL` windows per pass of the backbone."""
+        chunks = zip(windows.split(MAX_WINDOWS_PER_CALL), masks.split(MAX_WINDOWS_PER_CALL), strict=True)
+        return torch.cat([self.tft(chunk, attention_mask=mask).pooler_output for chunk, mask in chunks])
 
     def _check_no_layer_outputs(self, kwargs: dict, frames: int) -> None:
         names = ("output_attentions", "output_hidden_states")

@@ -181,6 +181,40 @@ def test_functionals_weight_scales_the_functionals_head_in_the_logits_only():
         torch.testing.assert_close(weighted(**inputs).logits, transformer + 3.0 * functionals)
 
 
+def test_speaker_embedding_shift_moves_embeddings_by_the_training_mean_minus_the_speakers(tmp_path):
+    tester = TFTModelTester(speaker_embedding_shift=True, functionals_weight=2.0)
+    model = TFTForAudioClassification(tester.config).eval()
+    inputs = tester.inputs()
+    with torch.no_grad():
+        unadapted = model(**inputs).logits
+        embeddings = model.utterance_embeddings(**inputs)
+        torch.testing.assert_close(embeddings, model.tft(**inputs).pooler_output)
+        model.set_embedding_mean(embeddings[:2])
+        assert torch.equal(model(**inputs).logits, unadapted)  # no speaker set: nothing moves
+        model.set_speaker_embedding_mean(embeddings[1:])
+        shift = embeddings[:2].mean(0) - embeddings[1:].mean(0)
+        adapted = model(**inputs).logits
+        model.set_speaker_embedding_mean(None)
+        by_hand = model.combine_heads(model.head_logits(embeddings + shift, inputs["input_features"],
+                                                        inputs["attention_mask"].bool()))  # fmt: skip
+        torch.testing.assert_close(adapted, by_hand)
+        assert not torch.allclose(adapted, unadapted)
+        assert torch.equal(model(**inputs).logits, unadapted)  # unadapted again
+    model.save_pretrained(tmp_path)  # the training mean is saved with the weights; a speaker is not
+    loaded = TFTForAudioClassification.from_pretrained(tmp_path)
+    torch.testing.assert_close(loaded.embedding_mean, embeddings[:2].mean(0))
+    assert loaded.speaker_embedding_mean is None and "speaker_embedding_mean" not in loaded.state_dict()
+    plain = TFTForAudioClassification(TFTModelTester().config)
+    assert "embedding_mean" not in plain.state_dict()
+    with pytest.raises(ValueError, match="speaker_embedding_shift` is False"):
+        plain.set_speaker_embedding_mean(embeddings)
+    windowed = TFTForAudioClassification(TFTModelTester(inference_window_frames=60).config).eval()
+    clip = torch.randn(1, 200, 30, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():  # a long clip: one embedding per inference window, as its windows are scored
+        by_window = [windowed.tft(clip[:, start : start + 60]).pooler_output for start in (0, 30, 60, 90, 120, 140)]
+        torch.testing.assert_close(windowed.utterance_embeddings(clip), torch.cat(by_window))
+
+
 def test_activation_dropout_is_the_feed_forward_dropout():
     TFTConfig().update_from_string("activation_dropout=0.0")  # settable with --config_overrides
     assert TFTConfig(hidden_dropout_prob=0.2, activation_dropout=None).activation_dropout == 0.2

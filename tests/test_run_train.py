@@ -230,7 +230,7 @@ def test_a_fold_is_reused_or_resumed_only_with_the_settings_it_was_trained_with(
     assert "cannot be reused (config.activation_dropout: saved 0.0, this run 0.1)" in capsys.readouterr().err
     with caplog.at_level("WARNING"):
         assert run(copy, *arguments, "--folds", "0")["reused_folds"] == [0]
-    assert "records no arguments (saved before tft-ser 0.7.1)" in caplog.text
+    assert "records no arguments (saved before tft-ser 0.8.0)" in caplog.text
 
     unfinished = tmp_path / "unfinished"  # fold 0 with its checkpoints and settings, but no results yet
     shutil.copytree(demo_runs["accelerate"] / "fold_0", unfinished / "fold_0", ignore=shutil.ignore_patterns("fold_r*"))

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from tft_ser_models import EMOTIONS, SR, casia_clip, long_recording, trained_export
+import torch
+from tft_ser_models import EMOTIONS, SR, casia_clip, long_recording, shifted_export, trained_export
 
 from tft_ser.cli import main
 
@@ -145,6 +146,7 @@ def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--json", "--adapt", "recording"]) == 0
     adapted = json.loads(capsys.readouterr().out)["results"][0]
     assert adapted["normalization"]["statistics"] == "recording" and adapted["normalization"]["speech_s"] > 10
+    assert adapted["normalization"]["embedding_shift"] is False  # the model has no speaker_embedding_shift
     # the same as the library: the extractor adapted to the VAD's speech segments, then the whole-recording rule
     classifier = EmotionClassifier.from_pretrained(model_dir)
     recording = load_audio(tmp_path / "long.wav")  # as written: 16-bit
@@ -164,6 +166,37 @@ def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
     results = json.loads(capsys.readouterr().out)["results"]
     assert {r["normalization"]["statistics"] for r in results} == {"files"}
     assert len({r["normalization"]["speech_s"] for r in results}) == 1 and results[0]["normalization"]["speech_s"] > 10
+
+
+def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_speech(tmp_path, capsys):
+    from tft_ser import EmotionClassifier, load_audio, predict_recording, speech_segments
+    from tft_ser.vad import VADOptions
+
+    model_dir = str(shifted_export())
+    clips = [casia_clip(e, u) for u in (201, 202) for e in EMOTIONS]
+    recording, _ = long_recording(clips, [1.0, 1.5, 1.0, 2.0, 1.2, 0.8, 1.0, 1.5])
+    sf.write(tmp_path / "long.wav", recording, SR)
+    assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--json", "--adapt", "recording"]) == 0
+    adapted = json.loads(capsys.readouterr().out)["results"][0]
+    assert adapted["normalization"]["statistics"] == "recording" and adapted["normalization"]["embedding_shift"]
+    # by hand: the extractor adapted to the VAD's speech, the model shifted from the mean embedding of its windows
+    classifier = EmotionClassifier.from_pretrained(model_dir)
+    recording = load_audio(tmp_path / "long.wav")
+    segments = speech_segments(recording, VADOptions())
+    speech = [recording[s:e] for s, e in segments]
+    plain = classifier.with_feature_extractor(classifier.feature_extractor.adapted(speech, SR))
+    step = plain.window_samples
+    windows = [x[i : i + step] for x in speech for i in range(0, len(x), step) if len(x) - i >= plain.min_samples]
+    unshifted = predict_recording(plain, recording, segments=segments).scores
+    with torch.no_grad():
+        inputs = plain.feature_extractor(windows, sampling_rate=SR, padding="longest", return_tensors="pt")
+        classifier.model.set_speaker_embedding_mean(classifier.model.utterance_embeddings(**inputs))
+    expected = predict_recording(plain, recording, segments=segments).scores
+    classifier.model.set_speaker_embedding_mean(None)
+    assert adapted["prediction"]["scores"] == pytest.approx(expected, abs=1e-5)
+    assert expected != pytest.approx(unshifted, abs=1e-5)  # the shift changed the scores
+    assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--adapt", "recording"]) == 0
+    assert "s of speech, utterance embeddings shifted to that speech's mean)" in capsys.readouterr().out
 
 
 def test_version(capsys):

@@ -1,5 +1,6 @@
-"""Speaker-adaptive normalisation for `tft-ser predict --adapt`: band statistics from the speech (VAD segments) of
-a recording or of several files of one speaker, through `TFTFeatureExtractor.adapted`."""
+"""Speaker adaptation for `tft-ser predict --adapt`, from the speech (VAD segments) of a recording or of several files
+of one speaker: feature statistics through `TFTFeatureExtractor.adapted`, and for a model with
+`config.speaker_embedding_shift` the speaker's mean utterance embedding (its windows of that speech)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ class Adaptation:
     note: str | None = None
 
     def to_dict(self) -> dict:
-        return {"statistics": self.source, "speech_s": round(self.speech_s, 2), "note": self.note}
+        shifted = self.classifier.speaker_embedding_mean is not None
+        return {"statistics": self.source, "speech_s": round(self.speech_s, 2), "embedding_shift": shifted,
+                "note": self.note}  # fmt: skip
 
 
 def adapt(
@@ -31,21 +34,21 @@ def adapt(
     """Adapt `classifier` to the speech segments of `recordings` (audio and `(start, end)` sample segments); with too
     little speech, keep the exported statistics and say why in `note`."""
     rate = classifier.sampling_rate
-    total = {"samples": 0}
-
-    def speech() -> Iterable[np.ndarray]:
-        for audio, segments in recordings:
-            for start, end in segments:
-                if end - start >= classifier.min_samples:
-                    total["samples"] += end - start
-                    yield audio[start:end]
-
+    speech = [
+        audio[start:end]
+        for audio, segments in recordings
+        for start, end in segments
+        if end - start >= classifier.min_samples
+    ]
+    seconds = sum(len(segment) for segment in speech) / rate
     try:
-        extractor = classifier.feature_extractor.adapted(speech(), rate)
+        extractor = classifier.feature_extractor.adapted(speech, rate)
     except ValueError as error:  # too little speech (or none): the exported statistics
-        seconds = total["samples"] / rate
-        note = (
-            f"kept the exported statistics: {error}" if total["samples"] else "kept the exported statistics: no speech"
-        )
+        note = f"kept the exported statistics: {error}" if speech else "kept the exported statistics: no speech"
         return Adaptation(classifier, "exported", seconds, note)
-    return Adaptation(classifier.with_feature_extractor(extractor), source, total["samples"] / rate)
+    adapted = classifier.with_feature_extractor(extractor)
+    if getattr(adapted.model.config, "speaker_embedding_shift", False):
+        step = adapted.window_samples
+        windows = [s[i : i + step] for s in speech for i in range(0, len(s), step) if len(s) - i >= adapted.min_samples]
+        adapted = adapted.with_speaker_embedding_mean(adapted.embeddings(windows).mean(0))
+    return Adaptation(adapted, source, seconds)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -14,12 +15,21 @@ DEFAULT_MAX_FRAMES = 300
 
 
 class EmotionClassifier:
-    """A TFT audio-classification model with its feature extractor; `window_samples` is the model's window."""
+    """A TFT audio-classification model with its feature extractor; `window_samples` is the model's window.
+    `speaker_embedding_mean`: a speaker's mean utterance embedding (`adaptation.adapt`), which the model's
+    embeddings are shifted from while it scores (`config.speaker_embedding_shift`)."""
 
-    def __init__(self, model: torch.nn.Module, feature_extractor, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        feature_extractor,
+        batch_size: int = 16,
+        speaker_embedding_mean: torch.Tensor | None = None,
+    ) -> None:
         self.model = model.eval()
         self.feature_extractor = feature_extractor
         self.batch_size = batch_size
+        self.speaker_embedding_mean = speaker_embedding_mean
         self.sampling_rate: int = feature_extractor.sampling_rate
         self.labels: list[str] = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
@@ -33,8 +43,33 @@ class EmotionClassifier:
         return cls(model.to(device), extractor, batch_size)
 
     def with_feature_extractor(self, feature_extractor) -> EmotionClassifier:
-        """The same model with another feature extractor (e.g. one adapted to a speaker)."""
+        """The same model with another feature extractor (e.g. one adapted to a speaker), not shifted to a speaker."""
         return EmotionClassifier(self.model, feature_extractor, self.batch_size)
+
+    def with_speaker_embedding_mean(self, mean: torch.Tensor) -> EmotionClassifier:
+        """The same model and feature extractor, its embeddings shifted from a speaker's `mean` while it scores."""
+        return EmotionClassifier(self.model, self.feature_extractor, self.batch_size, mean)
+
+    @contextmanager
+    def speaker(self) -> Iterator[torch.nn.Module]:
+        """The model, shifted to this classifier's speaker (if any) until the block ends."""
+        if self.speaker_embedding_mean is None:
+            yield self.model
+            return
+        self.model.set_speaker_embedding_mean(self.speaker_embedding_mean[None])
+        try:
+            yield self.model
+        finally:
+            self.model.set_speaker_embedding_mean(None)
+
+    def embeddings(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
+        """The utterance embeddings the Transformer head scores, `(embeddings, hidden_size)`, of clips of at most
+        `window_samples` samples, in batches."""
+        parts = []
+        for start in range(0, len(clips), self.batch_size):
+            with torch.inference_mode():
+                parts.append(self.model.utterance_embeddings(**self.features(clips[start : start + self.batch_size])))
+        return torch.cat(parts)
 
     @property
     def device(self) -> torch.device:
@@ -78,7 +113,7 @@ class EmotionClassifier:
         scores = np.zeros((len(clips), len(self.labels)), dtype=np.float32)
         for start in range(0, len(clips), self.batch_size):
             batch = order[start : start + self.batch_size]
-            with torch.inference_mode():
-                logits = self.model(**self.features([clips[i] for i in batch])).logits
+            with torch.inference_mode(), self.speaker() as model:
+                logits = model(**self.features([clips[i] for i in batch])).logits
             scores[batch] = logits.float().softmax(-1).cpu().numpy()
         return scores

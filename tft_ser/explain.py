@@ -70,8 +70,8 @@ def _spread(token_values: torch.Tensor, per_token: int, length: int) -> np.ndarr
 
 def _input_x_gradient(classifier: EmotionClassifier, inputs: dict, target: int) -> torch.Tensor:
     features = inputs["input_features"].detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        logits = classifier.model(**{**inputs, "input_features": features}).logits
+    with torch.enable_grad(), classifier.speaker() as model:
+        logits = model(**{**inputs, "input_features": features}).logits
         logits[0, target].backward()
     return (features * features.grad)[0].abs().detach().cpu()  # (frames, mel bands + prosody contours)
 
@@ -88,7 +88,8 @@ def explain_clip(classifier: EmotionClassifier, audio: np.ndarray, start_s: floa
         end_s = (first + len(clip)) / rate
         notes.append(f"Audio is longer than the model window: explained {first / rate:.2f}–{end_s:.2f} s.")
     inputs = classifier.features([clip])
-    output = _with_attentions(classifier.model, inputs)
+    with classifier.speaker() as model:
+        output = _with_attentions(model, inputs)
     probabilities = output.logits[0].float().softmax(-1).cpu()
     target = int(probabilities.argmax())
     time_layers, band_layers = attention_by_stream(config, tuple(a.cpu() for a in output.attentions))

@@ -29,7 +29,8 @@ def _normalization_line(result: dict) -> str:
     if n["statistics"] == "exported":
         return f"{result['file']}: {n['note']}"
     whose = "this recording" if n["statistics"] == "recording" else "all the given files"
-    return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech)"
+    shift = ", utterance embeddings shifted to that speech's mean" if n.get("embedding_shift") else ""
+    return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech{shift})"
 
 
 def _summary_line(result: dict) -> str:

@@ -52,6 +52,7 @@ from .models import (
 from .named_dataset import eval_split_fold, load_named_dataset
 from .plots import plot_confusion_matrix, plot_training_curves
 from .scoring import score
+from .speaker_shift import shifts_embeddings, speaker_shifted_test
 
 logger = logging.getLogger(__name__)
 TRAIN_FUNCTIONS = {"hf": train_fold_with_trainer, "accelerate": train_fold_with_accelerate}
@@ -197,6 +198,8 @@ def _run_fold(
     )
     logger.info(f"Fold {fold.index} ({fold.name}): train {len(train)}, validation {len(validation)}, test {len(test)}")
     outcome = TRAIN_FUNCTIONS[args.trainer](job)
+    if shifts_embeddings(outcome.model):  # validation was scored unshifted; the test speakers are shifted
+        outcome = speaker_shifted_test(outcome, fold.splits, job.eval_collator, args.per_device_eval_batch_size)
     result = _fold_result(fold, outcome, len(label_names))
     if state.is_main_process:
         _save_fold(fold_dir, outcome, feature_extractor, result, label_names)
@@ -247,6 +250,9 @@ def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
         "best_epoch": outcome.best_epoch,
         "validation_ua": best.get("eval_ua"),
         "test": score(outcome.test_predictions, outcome.test_references, num_labels),
+        "test_unshifted": None  # before the speaker shift of the embeddings (config.speaker_embedding_shift)
+        if outcome.test_predictions_unshifted is None
+        else score(outcome.test_predictions_unshifted, outcome.test_references, num_labels),
         "history": outcome.history,
         "resumed_from": outcome.resumed_from,  # None: trained from the start in this run
         "steps_run": outcome.steps_run,

@@ -89,6 +89,7 @@ def model_card(results: dict, model_id: str, config: TFTConfig | None = None) ->
         num_prosody_features=getattr(config, "num_prosody_features", 0),
         functionals_head=getattr(config, "functionals_head", False),
         functionals_weight=getattr(config, "functionals_weight", 1.0),
+        speaker_embedding_shift=getattr(config, "speaker_embedding_shift", False),
     )
 
 

@@ -44,3 +44,5 @@ class FoldOutcome:
     resumed_from: dict | None = None
     steps_run: int = 0  # optimizer steps taken by this run (after the checkpoint, if resumed)
     global_step: int = 0  # optimizer steps of the whole fold, those before the checkpoint included
+    # a speaker-shifted model's (config.speaker_embedding_shift) test predictions before the shift
+    test_predictions_unshifted: np.ndarray | None = None

@@ -51,7 +51,7 @@ def check_fold_settings(fold_dir: Path, settings: dict, action: str) -> None:
     `action` it: "reuse" or "resume"). Arguments added since the fold was saved are not compared; its config is read
     back through its class, so that a key added since takes the value that old configs load with.
 
-    A fold saved before this record existed (tft-ser < 0.7.1) is checked on its saved model's config alone, with a
+    A fold saved before this record existed (tft-ser < 0.8.0) is checked on its saved model's config alone, with a
     warning; one without a saved model (an evaluation-only run) is reused unchecked, with a warning."""
     path = fold_dir / FOLD_SETTINGS
     if path.is_file():
@@ -60,10 +60,10 @@ def check_fold_settings(fold_dir: Path, settings: dict, action: str) -> None:
             saved["config"] = _comparable(CONFIG_MAPPING[saved["config"]["model_type"]].from_dict(saved["config"]))
     elif (fold_dir / "model" / "config.json").is_file() and settings["config"] is not None:
         saved = {"config": _comparable(AutoConfig.from_pretrained(fold_dir / "model"))}
-        logger.warning(f"{fold_dir} records no arguments (saved before tft-ser 0.7.1): only its model's config is "
+        logger.warning(f"{fold_dir} records no arguments (saved before tft-ser 0.8.0): only its model's config is "
                        "compared with this run's.")  # fmt: skip
     else:
-        logger.warning(f"{fold_dir} records no settings (saved before tft-ser 0.7.1): {action}d unchecked.")
+        logger.warning(f"{fold_dir} records no settings (saved before tft-ser 0.8.0): {action}d unchecked.")
         return
     current = {key: settings[key] for key in saved}
     found = _differences(saved, current)

@@ -127,8 +127,11 @@ def new_model_config(model_args: ModelArguments, label_names: list[str]) -> Pret
     if model_args.model_type == "ast":
         config = ast_config(len(label_names), **labels)
     else:
-        weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if model_args.normalization == "speaker" else 1.0
-        config = TFTConfig(num_labels=len(label_names), functionals_weight=weight, **labels)
+        speaker = model_args.normalization == "speaker"  # a speaker-adaptive model: search HW7 and ES1
+        weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
+        config = TFTConfig(
+            num_labels=len(label_names), functionals_weight=weight, speaker_embedding_shift=speaker, **labels
+        )
     return config_with_overrides(config, model_args.config_overrides)
 
 

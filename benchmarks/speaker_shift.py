@@ -1,0 +1,198 @@
+"""
+Search ES1 on validation speakers: a speaker shift of the utterance embedding (in the spirit of AdaBN, Li et al.
+2016), scored with a speaker-adaptive screen's saved models, nothing trained. Each validation speaker's mean
+utterance embedding (over their unlabelled clips) is moved to the mean over the training clips before the
+Transformer head: `pooled - speaker_mean + training_mean`. Each fold's last checkpoint (the last epoch, which the
+final protocol tests) is scored on the fold's validation split with the collator of training's evaluation:
+
+- `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
+- `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
+- `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
+  the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
+
+    python benchmarks/speaker_shift.py outputs/search/ad0.json \
+        --output benchmarks/results/search/speaker_shift_casia.json
+
+`--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
+tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
+decision, never for choosing. With `--accuracy_output`, it also writes the runs as an `accuracy.py` report whose
+folds score `model_shifted` (the recorded scores kept as `recorded_wa`/`recorded_ua`), which `accuracy.py --merge`
+pools: what a run trained without the shift gives with it, since the shift does not change training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shlex
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from accuracy import summarise  # noqa: E402
+from head_scores import evaluation_collator, load_with_heads, run_folds  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from modeling_tft import TFTForAudioClassification  # noqa: E402
+from tft_ser.training.data import SpeechEmotionCollator, lazy_split  # noqa: E402
+from tft_ser.training.environment import environment  # noqa: E402
+from tft_ser.training.scoring import score  # noqa: E402
+from tft_ser.training.speaker_shift import shifts_embeddings  # noqa: E402
+
+REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
+
+
+@torch.no_grad()
+def split_outputs(model: TFTForAudioClassification, collator: SpeechEmotionCollator, split, batch_size: int) -> dict:
+    """The utterance embeddings and both heads' logits of every clip of `split`, in its row order."""
+    rows, parts = lazy_split(split), {"embedding": [], "transformer": [], "functionals": []}
+    for start in range(0, len(rows), batch_size):
+        batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
+        features, mask = batch["input_features"], batch["attention_mask"]
+        pooled = model.tft(features, attention_mask=mask).pooler_output
+        transformer, functionals = model.head_logits(pooled, features, mask.bool())
+        for name, value in zip(parts, (pooled, transformer, functionals), strict=True):
+            parts[name].append(value)
+    outputs = {name: torch.cat(values).numpy() for name, values in parts.items()}
+    return outputs | {"label": np.asarray(split["label"]), "speaker": np.asarray(split["speaker"])}
+
+
+def per_speaker(x: np.ndarray, speakers: np.ndarray, scale: bool) -> np.ndarray:
+    """`x` centred (and with `scale`, standardised) over each speaker's own rows."""
+    out = np.empty_like(x)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        out[rows] = (x[rows] - x[rows].mean(0)) / ((x[rows].std(0) + 1e-6) if scale else 1.0)
+    return out
+
+
+def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict[str, np.ndarray]:
+    """The logits of the heads, the model and their shifted variants on the held-out clips."""
+    weight, classifier = model.config.functionals_weight, model.classifier
+    shifted = per_speaker(held_out["embedding"], held_out["speaker"], False) + train["embedding"].mean(0)
+    transformer_shifted = shifted @ classifier.weight.detach().numpy().T + classifier.bias.detach().numpy()
+    return {
+        "transformer": held_out["transformer"],
+        "functionals": held_out["functionals"],
+        "model": held_out["transformer"] + weight * held_out["functionals"],
+        "transformer_shifted": transformer_shifted,
+        "model_shifted": transformer_shifted + weight * held_out["functionals"],
+    }
+
+
+def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict:
+    """UA of each variant of the module docstring on the held-out speakers (`validation`, or the test split)."""
+
+    def ua(logits: np.ndarray) -> float:
+        return float(score(logits.argmax(-1), held_out["label"], model.config.num_labels)["ua"])
+
+    scores = {name: ua(logits) for name, logits in variant_logits(model, train, held_out).items()}
+    for name, scale in REFITS.items():
+        x_train, x_held_out = train["embedding"], held_out["embedding"]
+        if scale is not None:
+            x_train = per_speaker(x_train, train["speaker"], scale)
+            x_held_out = per_speaker(x_held_out, held_out["speaker"], scale)
+        scaler = StandardScaler().fit(x_train)
+        refit = LogisticRegression(max_iter=2000).fit(scaler.transform(x_train), train["label"])
+        scores[name] = ua(refit.decision_function(scaler.transform(x_held_out)))
+    return scores
+
+
+def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
+    """Per fold and on average, each variant's UA on `split`: the validation speakers at the last checkpoint, or
+    the test speakers with the tested model."""
+    normalization, output_dir, cv_folds = run_folds(run)
+    if normalization != "speaker":
+        raise ValueError(f"{run['command']}: not speaker-adaptive; the shift needs each speaker's clips.")
+    recorded = {}
+    if split == "test":
+        recorded = {f["fold"]: f for f in json.loads((output_dir / "results.json").read_text())["folds"]}
+    folds = []
+    for fold in cv_folds:
+        if not len(fold.splits[split]):
+            raise ValueError(f"{run['command']}: fold {fold.index} has no {split} speakers.")
+        fold_dir = output_dir / f"fold_{fold.index}"
+        if split == "test":
+            folder = fold_dir / "model"
+        else:
+            checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
+            if not checkpoints:
+                raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
+            folder = checkpoints[-1]
+        model = load_with_heads(folder)
+        collator = evaluation_collator(fold_dir, fold, normalization)
+        train, held_out = (split_outputs(model, collator, fold.splits[name], batch_size) for name in ("train", split))
+        row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")),
+               "scored": folder.name, "last": fold_scores(model, train, held_out)}  # fmt: skip
+        if split == "test":  # a model trained with the shift was tested with it
+            logits = variant_logits(model, train, held_out)
+            tested = logits["model_shifted" if shifts_embeddings(model) else "model"]
+            matrix = score(tested.argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
+            if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
+                raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
+            shifted = score(logits["model_shifted"].argmax(-1), held_out["label"], model.config.num_labels)
+            row["model_shifted_test"] = {"wa": float(shifted["wa"]), "ua": float(shifted["ua"])}
+        folds.append(row)
+    mean = {name: float(np.mean([fold["last"][name] for fold in folds])) for name in folds[0]["last"]}
+    return {"seed": run["seed"], "command": run["command"], "folds": folds, "mean": {"last": mean}}
+
+
+def shifted_accuracy_run(run: dict, scored: dict) -> dict:
+    """A copy of an `accuracy.py` run entry with each fold's test scores those of `model_shifted` (`scored`: the
+    run scored with `--split test`)."""
+    shifted = copy.deepcopy(run)
+    for entry, row in zip(shifted["folds"], scored["folds"], strict=True):
+        test = row["model_shifted_test"]
+        entry.update(recorded_wa=entry["wa"], recorded_ua=entry["ua"], wa=test["wa"], ua=test["ua"])
+    shifted["mean"] = {m: float(np.mean([f[m] for f in shifted["folds"]])) for m in ("wa", "ua")}
+    shifted["speaker_embedding_shift"] = True
+    return shifted
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", nargs="+", type=Path, help="accuracy.py reports of speaker-adaptive screens")
+    parser.add_argument("--system", default="tft", help="the reports' system to score")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    parser.add_argument("--split", choices=("validation", "test"), default="validation", help="speakers scored")
+    parser.add_argument("--accuracy_output", type=Path, help="with --split test and one report: its runs, shifted")
+    arguments = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(arguments)
+    if args.accuracy_output and (args.split != "test" or len(args.reports) != 1):
+        parser.error("--accuracy_output needs --split test and one report")
+    sources = [run for path in args.reports for run in json.loads(path.read_text())["systems"][args.system]["runs"]]
+    runs = [score_run(run, args.batch_size, args.split) for run in sources]
+    command = ["benchmarks/speaker_shift.py", *arguments]
+    decides = "model_shifted" if args.split == "validation" else None  # test speakers decide nothing
+    report = {"benchmark": "speaker_shift", "split": args.split, "decides_on": decides,
+              "command": shlex.join(["python", *command]), "environment": environment(command),
+              "runs": runs}  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=1))
+    for run in runs:
+        figures = {name: round(100 * ua, 2) for name, ua in run["mean"]["last"].items()}
+        print(f"seed {run['seed']}: mean {args.split} UA: {figures}")
+    print(f"report: {args.output}")
+    if args.accuracy_output:
+        source = json.loads(args.reports[0].read_text())
+        shifted = {key: source[key] for key in ("benchmark", "corpus", "recipe", "protocol", "environment")}
+        shifted["command"] = report["command"]
+        pairs = zip(sources, runs, strict=True)
+        shifted["systems"] = {args.system: summarise([shifted_accuracy_run(*pair) for pair in pairs])}
+        args.accuracy_output.parent.mkdir(parents=True, exist_ok=True)
+        args.accuracy_output.write_text(json.dumps(shifted, indent=1))
+        print(f"accuracy report: {args.accuracy_output}")
+    return report
+
+
+if __name__ == "__main__":
+    main()
