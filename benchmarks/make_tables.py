@@ -458,7 +458,11 @@ def render_results(results_dir: Path) -> str:
         "UA = mean per-class recall, WA = accuracy, in %; ± is the std over every seed-fold score. 0.7.0 changed "
         "only how the TFT is trained (no feed-forward dropout, search AD0; the CPU dropout mask's sampler, DM1; on "
         "par on the validation speakers of both corpora): where no `TFT 0.6.0` row stands beside it, the `TFT "
-        "(default)` row's models were trained with the 0.6.0 dropouts.", "",
+        "(default)` row's models were trained with the 0.6.0 dropouts. 0.8.0 adds one inference-time step in "
+        "speaker-adaptive use (each test speaker's mean utterance embedding moved to the training clips', search ES1; "
+        "training unchanged): a speaker-adaptive `TFT (default)` row with a `TFT 0.7.0` row beside it holds those "
+        "models re-scored with the shift (`benchmarks/speaker_shift.py --split test`); one without is scored "
+        "without it.", "",
         headline, "",
         "## Ablations (the paper's three)", "",
         "Each ablation removes one part of the full TFT of its table (`use_time_branch`, `use_frequency_branch`, "
