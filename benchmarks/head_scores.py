@@ -13,6 +13,7 @@ final figure, never for choosing anything.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import shlex
@@ -117,6 +118,21 @@ def score_fold(
     labels = np.asarray(fold.splits["test"]["label"])
     num_labels = model.config.num_labels
     return {head: score(head_logit.argmax(-1).numpy(), labels, num_labels) for head, head_logit in logits.items()}
+
+
+def screen_parser(description: str, reports_help: str) -> argparse.ArgumentParser:
+    """The command line shared by the scripts that re-score the saved models of several reports' runs
+    (`head_weights.py`, `speaker_shift.py`); `screen_runs` reads the runs it selects."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", nargs="+", type=Path, help=reports_help)
+    parser.add_argument("--system", default="tft", help="the reports' system to score")
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    return parser
+
+
+def screen_runs(args: argparse.Namespace) -> list[dict]:
+    return [run for path in args.reports for run in json.loads(path.read_text())["systems"][args.system]["runs"]]
 
 
 def run_folds(run: dict) -> tuple[str, Path, list]:

@@ -19,7 +19,6 @@ Search entries HW0-HW4 (`docs/SEARCH.md`) were scored by this script's first ver
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import sys
@@ -32,7 +31,14 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from head_scores import evaluation_collator, load_with_heads, run_folds, split_head_logits  # noqa: E402
+from head_scores import (  # noqa: E402
+    evaluation_collator,
+    load_with_heads,
+    run_folds,
+    screen_parser,
+    screen_runs,
+    split_head_logits,
+)
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
@@ -83,16 +89,11 @@ def score_run(run: dict, batch_size: int, exported_statistics: bool = False) -> 
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reports", nargs="+", type=Path, help="accuracy.py reports of runs with validation speakers")
-    parser.add_argument("--system", default="tft", help="the reports' system to score")
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    parser = screen_parser(__doc__, "accuracy.py reports of runs with validation speakers")
     parser.add_argument("--exported_statistics", action="store_true", help="score speaker-adaptive models unadapted")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
-    sources = [run for path in args.reports for run in json.loads(path.read_text())["systems"][args.system]["runs"]]
-    runs = [score_run(run, args.batch_size, args.exported_statistics) for run in sources]
+    runs = [score_run(run, args.batch_size, args.exported_statistics) for run in screen_runs(args)]
     command = ["benchmarks/head_weights.py", *arguments]
     report = {"benchmark": "head_weights", "split": "validation", "weights": [str(w) for w in WEIGHTS],
               "decides_on": "last", "command": shlex.join(["python", *command]),

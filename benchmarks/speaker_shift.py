@@ -22,7 +22,6 @@ pools: what a run trained without the shift gives with it, since the shift does 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import shlex
@@ -37,7 +36,7 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from accuracy import summarise  # noqa: E402
-from head_scores import evaluation_collator, load_with_heads, run_folds  # noqa: E402
+from head_scores import evaluation_collator, load_with_heads, run_folds, screen_parser, screen_runs  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -158,18 +157,14 @@ def shifted_accuracy_run(run: dict, scored: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reports", nargs="+", type=Path, help="accuracy.py reports of speaker-adaptive screens")
-    parser.add_argument("--system", default="tft", help="the reports' system to score")
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--batch_size", type=int, default=32, help="clips per forward pass")
+    parser = screen_parser(__doc__, "accuracy.py reports of speaker-adaptive runs")
     parser.add_argument("--split", choices=("validation", "test"), default="validation", help="speakers scored")
     parser.add_argument("--accuracy_output", type=Path, help="with --split test and one report: its runs, shifted")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     if args.accuracy_output and (args.split != "test" or len(args.reports) != 1):
         parser.error("--accuracy_output needs --split test and one report")
-    sources = [run for path in args.reports for run in json.loads(path.read_text())["systems"][args.system]["runs"]]
+    sources = screen_runs(args)
     runs = [score_run(run, args.batch_size, args.split) for run in sources]
     command = ["benchmarks/speaker_shift.py", *arguments]
     decides = "model_shifted" if args.split == "validation" else None  # test speakers decide nothing
