@@ -33,11 +33,11 @@ from accuracy import rescoring_arguments  # noqa: E402
 from modeling_tft import TFTFeatureExtractor, TFTForAudioClassification  # noqa: E402
 from tft_ser.training import run_train  # noqa: E402
 from tft_ser.training.checkpoints import load_pretrained_strict  # noqa: E402
-from tft_ser.training.data import SpeechEmotionCollator, lazy_split, load_corpus, select_folds  # noqa: E402
+from tft_ser.training.data import SpeechEmotionCollator, load_corpus, select_folds  # noqa: E402
 from tft_ser.training.data import speaker_statistics as fit_speaker_statistics  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
-from tft_ser.training.speaker_shift import embeddings, shifts_embeddings  # noqa: E402
+from tft_ser.training.speaker_shift import scores_by_speaker  # noqa: E402
 
 HEADS = ("transformer", "functionals", "model")
 
@@ -87,20 +87,7 @@ def split_head_logits(
     """`head_logits` of every clip of `split`, in its row order: `{head: (clips, labels)}`. With `shift` and a model
     with `config.speaker_embedding_shift` (a fold's saved model: its training embedding mean is set), each
     speaker's clips are scored shifted from their own mean embedding, as training tests them."""
-    rows, logits = lazy_split(split), {}
-    speakers = np.asarray(split["speaker"]) if shift and shifts_embeddings(model) else np.zeros(len(split))
-    order = np.concatenate([np.flatnonzero(speakers == speaker) for speaker in np.unique(speakers)])
-    for speaker in np.unique(speakers):
-        indices = np.flatnonzero(speakers == speaker)
-        if shift and shifts_embeddings(model):
-            model.set_speaker_embedding_mean(embeddings(model, split, indices, collator, batch_size))
-        for start in range(0, len(indices), batch_size):
-            batch = collator([rows[int(i)] for i in indices[start : start + batch_size]])
-            for head, head_logit in head_logits(model, batch).items():
-                logits.setdefault(head, []).append(head_logit)
-        model.set_speaker_embedding_mean(None)
-    inverse = torch.from_numpy(np.argsort(order))  # back to the split's row order
-    return {head: torch.cat(parts)[inverse] for head, parts in logits.items()}
+    return scores_by_speaker(model, split, collator, batch_size, lambda batch: head_logits(model, batch), shift)
 
 
 def score_fold(

@@ -4,7 +4,7 @@ embedding is recorded in it, and each test speaker's clips are scored with their
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import datasets
@@ -35,6 +35,37 @@ def embeddings(model: PreTrainedModel, split: datasets.Dataset, rows: np.ndarray
 
 
 @torch.no_grad()
+def scores_by_speaker(
+    model: PreTrainedModel,
+    split: datasets.Dataset,
+    collator: SpeechEmotionCollator,
+    batch_size: int,
+    score: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]],
+    shift: bool = True,
+) -> dict[str, torch.Tensor]:
+    """`score` of every batch of `split`, concatenated in the split's row order. With `shift` and a model that
+    shifts its embeddings (its training mean set), each speaker's clips are scored with the model shifted to their
+    own mean embedding; it is unadapted again afterwards."""
+    shifted = shift and shifts_embeddings(model)
+    speakers = np.asarray(split["speaker"]) if shifted else np.zeros(len(split))
+    parts, order = {}, []
+    try:
+        for speaker in np.unique(speakers):
+            rows = np.flatnonzero(speakers == speaker)
+            if shifted:
+                model.set_speaker_embedding_mean(embeddings(model, split, rows, collator, batch_size))
+            for batch in _batches(split, rows, collator, batch_size, model.device):
+                for name, value in score(batch).items():
+                    parts.setdefault(name, []).append(value)
+            order.append(rows)
+    finally:
+        if shifted:
+            model.set_speaker_embedding_mean(None)
+    inverse = torch.from_numpy(np.argsort(np.concatenate(order)))  # back to the split's row order
+    return {name: torch.cat(values)[inverse.to(values[0].device)] for name, values in parts.items()}
+
+
+@torch.no_grad()
 def speaker_shifted_test(
     outcome: FoldOutcome, splits: dict[str, datasets.Dataset], collator: SpeechEmotionCollator, batch_size: int
 ) -> FoldOutcome:
@@ -42,16 +73,8 @@ def speaker_shifted_test(
     those of each test speaker shifted to it; the trainer's unshifted ones are kept as `test_predictions_unshifted`."""
     model, train, test = outcome.model.eval(), splits["train"], splits["test"]
     model.set_embedding_mean(embeddings(model, train, np.arange(len(train)), collator, batch_size))
-    speakers = np.asarray(test["speaker"])
-    predictions = np.empty(len(test), dtype=np.int64)
-    try:
-        for speaker in np.unique(speakers):
-            rows = np.flatnonzero(speakers == speaker)
-            model.set_speaker_embedding_mean(embeddings(model, test, rows, collator, batch_size))
-            logits = [model(**batch).logits for batch in _batches(test, rows, collator, batch_size, model.device)]
-            predictions[rows] = torch.cat(logits).argmax(-1).cpu().numpy()
-    finally:
-        model.set_speaker_embedding_mean(None)
+    logits = scores_by_speaker(model, test, collator, batch_size, lambda batch: {"logits": model(**batch).logits})
+    predictions = logits["logits"].argmax(-1).cpu().numpy()
     references = np.asarray(test["label"])
     if not np.array_equal(references, np.asarray(outcome.test_references)):
         raise RuntimeError("The trainer's test references are not in the test split's order.")
