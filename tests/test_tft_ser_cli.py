@@ -171,10 +171,11 @@ def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
 def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_speech(tmp_path, capsys):
     from tft_ser import EmotionClassifier, load_audio, predict_recording, speech_segments
     from tft_ser.vad import VADOptions
+    from tft_ser.windows import window_spans
 
     model_dir = str(shifted_export())
     clips = [casia_clip(e, u) for u in (201, 202) for e in EMOTIONS]
-    recording, _ = long_recording(clips, [1.0, 1.5, 1.0, 2.0, 1.2, 0.8, 1.0, 1.5])
+    recording, _ = long_recording(clips, [1.0, 0.0, 0.0, 2.0, 1.2, 0.0, 0.0, 1.5])  # a segment longer than a window
     sf.write(tmp_path / "long.wav", recording, SR)
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--json", "--adapt", "recording"]) == 0
     adapted = json.loads(capsys.readouterr().out)["results"][0]
@@ -185,8 +186,8 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     segments = speech_segments(recording, VADOptions())
     speech = [recording[s:e] for s, e in segments]
     plain = classifier.with_feature_extractor(classifier.feature_extractor.adapted(speech, SR))
-    step = plain.window_samples
-    windows = [x[i : i + step] for x in speech for i in range(0, len(x), step) if len(x) - i >= plain.min_samples]
+    window, hop = plain.window_samples, plain.window_samples // 2  # predict_recording's windows of each segment
+    windows = [x[a:b] for x in speech for a, b in window_spans(0, len(x), window, hop)]
     unshifted = predict_recording(plain, recording, segments=segments).scores
     with torch.no_grad():
         inputs = plain.feature_extractor(windows, sampling_rate=SR, padding="longest", return_tensors="pt")

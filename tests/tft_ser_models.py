@@ -69,9 +69,11 @@ def trained_export(inference_window_frames: int | None = None) -> Path:
 
 @functools.cache
 def shifted_export() -> Path:
-    """`trained_export`'s model with `speaker_embedding_shift`: its training embedding mean is that of its clips."""
+    """`trained_export`'s model with `speaker_embedding_shift`: its training embedding mean is that of its clips. Its
+    functionals head has weight 0: its logits (tens) would drown the Transformer head's (ones), which the shift moves."""
     source = trained_export()
-    model = TFTForAudioClassification.from_pretrained(source, speaker_embedding_shift=True).eval()
+    model = TFTForAudioClassification.from_pretrained(source, speaker_embedding_shift=True, functionals_weight=0.0)
+    model.eval()
     extractor = TFTFeatureExtractor.from_pretrained(source)
     clips = [casia_clip(e, u) for e in EMOTIONS for u in UTTERANCES]
     with torch.no_grad():

@@ -1,6 +1,7 @@
 """Speaker adaptation for `tft-ser predict --adapt`, from the speech (VAD segments) of a recording or of several files
 of one speaker: feature statistics through `TFTFeatureExtractor.adapted`, and for a model with
-`config.speaker_embedding_shift` the speaker's mean utterance embedding (its windows of that speech)."""
+`config.speaker_embedding_shift` the speaker's mean utterance embedding over that speech, in the windows that
+`predict_recording` scores."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .classifier import EmotionClassifier
+from .timeline import window_and_hop
+from .windows import window_spans
 
 
 @dataclass
@@ -47,8 +50,8 @@ def adapt(
         note = f"kept the exported statistics: {error}" if speech else "kept the exported statistics: no speech"
         return Adaptation(classifier, "exported", seconds, note)
     adapted = classifier.with_feature_extractor(extractor)
-    if getattr(adapted.model.config, "speaker_embedding_shift", False):
-        step = adapted.window_samples
-        windows = [s[i : i + step] for s in speech for i in range(0, len(s), step) if len(s) - i >= adapted.min_samples]
+    if getattr(adapted.model.config, "speaker_embedding_shift", False):  # the windows a recording is scored in
+        window, hop = window_and_hop(adapted, None, None)
+        windows = [segment[a:b] for segment in speech for a, b in window_spans(0, len(segment), window, hop)]
         adapted = adapted.with_speaker_embedding_mean(adapted.embeddings(windows).mean(0))
     return Adaptation(adapted, source, seconds)
