@@ -7,16 +7,14 @@ final protocol tests) is scored on the fold's validation split with the collator
 
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
 - `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
-- `model_standardised`, `model_standardised_pooled` (search ES2): each speaker's embeddings standardised over their
-  own clips, then given the training clips' mean and, per dimension, their within-speaker standard deviation (the
-  root mean of each training speaker's variance) or their pooled one;
-- `<variant>_w<w>` (search ES3): each of the three variants with the functionals head at weight `w` (`inf`: that
-  head alone), the weights of `head_weights.py`;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
     python benchmarks/speaker_shift.py outputs/search/ad0.json \
         --output benchmarks/results/search/speaker_shift_casia.json
+
+Searches ES2 (each speaker's embeddings standardised, not only shifted) and ES3 (the head weight after the shift),
+both rejected, were scored by this script at commit 56c9cf0 (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
@@ -42,7 +40,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from accuracy import summarise  # noqa: E402
 from head_scores import evaluation_collator, load_with_heads, run_folds, screen_parser, screen_runs  # noqa: E402
-from head_weights import WEIGHTS  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -79,36 +76,18 @@ def per_speaker(x: np.ndarray, speakers: np.ndarray, scale: bool) -> np.ndarray:
     return out
 
 
-def within_speaker_std(x: np.ndarray, speakers: np.ndarray) -> np.ndarray:
-    """Per dimension, the root mean over speakers of the variance of `x` over each speaker's own rows."""
-    return np.sqrt(np.mean([x[speakers == speaker].var(0) for speaker in np.unique(speakers)], axis=0))
-
-
 def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict[str, np.ndarray]:
-    """The logits of the heads, the model and their shifted and standardised variants on the held-out clips."""
+    """The logits of the heads, the model and their shifted variants on the held-out clips."""
     weight, classifier = model.config.functionals_weight, model.classifier
-    mean, speakers = train["embedding"].mean(0), held_out["speaker"]
-    embeddings = {
-        "shifted": per_speaker(held_out["embedding"], speakers, False) + mean,
-        "standardised": per_speaker(held_out["embedding"], speakers, True)
-        * within_speaker_std(train["embedding"], train["speaker"])
-        + mean,
-        "standardised_pooled": per_speaker(held_out["embedding"], speakers, True) * train["embedding"].std(0) + mean,
-    }
-    logits = {
+    shifted = per_speaker(held_out["embedding"], held_out["speaker"], False) + train["embedding"].mean(0)
+    transformer_shifted = shifted @ classifier.weight.detach().numpy().T + classifier.bias.detach().numpy()
+    return {
         "transformer": held_out["transformer"],
         "functionals": held_out["functionals"],
         "model": held_out["transformer"] + weight * held_out["functionals"],
+        "transformer_shifted": transformer_shifted,
+        "model_shifted": transformer_shifted + weight * held_out["functionals"],
     }
-    for name, embedding in embeddings.items():
-        transformer = embedding @ classifier.weight.detach().numpy().T + classifier.bias.detach().numpy()
-        if name == "shifted":
-            logits["transformer_shifted"] = transformer
-        logits[f"model_{name}"] = transformer + weight * held_out["functionals"]
-        for w in WEIGHTS:
-            combined = held_out["functionals"] if w == float("inf") else transformer + w * held_out["functionals"]
-            logits[f"{name}_w{w:g}"] = combined
-    return logits
 
 
 def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict:

@@ -70,7 +70,8 @@ def trained_export(inference_window_frames: int | None = None) -> Path:
 @functools.cache
 def shifted_export() -> Path:
     """`trained_export`'s model with `speaker_embedding_shift`: its training embedding mean is that of its clips. Its
-    functionals head has weight 0: its logits (tens) would drown the Transformer head's (ones), which the shift moves."""
+    functionals head has weight 0: its logits (tens) would drown the Transformer head's (ones), which the shift
+    moves."""
     source = trained_export()
     model = TFTForAudioClassification.from_pretrained(source, speaker_embedding_shift=True, functionals_weight=0.0)
     model.eval()
