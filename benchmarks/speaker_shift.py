@@ -7,10 +7,6 @@ final protocol tests) is scored on the fold's validation split with the collator
 
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
 - `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
-- `functionals_speaker`, `model_speaker_functionals` (search SF1): the functionals head with each speaker's own
-  mean and variance of the functionals (over their clips) in its BatchNorm instead of the training clips' running
-  ones (AdaBN proper), alone and with `model_shifted`'s Transformer head; `functionals_speaker_mean` and
-  `model_speaker_functionals_mean`: the speaker's mean only, the running variance kept;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -18,7 +14,8 @@ final protocol tests) is scored on the fold's validation split with the collator
         --output benchmarks/results/search/speaker_shift_casia.json
 
 Searches ES2 (each speaker's embeddings standardised, not only shifted) and ES3 (the head weight after the shift),
-both rejected, were scored by this script at commit 56c9cf0 (`docs/SEARCH.md`).
+both rejected, were scored by this script at commit 56c9cf0, and SF1 (each speaker's own statistics in the
+functionals head's BatchNorm), rejected, at commit 9bf7da5 (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
@@ -48,7 +45,6 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
-from modeling_tft.prosody_tft import contour_functionals  # noqa: E402
 from tft_ser.training.data import SpeechEmotionCollator, lazy_split  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
@@ -60,14 +56,13 @@ REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # 
 @torch.no_grad()
 def split_outputs(model: TFTForAudioClassification, collator: SpeechEmotionCollator, split, batch_size: int) -> dict:
     """The utterance embeddings and both heads' logits of every clip of `split`, in its row order."""
-    rows, parts = lazy_split(split), {"embedding": [], "transformer": [], "functionals": [], "contour_functionals": []}
+    rows, parts = lazy_split(split), {"embedding": [], "transformer": [], "functionals": []}
     for start in range(0, len(rows), batch_size):
         batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
         features, mask = batch["input_features"], batch["attention_mask"]
         pooled = model.tft(features, attention_mask=mask).pooler_output
         transformer, functionals = model.head_logits(pooled, features, mask.bool())
-        values = contour_functionals(features[..., model.config.num_mel_bins :], mask.bool())
-        for name, value in zip(parts, (pooled, transformer, functionals, values), strict=True):
+        for name, value in zip(parts, (pooled, transformer, functionals), strict=True):
             parts[name].append(value)
     outputs = {name: torch.cat(values).numpy() for name, values in parts.items()}
     return outputs | {"label": np.asarray(split["label"]), "speaker": np.asarray(split["speaker"])}
@@ -87,30 +82,13 @@ def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict
     weight, classifier = model.config.functionals_weight, model.classifier
     shifted = per_speaker(held_out["embedding"], held_out["speaker"], False) + train["embedding"].mean(0)
     transformer_shifted = shifted @ classifier.weight.detach().numpy().T + classifier.bias.detach().numpy()
-    logits = {
+    return {
         "transformer": held_out["transformer"],
         "functionals": held_out["functionals"],
         "model": held_out["transformer"] + weight * held_out["functionals"],
         "transformer_shifted": transformer_shifted,
         "model_shifted": transformer_shifted + weight * held_out["functionals"],
     }
-    for suffix, scale in (("", True), ("_mean", False)):
-        functionals = speaker_functionals_logits(model, held_out["contour_functionals"], held_out["speaker"], scale)
-        logits[f"functionals_speaker{suffix}"] = functionals
-        logits[f"model_speaker_functionals{suffix}"] = transformer_shifted + weight * functionals
-    return logits
-
-
-@torch.no_grad()
-def speaker_functionals_logits(model: TFTForAudioClassification, values: np.ndarray, speakers: np.ndarray, scale: bool):
-    """The functionals head's logits of the clips' `contour_functionals` standardised with each speaker's own mean
-    and (with `scale`; else the running) variance in place of its BatchNorm's running statistics."""
-    norm, out = model.functionals.norm, np.empty_like(values)
-    for speaker in np.unique(speakers):
-        rows = speakers == speaker
-        variance = values[rows].var(0) if scale else norm.running_var.numpy()
-        out[rows] = (values[rows] - values[rows].mean(0)) / np.sqrt(variance + norm.eps)
-    return model.functionals.classifier(torch.from_numpy(out)).numpy()
 
 
 def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict:

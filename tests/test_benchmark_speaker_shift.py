@@ -11,11 +11,6 @@ from conftest import REPO_ROOT
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 import speaker_shift
-import torch
-from conftest import tiny_config_kwargs
-
-from modeling_tft import TFTConfig, TFTForAudioClassification
-from modeling_tft.prosody_tft import NUM_FUNCTIONALS
 
 
 def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
@@ -28,29 +23,6 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         rows = speakers == speaker
         assert np.allclose(centred[rows].mean(0), 0) and np.allclose(centred[rows], x[rows] - x[rows].mean(0))
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
-
-
-def test_speaker_functionals_replace_the_batch_norms_running_statistics_by_the_speakers():
-    torch.manual_seed(0)
-    model = TFTForAudioClassification(TFTConfig(**tiny_config_kwargs(num_labels=3))).eval()
-    values = np.random.default_rng(0).normal(2.0, 3.0, size=(12, NUM_FUNCTIONALS)).astype(np.float32)
-    speakers = np.repeat(["a", "b"], 6)
-    logits = speaker_shift.speaker_functionals_logits(model, values, speakers, scale=True)
-    centred = speaker_shift.speaker_functionals_logits(model, values, speakers, scale=False)
-    norm = model.functionals.norm
-    running_var = norm.running_var.clone()
-    for speaker in "ab":  # the head itself, its running statistics set to the speaker's
-        rows = speakers == speaker
-        x = torch.from_numpy(values[rows])
-        with torch.no_grad():
-            norm.running_mean.copy_(x.mean(0))
-            norm.running_var.copy_(x.var(0, unbiased=False))
-            expected = model.functionals.classifier(norm(x)).numpy()
-            norm.running_var.copy_(running_var)  # the speaker's mean only
-            expected_centred = model.functionals.classifier(norm(x)).numpy()
-        assert np.allclose(logits[rows], expected, atol=1e-5)
-        assert np.allclose(centred[rows], expected_centred, atol=1e-5)
-        assert not np.allclose(logits[rows], centred[rows], atol=1e-3)
 
 
 def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
@@ -68,10 +40,8 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert fold["scored"].startswith("checkpoint-")
         # the last checkpoint as trained is the last epoch's validation score of the run
         assert fold["last"]["model"] == pytest.approx(recorded_fold["validation_ua_by_epoch"][-1])
-        speaker_functionals = {f"{name}{suffix}" for name in ("functionals_speaker", "model_speaker_functionals")
-                               for suffix in ("", "_mean")}  # fmt: skip
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
-                                     *speaker_functionals, *speaker_shift.REFITS}  # fmt: skip
+                                     *speaker_shift.REFITS}  # fmt: skip
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
