@@ -8,7 +8,11 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
 - `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
-  the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
+  the training clips' embeddings, as they are, centred per speaker, or standardised per speaker;
+- `transformer_refit_cv`, `model_refit_cv` (search RH1): the Transformer head replaced by a logistic regression
+  refitted on the training clips' embeddings standardised per speaker (each held-out speaker's standardised over
+  their own clips), its C chosen from `RH1_CS` by leave-one-speaker-out cross-validation on the training speakers
+  (balanced accuracy), alone and with the functionals head at the model's weight.
 
     python benchmarks/speaker_shift.py outputs/search/ad0.json \
         --output benchmarks/results/search/speaker_shift_casia.json
@@ -41,7 +45,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from accuracy import summarise  # noqa: E402
 from head_scores import evaluation_collator, load_with_heads, run_folds, screen_parser, screen_runs  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV  # noqa: E402
+from sklearn.model_selection import LeaveOneGroupOut  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
@@ -50,6 +55,7 @@ from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import shifts_embeddings  # noqa: E402
 
+RH1_CS = (0.001, 0.01, 0.1, 1.0, 10.0)  # search RH1's grid of inverse regularisation strengths
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -106,6 +112,16 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict) -
         scaler = StandardScaler().fit(x_train)
         refit = LogisticRegression(max_iter=2000).fit(scaler.transform(x_train), train["label"])
         scores[name] = ua(refit.decision_function(scaler.transform(x_held_out)))
+    x_train = per_speaker(train["embedding"], train["speaker"], True)
+    scaler = StandardScaler().fit(x_train)
+    splits = list(LeaveOneGroupOut().split(x_train, train["label"], train["speaker"]))
+    refit = LogisticRegressionCV(
+        Cs=RH1_CS, cv=splits, scoring="balanced_accuracy", max_iter=2000, l1_ratios=(0.0,), use_legacy_attributes=False
+    )
+    refit.fit(scaler.transform(x_train), train["label"])
+    logits = refit.decision_function(scaler.transform(per_speaker(held_out["embedding"], held_out["speaker"], True)))
+    scores["transformer_refit_cv"] = ua(logits)
+    scores["model_refit_cv"] = ua(logits + model.config.functionals_weight * held_out["functionals"])
     return scores
 
 
