@@ -8,18 +8,15 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
 - `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
-  the training clips' embeddings, as they are, centred per speaker, or standardised per speaker;
-- `transformer_refit_cv`, `model_refit_cv` (search RH1): the Transformer head replaced by a logistic regression
-  refitted on the training clips' embeddings standardised per speaker (each held-out speaker's standardised over
-  their own clips), its C chosen from `RH1_CS` by leave-one-speaker-out cross-validation on the training speakers
-  (balanced accuracy), alone and with the functionals head at the model's weight.
+  the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
     python benchmarks/speaker_shift.py outputs/search/ad0.json \
         --output benchmarks/results/search/speaker_shift_casia.json
 
 Searches ES2 (each speaker's embeddings standardised, not only shifted) and ES3 (the head weight after the shift),
 both rejected, were scored by this script at commit 56c9cf0, and SF1 (each speaker's own statistics in the
-functionals head's BatchNorm), rejected, at commit 9bf7da5 (`docs/SEARCH.md`).
+functionals head's BatchNorm), rejected, at commit 9bf7da5, and RH1 (the Transformer head refitted on per-speaker
+standardised training embeddings), rejected, at commit 83bcc80 (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
@@ -45,8 +42,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from accuracy import summarise  # noqa: E402
 from head_scores import evaluation_collator, load_with_heads, run_folds, screen_parser, screen_runs  # noqa: E402
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV  # noqa: E402
-from sklearn.model_selection import LeaveOneGroupOut  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
@@ -55,7 +51,6 @@ from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import shifts_embeddings  # noqa: E402
 
-RH1_CS = (0.001, 0.01, 0.1, 1.0, 10.0)  # search RH1's grid of inverse regularisation strengths
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -112,16 +107,6 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict) -
         scaler = StandardScaler().fit(x_train)
         refit = LogisticRegression(max_iter=2000).fit(scaler.transform(x_train), train["label"])
         scores[name] = ua(refit.decision_function(scaler.transform(x_held_out)))
-    x_train = per_speaker(train["embedding"], train["speaker"], True)
-    scaler = StandardScaler().fit(x_train)
-    splits = list(LeaveOneGroupOut().split(x_train, train["label"], train["speaker"]))
-    refit = LogisticRegressionCV(
-        Cs=RH1_CS, cv=splits, scoring="balanced_accuracy", max_iter=2000, l1_ratios=(0.0,), use_legacy_attributes=False
-    )
-    refit.fit(scaler.transform(x_train), train["label"])
-    logits = refit.decision_function(scaler.transform(per_speaker(held_out["embedding"], held_out["speaker"], True)))
-    scores["transformer_refit_cv"] = ua(logits)
-    scores["model_refit_cv"] = ua(logits + model.config.functionals_weight * held_out["functionals"])
     return scores
 
 
