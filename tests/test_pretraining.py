@@ -1,6 +1,7 @@
 """Masked spectrogram pre-training: the objective, the backbone checkpoint, and run_pretrain.py -> run_train.py."""
 
 import json
+import logging
 
 import datasets
 import pytest
@@ -12,9 +13,10 @@ from modeling_tft import TFTConfig, TFTForAudioClassification, TFTForMaskedSpect
 from tft_ser.data import generate_demo_corpus
 from tft_ser.data.demo import DEMO_LABELS
 from tft_ser.training import run_pretrain, run_train
-from tft_ser.training.arguments import DataArguments
+from tft_ser.training.arguments import DataArguments, ModelArguments
 from tft_ser.training.checkpoints import CheckpointMismatchError, load_pretrained_strict
 from tft_ser.training.data import select_folds
+from tft_ser.training.models import build_model_and_extractor
 
 TINY = "hidden_size=32,num_attention_heads=2,intermediate_size=64,num_time_layers=1,num_frequency_layers=1"
 
@@ -76,6 +78,22 @@ def test_backbone_checkpoint_fine_tunes_strictly(tmp_path):
     save_file({k: v for k, v in weights.items() if k != dropped}, tmp_path / "backbone" / "model.safetensors")
     with pytest.raises(CheckpointMismatchError, match="missing_keys"):  # a backbone weight may not go missing
         load_pretrained_strict(TFTForAudioClassification, tmp_path / "backbone", num_labels=5)
+
+
+def test_a_backbone_gets_the_protocols_head_and_a_classifier_keeps_its_own(tmp_path, caplog):
+    tiny_model().tft.save_pretrained(tmp_path / "backbone")
+    labels = ["a", "b", "c"]
+    for normalization, weight, shift in (("speaker", 2.0, True), ("global", 1.0, False)):
+        args = ModelArguments(model_name_or_path=str(tmp_path / "backbone"), normalization=normalization)
+        model = build_model_and_extractor(args, labels)[0]  # strict: only the new head's weights are missing
+        assert (model.config.functionals_weight, model.config.speaker_embedding_shift) == (weight, shift)
+        assert hasattr(model, "embedding_mean") == shift
+    model.save_pretrained(tmp_path / "classifier")  # a single-clip classifier, fine-tuned speaker-adaptive
+    args = ModelArguments(model_name_or_path=str(tmp_path / "classifier"), normalization="speaker")
+    with caplog.at_level(logging.WARNING, logger="tft_ser.training.models"):
+        tuned = build_model_and_extractor(args, labels)[0]
+    assert (tuned.config.functionals_weight, tuned.config.speaker_embedding_shift) == (1.0, False)
+    assert "trained without speaker_embedding_shift" in caplog.text and "keeps weight 1.0" in caplog.text
 
 
 def held_out_speakers(corpus, folds: str) -> dict[int, list[str]]:

@@ -4,6 +4,7 @@ fine-tune (`--model_name_or_path`, loaded strictly)."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from tft_ser.data import Fold
 
 from .arguments import ModelArguments, UsageError, config_with_overrides
 from .checkpoints import is_backbone_checkpoint, load_pretrained_strict
+
+logger = logging.getLogger(__name__)
 
 PRETRAINING_REPORT = "pretraining.json"
 # TFTConfig.functionals_weight of a new TFT trained with `--normalization speaker` (1 otherwise): chosen on the
@@ -120,6 +123,14 @@ def label_maps(label_names: list[str]) -> dict:
     return {"id2label": dict(enumerate(label_names)), "label2id": {n: i for i, n in enumerate(label_names)}}
 
 
+def protocol_head_settings(model_args: ModelArguments) -> dict:
+    """The head settings of a new TFT head for the training normalisation: a speaker-adaptive model weighs its
+    functionals head by 2 (search HW7) and shifts its embeddings to the speaker (search ES1)."""
+    speaker = model_args.normalization == "speaker"
+    weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
+    return {"functionals_weight": weight, "speaker_embedding_shift": speaker}
+
+
 def new_model_config(model_args: ModelArguments, label_names: list[str]) -> PretrainedConfig:
     """The config of a new model (no `--model_name_or_path`): a TFT or the equal-size AST, with
     `--config_overrides`."""
@@ -127,12 +138,28 @@ def new_model_config(model_args: ModelArguments, label_names: list[str]) -> Pret
     if model_args.model_type == "ast":
         config = ast_config(len(label_names), **labels)
     else:
-        speaker = model_args.normalization == "speaker"  # a speaker-adaptive model: search HW7 and ES1
-        weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
-        config = TFTConfig(
-            num_labels=len(label_names), functionals_weight=weight, speaker_embedding_shift=speaker, **labels
-        )
+        config = TFTConfig(num_labels=len(label_names), **protocol_head_settings(model_args), **labels)
     return config_with_overrides(config, model_args.config_overrides)
+
+
+def checkpoint_head_settings(model_args: ModelArguments) -> dict:
+    """The head settings a TFT checkpoint is fine-tuned with: a bare backbone's new head takes the training
+    normalisation's (`protocol_head_settings`); a classifier keeps its own config, with a warning where it lacks
+    the speaker shift of a speaker-adaptive run."""
+    config = AutoConfig.from_pretrained(model_args.model_name_or_path)
+    if not isinstance(config, TFTConfig):
+        return {}
+    settings = protocol_head_settings(model_args)
+    if is_backbone_checkpoint(config, TFTModel):
+        return settings
+    if settings["speaker_embedding_shift"] and not config.speaker_embedding_shift:
+        logger.warning(
+            f"--model_name_or_path {model_args.model_name_or_path} was trained without speaker_embedding_shift and "
+            f"is fine-tuned with its own config: with --normalization speaker its embeddings are not shifted to the "
+            f"speaker and its functionals head keeps weight {config.functionals_weight} (a new model, or a bare "
+            f"backbone, gets the shift and weight {settings['functionals_weight']:g})."
+        )
+    return {}
 
 
 def build_model_and_extractor(
@@ -150,6 +177,7 @@ def build_model_and_extractor(
             num_labels=len(label_names),
             ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
             **labels,
+            **checkpoint_head_settings(model_args),
             **attention,
         )
     else:
