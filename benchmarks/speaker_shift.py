@@ -7,9 +7,6 @@ final protocol tests) is scored on the fold's validation split with the collator
 
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
 - `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
-- `model_shifted_adjusted` (search LA1): `model_shifted` less the log of the training split's class prior
-  (post-hoc logit adjustment, Menon et al. 2021), and `model_shifted_adjusted_heads` (a diagnostic, not a
-  candidate): each head's logits adjusted, so the prior comes off `1 + functionals_weight` times;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -19,7 +16,8 @@ final protocol tests) is scored on the fold's validation split with the collator
 Searches ES2 (each speaker's embeddings standardised, not only shifted) and ES3 (the head weight after the shift),
 both rejected, were scored by this script at commit 56c9cf0, and SF1 (each speaker's own statistics in the
 functionals head's BatchNorm), rejected, at commit 9bf7da5, and RH1 (the Transformer head refitted on per-speaker
-standardised training embeddings), rejected, at commit 83bcc80 (`docs/SEARCH.md`).
+standardised training embeddings), rejected, at commit 83bcc80, and LA1 (post-hoc logit adjustment by the training
+split's class prior), rejected, at commit ab8f40e (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
@@ -81,28 +79,17 @@ def per_speaker(x: np.ndarray, speakers: np.ndarray, scale: bool) -> np.ndarray:
     return out
 
 
-def log_prior(labels: np.ndarray, num_labels: int) -> np.ndarray:
-    """The log of the class frequencies of `labels` (a class absent from them: log 0 = -inf)."""
-    counts = np.bincount(labels, minlength=num_labels)
-    with np.errstate(divide="ignore"):
-        return np.log(counts / counts.sum())
-
-
 def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict[str, np.ndarray]:
     """The logits of the heads, the model and their shifted variants on the held-out clips."""
     weight, classifier = model.config.functionals_weight, model.classifier
     shifted = per_speaker(held_out["embedding"], held_out["speaker"], False) + train["embedding"].mean(0)
     transformer_shifted = shifted @ classifier.weight.detach().numpy().T + classifier.bias.detach().numpy()
-    model_shifted = transformer_shifted + weight * held_out["functionals"]
-    prior = log_prior(train["label"], model.config.num_labels)
     return {
         "transformer": held_out["transformer"],
         "functionals": held_out["functionals"],
         "model": held_out["transformer"] + weight * held_out["functionals"],
         "transformer_shifted": transformer_shifted,
-        "model_shifted": model_shifted,
-        "model_shifted_adjusted": model_shifted - prior,
-        "model_shifted_adjusted_heads": model_shifted - (1 + weight) * prior,
+        "model_shifted": transformer_shifted + weight * held_out["functionals"],
     }
 
 

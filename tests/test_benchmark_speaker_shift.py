@@ -25,14 +25,6 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
 
 
-def test_log_prior_is_the_log_of_the_class_frequencies_and_leaves_a_balanced_split_unadjusted():
-    prior = speaker_shift.log_prior(np.array([0, 1, 1, 1, 3, 3, 3, 3]), 4)
-    assert np.allclose(prior[[0, 1, 3]], np.log([1 / 8, 3 / 8, 4 / 8])) and prior[2] == -np.inf
-    balanced = speaker_shift.log_prior(np.repeat(np.arange(6), 50), 6)  # CASIA's folds: no adjustment
-    logits = np.random.default_rng(0).normal(size=(5, 6))
-    assert np.array_equal((logits - balanced).argmax(-1), logits.argmax(-1))
-
-
 def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     screen, final = tmp_path / "screen.json", tmp_path / "final.json"
     for path, held_out in ((screen, "1"), (final, "0")):
@@ -49,7 +41,6 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         # the last checkpoint as trained is the last epoch's validation score of the run
         assert fold["last"]["model"] == pytest.approx(recorded_fold["validation_ua_by_epoch"][-1])
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
-                                     "model_shifted_adjusted", "model_shifted_adjusted_heads",
                                      *speaker_shift.REFITS}  # fmt: skip
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
