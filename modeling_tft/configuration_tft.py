@@ -74,11 +74,18 @@ class TFTConfig(PretrainedConfig):
             lives in the model, the same in every training path).
         speaker_embedding_shift (`bool`, *optional*, defaults to `False`):
             Speaker adaptation of the utterance embedding (in the spirit of AdaBN): once a speaker's mean embedding
-            is set from their unlabelled clips ([`TFTForAudioClassification.set_speaker_embedding_mean`]), each
+            is set from their unlabelled clips ([`TFTForAudioClassification.set_speaker_embeddings`]), each
             embedding is moved by `embedding_mean - speaker_mean` before the Transformer head, where
             `embedding_mean`, a buffer saved with the weights, is the training clips' mean (set after training).
             Inference only; with no speaker set, nothing moves. `run_train.py` sets it for a model trained with
             speaker-adaptive normalisation (search ES1, `docs/SEARCH.md`).
+        speaker_embedding_scale (`bool`, *optional*, defaults to `False`):
+            With `speaker_embedding_shift`: the speaker's embeddings are standardised over their own clips too, and
+            mapped to `embedding_mean + embedding_std * (embedding - speaker_mean) / (speaker_std + 1e-6)`, where
+            `embedding_std`, a buffer saved with the weights, is the training speakers' within-speaker spread (the
+            root mean of their variances). The Transformer head is refitted after training on the training clips
+            mapped the same way (search RH1; `run_train.py --refit_head`, the RAVDESS speaker-adaptive recipe). With
+            no speaker set, nothing moves.
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
@@ -156,6 +163,7 @@ class TFTConfig(PretrainedConfig):
         functionals_lr_scale: float = 10.0,
         functionals_weight: float = 1.0,
         speaker_embedding_shift: bool = False,
+        speaker_embedding_scale: bool = False,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 4,
@@ -190,6 +198,7 @@ class TFTConfig(PretrainedConfig):
         self.functionals_lr_scale = functionals_lr_scale
         self.functionals_weight = functionals_weight
         self.speaker_embedding_shift = speaker_embedding_shift
+        self.speaker_embedding_scale = speaker_embedding_scale
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
@@ -298,6 +307,9 @@ class TFTConfig(PretrainedConfig):
             raise ValueError(f"`functionals_lr_scale` must be positive, got {self.functionals_lr_scale}.")
         if not 0 <= float(self.functionals_weight) < float("inf"):
             raise ValueError(f"`functionals_weight` must be finite and >= 0, got {self.functionals_weight}.")
+        if self.speaker_embedding_scale and not self.speaker_embedding_shift:
+            raise ValueError("`speaker_embedding_scale=True` standardises the speaker's embeddings around the training "
+                             "mean and needs `speaker_embedding_shift=True`.")  # fmt: skip
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
         if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):

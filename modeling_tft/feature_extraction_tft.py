@@ -255,7 +255,7 @@ class TFTFeatureExtractor(SequenceFeatureExtractor):
         `run_train.py --normalization speaker` expects it. Raises `ValueError` when the clips hold less than
         `min_seconds` of audio. In a pipeline:
         `pipeline("audio-classification", model=export, feature_extractor=extractor.adapted(clips, 16000))`; a
-        model with `config.speaker_embedding_shift` is adapted too, by `set_speaker_embedding_mean`."""
+        model with `config.speaker_embedding_shift` is adapted too, by `set_speaker_embeddings`."""
         adapted = copy.deepcopy(self).fit(raw_speech, sampling_rate)
         if adapted.statistics_seconds < min_seconds:
             raise ValueError(

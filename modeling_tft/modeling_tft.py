@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -22,6 +23,8 @@ from .configuration_tft import TFTConfig
 from .prosody_tft import NUM_FUNCTIONALS, PROSODY_CHANNELS, contour_functionals
 
 MAX_WINDOWS_PER_CALL = 256  # inference windows per backbone call: bounds memory on recordings of hours
+SPEAKER_STD_EPS = 1e-6  # added to a speaker's embedding spread before dividing by it (speaker_embedding_scale)
+MIN_SPEAKER_EMBEDDINGS = 2  # a speaker's embeddings needed to standardise over them (speaker_embedding_scale)
 
 
 @dataclass
@@ -547,7 +550,11 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.functionals = TFTFunctionalsHead(config) if config.functionals_head else None
         if config.speaker_embedding_shift:  # the training clips' mean utterance embedding, set after training
             self.register_buffer("embedding_mean", torch.zeros(config.hidden_size))
-        self.register_buffer("speaker_embedding_mean", None, persistent=False)  # set_speaker_embedding_mean
+        if config.speaker_embedding_scale:  # the training speakers' within-speaker spread, set after training
+            self.register_buffer("embedding_std", torch.ones(config.hidden_size))
+        # a speaker's mean (and spread) of their utterance embeddings: set_speaker_embeddings
+        self.register_buffer("speaker_embedding_mean", None, persistent=False)
+        self.register_buffer("speaker_embedding_std", None, persistent=False)
         self.post_init()
 
     @can_return_tuple
@@ -592,35 +599,70 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
 
     def speaker_shifted(self, pooled: torch.Tensor) -> torch.Tensor:
-        """`pooled` moved by the training clips' mean embedding minus the speaker's (`config.speaker_embedding_shift`);
-        unchanged while no speaker is set."""
+        """`pooled` moved by the training clips' mean embedding minus the speaker's (`config.speaker_embedding_shift`),
+        and with `config.speaker_embedding_scale` standardised over the speaker's clips and scaled to the training
+        speakers' spread; unchanged while no speaker is set."""
         if self.speaker_embedding_mean is None:
             return pooled
-        return pooled + (self.embedding_mean - self.speaker_embedding_mean).to(pooled.dtype)
+        if self.speaker_embedding_std is None:
+            return pooled + (self.embedding_mean - self.speaker_embedding_mean).to(pooled.dtype)
+        scale = self.embedding_std / (self.speaker_embedding_std + SPEAKER_STD_EPS)
+        return ((pooled - self.speaker_embedding_mean.to(pooled.dtype)) * scale + self.embedding_mean).to(pooled.dtype)
 
     @torch.no_grad()
     def utterance_embeddings(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
         """The utterance embeddings `(embeddings, hidden_size)` the Transformer head scores: one per clip, or one
-        per inference window of a clip longer than `config.window_frames`."""
+        per inference window of a clip longer than `config.window_frames` ([`windows_per_clip`])."""
         window = self.config.window_frames
         if window is None or input_features.shape[1] <= window:
             return self.tft(input_features, attention_mask=attention_mask).pooler_output
         windows, masks, _, _ = self._windows(input_features, attention_mask)
         return self._window_embeddings(windows, masks)
 
-    def set_embedding_mean(self, embeddings: torch.Tensor) -> None:
-        """Record the training clips' mean utterance embedding from their `utterance_embeddings`."""
-        self._check_speaker_embedding_shift()
-        self.embedding_mean.copy_(embeddings.float().mean(0))
+    def windows_per_clip(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """How many of the batch's [`utterance_embeddings`] each clip has `(batch,)`, in order."""
+        window = self.config.window_frames
+        if window is None or input_features.shape[1] <= window:
+            return torch.ones(len(input_features), dtype=torch.long, device=input_features.device)
+        return self._windows(input_features, attention_mask)[2].sum(1)
 
-    def set_speaker_embedding_mean(self, embeddings: torch.Tensor | None) -> None:
-        """Adapt to one speaker: the mean of `embeddings`, the `utterance_embeddings` of their unlabelled clips (with
-        the feature extractor adapted to the same clips); `None`: unadapted again."""
+    def set_training_embeddings(self, embeddings: torch.Tensor, speakers: Sequence | None = None) -> None:
+        """Record the training clips' mean utterance embedding from their `utterance_embeddings`, and with
+        `config.speaker_embedding_scale` the root mean of the training speakers' variances (`speakers`: each
+        embedding's speaker)."""
+        self._check_speaker_embedding_shift()
+        embeddings = embeddings.float()
+        self.embedding_mean.copy_(embeddings.mean(0))
+        if not self.config.speaker_embedding_scale:
+            return
+        if speakers is None or len(speakers) != len(embeddings):
+            raise ValueError("`config.speaker_embedding_scale` needs each training embedding's speaker (`speakers`).")
+        index = {speaker: i for i, speaker in enumerate(dict.fromkeys(speakers))}
+        codes = torch.tensor([index[speaker] for speaker in speakers], device=embeddings.device)
+        variances = [embeddings[codes == code].var(0, unbiased=False) for code in range(len(index))]
+        self.embedding_std.copy_(torch.stack(variances).mean(0).sqrt())
+
+    def set_speaker_embeddings(self, embeddings: torch.Tensor | None) -> None:
+        """Adapt to one speaker from `embeddings`, the `utterance_embeddings` of their unlabelled clips (with the
+        feature extractor adapted to the same clips): their mean, and with `config.speaker_embedding_scale` their
+        spread (at least `MIN_SPEAKER_EMBEDDINGS` embeddings); `None`: unadapted again."""
         if embeddings is None:
-            self.speaker_embedding_mean = None
+            self.speaker_embedding_mean = self.speaker_embedding_std = None
             return
         self._check_speaker_embedding_shift()
-        self.speaker_embedding_mean = embeddings.float().mean(0).to(self.embedding_mean.device)
+        embeddings = embeddings.float().to(self.embedding_mean.device)
+        if self.config.speaker_embedding_scale and len(embeddings) < MIN_SPEAKER_EMBEDDINGS:
+            raise ValueError(
+                f"`config.speaker_embedding_scale` standardises the speaker's embeddings over their clips and needs at "
+                f"least {MIN_SPEAKER_EMBEDDINGS} of them, got {len(embeddings)}."
+            )
+        self.speaker_embedding_mean = embeddings.mean(0)
+        self.speaker_embedding_std = embeddings.std(0, unbiased=False) if self.config.speaker_embedding_scale else None
+
+    def set_speaker_embedding_mean(self, embeddings: torch.Tensor | None) -> None:
+        """Deprecated name (0.8.0) of [`set_speaker_embeddings`]."""
+        warnings.warn("`set_speaker_embedding_mean` is renamed `set_speaker_embeddings`.", FutureWarning, stacklevel=2)
+        self.set_speaker_embeddings(embeddings)
 
     def _check_speaker_embedding_shift(self) -> None:
         if not self.config.speaker_embedding_shift:

@@ -12,7 +12,7 @@ def test_defaults_and_derived_counts():
     assert config.num_frequency_tokens == 16  # 64 bins / 4
     assert (config.window_frames, config.hop_frames) == (None, None)  # whole clips
     fields = set(TFTConfig.__init__.__code__.co_varnames[1 : TFTConfig.__init__.__code__.co_argcount])
-    assert len(fields) <= 31  # 31st: speaker_embedding_shift (search ES1, 0.8.0)
+    assert len(fields) <= 32  # 31st: speaker_embedding_shift (search ES1, 0.8.0); 32nd: speaker_embedding_scale (RH1)
 
 
 def test_round_trip(tmp_path):
@@ -37,6 +37,7 @@ def test_round_trip(tmp_path):
             "At least one",
         ),
         ({"use_time_branch": False, "num_prosody_features": 0}, "needs both"),
+        ({"speaker_embedding_scale": True}, "needs `speaker_embedding_shift=True`"),
         ({"use_time_branch": False, "use_fusion": False}, r"join the time tokens and need `use_time_branch=True`"),
         ({"num_prosody_features": -1}, "num_prosody_features"),
         ({"num_prosody_features": 0, "functionals_head": True}, "functionals head .* reads the prosody contours"),

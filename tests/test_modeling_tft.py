@@ -189,12 +189,12 @@ def test_speaker_embedding_shift_moves_embeddings_by_the_training_mean_minus_the
         unadapted = model(**inputs).logits
         embeddings = model.utterance_embeddings(**inputs)
         torch.testing.assert_close(embeddings, model.tft(**inputs).pooler_output)
-        model.set_embedding_mean(embeddings[:2])
+        model.set_training_embeddings(embeddings[:2])
         assert torch.equal(model(**inputs).logits, unadapted)  # no speaker set: nothing moves
-        model.set_speaker_embedding_mean(embeddings[1:])
+        model.set_speaker_embeddings(embeddings[1:])
         shift = embeddings[:2].mean(0) - embeddings[1:].mean(0)
         adapted = model(**inputs).logits
-        model.set_speaker_embedding_mean(None)
+        model.set_speaker_embeddings(None)
         by_hand = model.combine_heads(model.head_logits(embeddings + shift, inputs["input_features"],
                                                         inputs["attention_mask"].bool()))  # fmt: skip
         torch.testing.assert_close(adapted, by_hand)
@@ -207,12 +207,47 @@ def test_speaker_embedding_shift_moves_embeddings_by_the_training_mean_minus_the
     plain = TFTForAudioClassification(TFTModelTester().config)
     assert "embedding_mean" not in plain.state_dict()
     with pytest.raises(ValueError, match="speaker_embedding_shift` is False"):
-        plain.set_speaker_embedding_mean(embeddings)
+        plain.set_speaker_embeddings(embeddings)
     windowed = TFTForAudioClassification(TFTModelTester(inference_window_frames=60).config).eval()
     clip = torch.randn(1, 200, 30, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():  # a long clip: one embedding per inference window, as its windows are scored
         by_window = [windowed.tft(clip[:, start : start + 60]).pooler_output for start in (0, 30, 60, 90, 120, 140)]
         torch.testing.assert_close(windowed.utterance_embeddings(clip), torch.cat(by_window))
+        assert windowed.windows_per_clip(clip).tolist() == [6]
+        assert windowed.windows_per_clip(clip[:, :60]).tolist() == [1]
+
+
+def test_speaker_embedding_scale_standardises_embeddings_over_the_speakers_clips(tmp_path):
+    model = TFTForAudioClassification(TFTModelTester(speaker_embedding_shift=True, speaker_embedding_scale=True).config)
+    inputs = TFTModelTester().inputs((60, 37, 9, 50))
+    with torch.no_grad():
+        model.eval()
+        embeddings = model.utterance_embeddings(**inputs)
+        unadapted = model(**inputs).logits
+        with pytest.raises(ValueError, match="needs each training embedding's speaker"):
+            model.set_training_embeddings(embeddings)
+        speakers = ["a", "b"] * (len(embeddings) // 2)
+        model.set_training_embeddings(embeddings, speakers)
+        by_speaker = [embeddings[[s == name for s in speakers]] for name in ("a", "b")]
+        within = torch.stack([e.var(0, unbiased=False) for e in by_speaker]).mean(0).sqrt()
+        torch.testing.assert_close(model.embedding_std, within)
+        assert torch.equal(model(**inputs).logits, unadapted)  # no speaker set: nothing moves
+        model.set_speaker_embeddings(embeddings[1:])
+        adapted = model(**inputs).logits
+        model.set_speaker_embeddings(None)
+        own = embeddings[1:]
+        mapped = (embeddings - own.mean(0)) / (own.std(0, unbiased=False) + 1e-6) * within + embeddings.mean(0)
+        by_hand = model.combine_heads(
+            model.head_logits(mapped, inputs["input_features"], inputs["attention_mask"].bool())
+        )
+        torch.testing.assert_close(adapted, by_hand)
+        with pytest.raises(ValueError, match="needs at least 2 of them, got 1"):
+            model.set_speaker_embeddings(embeddings[:1])
+        with pytest.warns(FutureWarning, match="renamed `set_speaker_embeddings`"):
+            model.set_speaker_embedding_mean(None)
+        assert torch.equal(model(**inputs).logits, unadapted)
+    model.save_pretrained(tmp_path)
+    torch.testing.assert_close(TFTForAudioClassification.from_pretrained(tmp_path).embedding_std, within)
 
 
 def test_activation_dropout_is_the_feed_forward_dropout():

@@ -9,9 +9,15 @@ import torch
 from huggingface_hub import ModelCard
 from test_run_train import run
 
-from modeling_tft import TFTFeatureExtractor
+from conftest import tiny_config_kwargs
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.preprocessing import StandardScaler
+
+from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
 from modeling_tft.prosody_tft import PROSODY_CHANNELS, SPECTRAL
 from tft_ser.training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
+from tft_ser.training.speaker_shift import REFIT_CS, refit_transformer_head
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
@@ -54,6 +60,52 @@ def test_run_with_speaker_normalisation_exports_pooled_statistics(tmp_path):
     channels = 64 + len(PROSODY_CHANNELS)
     assert config["normalization"] == "global" and len(config["mean"]) == len(config["std"]) == channels
     assert "per-speaker normalisation" in ModelCard.load(tmp_path / "export" / "README.md").text
+
+
+def speakers_embeddings(rng: np.random.Generator, centres: np.ndarray, speakers: int, per_class: int = 20):
+    """Embeddings of 3 classes around `centres`, each speaker's moved and scaled by their own offset and gain."""
+    labels = np.tile(np.repeat(np.arange(3), per_class), speakers)
+    owners = np.repeat(np.arange(speakers), 3 * per_class)
+    offsets, gains = 4 * rng.standard_normal((speakers, centres.shape[1])), rng.uniform(0.3, 3, (speakers, 1))
+    noise = rng.standard_normal((len(labels), centres.shape[1]))
+    return (offsets[owners] + gains[owners] * (centres[labels] + noise)).astype(np.float32), labels, owners
+
+
+def test_refitted_head_scores_each_speakers_standardised_embeddings_as_the_logistic_regression():
+    rng = np.random.default_rng(0)
+    config = TFTConfig(**tiny_config_kwargs(speaker_embedding_shift=True, speaker_embedding_scale=True))
+    model = TFTForAudioClassification(config).eval()
+    centres = 0.8 * rng.standard_normal((3, config.hidden_size))
+    train, labels, speakers = speakers_embeddings(rng, centres, 5)
+    model.set_training_embeddings(torch.from_numpy(train), speakers.tolist())
+    refit_transformer_head(model, train, labels, speakers)
+    # by hand: the regression on each speaker's standardised embeddings, C by leave-one-speaker-out
+    standardised = np.concatenate([(x - x.mean(0)) / (x.std(0) + 1e-6) for x in np.split(train, 5)])
+    scaler = StandardScaler().fit(standardised)
+    splits = list(LeaveOneGroupOut().split(standardised, labels, speakers))
+    fit = LogisticRegressionCV(Cs=REFIT_CS, cv=splits, scoring="balanced_accuracy", max_iter=2000, l1_ratios=(0.0,),
+                               use_legacy_attributes=False).fit(scaler.transform(standardised), labels)  # fmt: skip
+    test, test_labels, _ = speakers_embeddings(rng, centres, 1)
+    expected = fit.decision_function(scaler.transform((test - test.mean(0)) / (test.std(0) + 1e-6)))
+    with torch.no_grad():
+        model.set_speaker_embeddings(torch.from_numpy(test))
+        logits = model.classifier(model.speaker_shifted(torch.from_numpy(test))).numpy()
+    np.testing.assert_allclose(logits, expected, atol=2e-3)
+    assert (logits.argmax(1) == test_labels).mean() > 0.9
+    with pytest.raises(ValueError, match="it needs 2"):
+        refit_transformer_head(model, train[:60], labels[:60], speakers[:60])
+
+
+def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
+    results = run(tmp_path, "--normalization", "speaker", "--speaker_embedding_scale", "--folds", "0",
+                  "--num_train_epochs", "1")  # fmt: skip
+    config = json.loads((tmp_path / "export" / "config.json").read_text())
+    assert config["speaker_embedding_shift"] and config["speaker_embedding_scale"]
+    model = TFTForAudioClassification.from_pretrained(tmp_path / "export")
+    assert not torch.allclose(model.embedding_std, torch.ones_like(model.embedding_std))
+    assert results["folds"][0]["test_unshifted"] is not None
+    card = ModelCard.load(tmp_path / "export" / "README.md").text
+    assert "standardised over the speaker's clips" in card
 
 
 def fitted(clips: datasets.Dataset) -> TFTFeatureExtractor:

@@ -191,9 +191,9 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     unshifted = predict_recording(plain, recording, segments=segments).scores
     with torch.no_grad():
         inputs = plain.feature_extractor(windows, sampling_rate=SR, padding="longest", return_tensors="pt")
-        classifier.model.set_speaker_embedding_mean(classifier.model.utterance_embeddings(**inputs))
+        classifier.model.set_speaker_embeddings(classifier.model.utterance_embeddings(**inputs))
     expected = predict_recording(plain, recording, segments=segments).scores
-    classifier.model.set_speaker_embedding_mean(None)
+    classifier.model.set_speaker_embeddings(None)
     assert adapted["prediction"]["scores"] == pytest.approx(expected, abs=1e-5)
     assert expected != pytest.approx(unshifted, abs=1e-5)  # the shift changed the scores
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--adapt", "recording"]) == 0

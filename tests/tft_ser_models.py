@@ -78,7 +78,9 @@ def shifted_export() -> Path:
     extractor = TFTFeatureExtractor.from_pretrained(source)
     clips = [casia_clip(e, u) for e in EMOTIONS for u in UTTERANCES]
     with torch.no_grad():
-        model.set_embedding_mean(model.utterance_embeddings(**extractor(clips, sampling_rate=SR, return_tensors="pt")))
+        model.set_training_embeddings(
+            model.utterance_embeddings(**extractor(clips, sampling_rate=SR, return_tensors="pt"))
+        )
     path = _temporary_folder("tft-ser-shifted-")
     model.save_pretrained(path)
     extractor.save_pretrained(path)

@@ -1,7 +1,7 @@
 """Speaker adaptation for `tft-ser predict --adapt`, from the speech (VAD segments) of a recording or of several files
 of one speaker: feature statistics through `TFTFeatureExtractor.adapted`, and for a model with
-`config.speaker_embedding_shift` the speaker's mean utterance embedding over that speech, in the windows that
-`predict_recording` scores."""
+`config.speaker_embedding_shift` the speaker's utterance embeddings over that speech (their mean, and with
+`config.speaker_embedding_scale` their spread), in the windows that `predict_recording` scores."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
+from modeling_tft.modeling_tft import MIN_SPEAKER_EMBEDDINGS
 
 from .classifier import EmotionClassifier
 from .timeline import window_and_hop
@@ -26,7 +28,7 @@ class Adaptation:
     note: str | None = None
 
     def to_dict(self) -> dict:
-        shifted = self.classifier.speaker_embedding_mean is not None
+        shifted = self.classifier.speaker_embeddings is not None
         return {"statistics": self.source, "speech_s": round(self.speech_s, 2), "embedding_shift": shifted,
                 "note": self.note}  # fmt: skip
 
@@ -49,9 +51,12 @@ def adapt(
     except ValueError as error:  # too little speech (or none): the exported statistics
         note = f"kept the exported statistics: {error}" if speech else "kept the exported statistics: no speech"
         return Adaptation(classifier, "exported", seconds, note)
-    adapted = classifier.with_feature_extractor(extractor)
-    if getattr(adapted.model.config, "speaker_embedding_shift", False):  # the windows a recording is scored in
+    adapted, config = classifier.with_feature_extractor(extractor), classifier.model.config
+    if getattr(config, "speaker_embedding_shift", False):  # the windows a recording is scored in
         window, hop = window_and_hop(adapted, None, None)
         windows = [segment[a:b] for segment in speech for a, b in window_spans(0, len(segment), window, hop)]
-        adapted = adapted.with_speaker_embedding_mean(adapted.embeddings(windows).mean(0))
+        if getattr(config, "speaker_embedding_scale", False) and len(windows) < MIN_SPEAKER_EMBEDDINGS:
+            note = f"embeddings not adapted: {len(windows)} window(s) of speech, {MIN_SPEAKER_EMBEDDINGS} needed"
+            return Adaptation(adapted, source, seconds, note)
+        adapted = adapted.with_speaker_embeddings(adapted.embeddings(windows))
     return Adaptation(adapted, source, seconds)

@@ -16,20 +16,20 @@ DEFAULT_MAX_FRAMES = 300
 
 class EmotionClassifier:
     """A TFT audio-classification model with its feature extractor; `window_samples` is the model's window.
-    `speaker_embedding_mean`: a speaker's mean utterance embedding (`adaptation.adapt`), which the model's
-    embeddings are shifted from while it scores (`config.speaker_embedding_shift`)."""
+    `speaker_embeddings`: a speaker's utterance embeddings (`adaptation.adapt`), which the model's embeddings are
+    shifted (and scaled) from while it scores (`config.speaker_embedding_shift`, `set_speaker_embeddings`)."""
 
     def __init__(
         self,
         model: torch.nn.Module,
         feature_extractor,
         batch_size: int = 16,
-        speaker_embedding_mean: torch.Tensor | None = None,
+        speaker_embeddings: torch.Tensor | None = None,
     ) -> None:
         self.model = model.eval()
         self.feature_extractor = feature_extractor
         self.batch_size = batch_size
-        self.speaker_embedding_mean = speaker_embedding_mean
+        self.speaker_embeddings = speaker_embeddings
         self.sampling_rate: int = feature_extractor.sampling_rate
         self.labels: list[str] = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
@@ -46,21 +46,21 @@ class EmotionClassifier:
         """The same model with another feature extractor (e.g. one adapted to a speaker), not shifted to a speaker."""
         return EmotionClassifier(self.model, feature_extractor, self.batch_size)
 
-    def with_speaker_embedding_mean(self, mean: torch.Tensor) -> EmotionClassifier:
-        """The same model and feature extractor, its embeddings shifted from a speaker's `mean` while it scores."""
-        return EmotionClassifier(self.model, self.feature_extractor, self.batch_size, mean)
+    def with_speaker_embeddings(self, embeddings: torch.Tensor) -> EmotionClassifier:
+        """The same model and feature extractor, adapted to a speaker's utterance `embeddings` while it scores."""
+        return EmotionClassifier(self.model, self.feature_extractor, self.batch_size, embeddings)
 
     @contextmanager
     def speaker(self) -> Iterator[torch.nn.Module]:
         """The model, shifted to this classifier's speaker (if any) until the block ends."""
-        if self.speaker_embedding_mean is None:
+        if self.speaker_embeddings is None:
             yield self.model
             return
-        self.model.set_speaker_embedding_mean(self.speaker_embedding_mean[None])
+        self.model.set_speaker_embeddings(self.speaker_embeddings)
         try:
             yield self.model
         finally:
-            self.model.set_speaker_embedding_mean(None)
+            self.model.set_speaker_embeddings(None)
 
     def embeddings(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
         """The utterance embeddings the Transformer head scores, `(embeddings, hidden_size)`, of clips of at most

@@ -102,6 +102,14 @@ class ModelArguments:
             "'speaker' (each speaker's own statistics, test speakers' unlabelled audio included), 'none'."
         },
     )
+    speaker_embedding_scale: bool = field(
+        default=False,
+        metadata={
+            "help": "With --normalization speaker, a new TFT also standardises each speaker's utterance embeddings "
+            "and its Transformer head is refitted on the training clips' after training (search RH1, the RAVDESS "
+            "recipe); unused otherwise."
+        },
+    )
 
 
 @dataclass

@@ -125,10 +125,14 @@ def label_maps(label_names: list[str]) -> dict:
 
 def protocol_head_settings(model_args: ModelArguments) -> dict:
     """The head settings of a new TFT head for the training normalisation: a speaker-adaptive model weighs its
-    functionals head by 2 (search HW7) and shifts its embeddings to the speaker (search ES1)."""
+    functionals head by 2 (search HW7), shifts its embeddings to the speaker (search ES1) and, with
+    `--speaker_embedding_scale`, standardises them per speaker under a refitted head (search RH1)."""
     speaker = model_args.normalization == "speaker"
     weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
-    return {"functionals_weight": weight, "speaker_embedding_shift": speaker}
+    scale = speaker and model_args.speaker_embedding_scale
+    if model_args.speaker_embedding_scale and not speaker:
+        logger.info(f"--speaker_embedding_scale is unused with --normalization {model_args.normalization}.")
+    return {"functionals_weight": weight, "speaker_embedding_shift": speaker, "speaker_embedding_scale": scale}
 
 
 def new_model_config(model_args: ModelArguments, label_names: list[str]) -> PretrainedConfig:
@@ -158,6 +162,12 @@ def checkpoint_head_settings(model_args: ModelArguments) -> dict:
             f"is fine-tuned with its own config: with --normalization speaker its embeddings are not shifted to the "
             f"speaker and its functionals head keeps weight {config.functionals_weight} (a new model, or a bare "
             f"backbone, gets the shift and weight {settings['functionals_weight']:g})."
+        )
+    elif settings["speaker_embedding_scale"] and not config.speaker_embedding_scale:
+        logger.warning(
+            f"--model_name_or_path {model_args.model_name_or_path} was trained without speaker_embedding_scale and "
+            "is fine-tuned with its own config: --speaker_embedding_scale is unused (a new model, or a bare "
+            "backbone, gets it)."
         )
     return {}
 

@@ -1,19 +1,31 @@
 """A model with `config.speaker_embedding_shift` (search ES1) after training: its training clips' mean utterance
 embedding is recorded in it, and each test speaker's clips are scored with their embeddings shifted to that mean
-(the speaker's mean over all of their clips: unlabelled audio, as the speaker-adaptive feature statistics)."""
+(the speaker's mean over all of their clips: unlabelled audio, as the speaker-adaptive feature statistics). With
+`config.speaker_embedding_scale` (search RH1) the embeddings are standardised per speaker as well, and the
+Transformer head is refitted on the training clips' standardised embeddings before the test."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import datasets
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.preprocessing import StandardScaler
 from transformers import PreTrainedModel
+
+from modeling_tft.modeling_tft import SPEAKER_STD_EPS
 
 from .data import SpeechEmotionCollator, lazy_split
 from .fold_job import FoldOutcome
+
+logger = logging.getLogger(__name__)
+
+REFIT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)  # search RH1's grid of the refitted head's inverse regularisation
 
 
 def shifts_embeddings(model: PreTrainedModel) -> bool:
@@ -29,9 +41,13 @@ def _batches(split: datasets.Dataset, rows: np.ndarray, collator: SpeechEmotionC
 
 @torch.no_grad()
 def embeddings(model: PreTrainedModel, split: datasets.Dataset, rows: np.ndarray, collator, batch_size: int):
-    """The utterance embeddings of the clips `rows` of `split` (one per inference window of a long clip)."""
-    batches = _batches(split, rows, collator, batch_size, model.device)
-    return torch.cat([model.utterance_embeddings(**batch) for batch in batches])
+    """The utterance embeddings of the clips `rows` of `split` (one per inference window of a long clip), and the
+    row each comes from."""
+    parts, owners = [], []
+    for start, batch in zip(range(0, len(rows), batch_size), _batches(split, rows, collator, batch_size, model.device)):
+        parts.append(model.utterance_embeddings(**batch))
+        owners.append(np.repeat(rows[start : start + batch_size], model.windows_per_clip(**batch).cpu().numpy()))
+    return torch.cat(parts), np.concatenate(owners)
 
 
 @torch.no_grad()
@@ -44,8 +60,8 @@ def scores_by_speaker(
     shift: bool = True,
 ) -> dict[str, torch.Tensor]:
     """`score` of every batch of `split`, concatenated in the split's row order. With `shift` and a model that
-    shifts its embeddings (its training mean set), each speaker's clips are scored with the model shifted to their
-    own mean embedding; it is unadapted again afterwards."""
+    shifts its embeddings (its training statistics set), each speaker's clips are scored with the model adapted to
+    their own embeddings; it is unadapted again afterwards."""
     shifted = shift and shifts_embeddings(model)
     speakers = np.asarray(split["speaker"]) if shifted else np.zeros(len(split))
     parts, order = {}, []
@@ -53,26 +69,64 @@ def scores_by_speaker(
         for speaker in np.unique(speakers):
             rows = np.flatnonzero(speakers == speaker)
             if shifted:
-                model.set_speaker_embedding_mean(embeddings(model, split, rows, collator, batch_size))
+                model.set_speaker_embeddings(embeddings(model, split, rows, collator, batch_size)[0])
             for batch in _batches(split, rows, collator, batch_size, model.device):
                 for name, value in score(batch).items():
                     parts.setdefault(name, []).append(value)
             order.append(rows)
     finally:
         if shifted:
-            model.set_speaker_embedding_mean(None)
+            model.set_speaker_embeddings(None)
     inverse = torch.from_numpy(np.argsort(np.concatenate(order)))  # back to the split's row order
     return {name: torch.cat(values)[inverse.to(values[0].device)] for name, values in parts.items()}
+
+
+def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, labels: np.ndarray, speakers: np.ndarray):
+    """Replace `model.classifier` by a logistic regression on the training `embeddings` standardised over each
+    speaker's own (as `speaker_shifted` maps a speaker's, its training statistics already set), with C from
+    `REFIT_CS` by leave-one-speaker-out cross-validation on them (balanced accuracy, i.e. UA; search RH1)."""
+    if len(np.unique(speakers)) < 2:
+        raise ValueError("Refitting the head (speaker_embedding_scale) chooses C across training speakers: it needs 2.")
+    standardised = np.empty_like(embeddings, dtype=np.float64)
+    for speaker in np.unique(speakers):
+        own = embeddings[speakers == speaker]
+        standardised[speakers == speaker] = (own - own.mean(0)) / (own.std(0) + SPEAKER_STD_EPS)
+    scaler = StandardScaler().fit(standardised)
+    splits = list(LeaveOneGroupOut().split(standardised, labels, speakers))
+    fit = LogisticRegressionCV(
+        Cs=REFIT_CS,
+        cv=splits,
+        scoring="balanced_accuracy",
+        max_iter=2000,
+        l1_ratios=(0.0,),
+        use_legacy_attributes=False,
+    ).fit(scaler.transform(standardised), labels)
+    if not np.array_equal(fit.classes_, np.arange(model.config.num_labels)):
+        raise ValueError(f"The training clips hold labels {fit.classes_.tolist()}, not all {model.config.num_labels}.")
+    # the head sees mean + std * standardised (`speaker_shifted`): fold that map and the scaler into its weights
+    mean, std = (model.get_buffer(name).double().cpu().numpy() for name in ("embedding_mean", "embedding_std"))
+    weight = fit.coef_ / (scaler.scale_ * std)
+    bias = fit.intercept_ - weight @ mean - fit.coef_ @ (scaler.mean_ / scaler.scale_)
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.from_numpy(weight))
+        model.classifier.bias.copy_(torch.from_numpy(bias))
+    logger.info(f"Transformer head refitted on per-speaker standardised embeddings (C = {float(fit.C_):g}).")
 
 
 @torch.no_grad()
 def speaker_shifted_test(
     outcome: FoldOutcome, splits: dict[str, datasets.Dataset], collator: SpeechEmotionCollator, batch_size: int
 ) -> FoldOutcome:
-    """`outcome` with its model's training embedding mean set (from the `train` split) and its test predictions
-    those of each test speaker shifted to it; the trainer's unshifted ones are kept as `test_predictions_unshifted`."""
+    """`outcome` with its model's training embedding statistics set (from the `train` split; with
+    `config.speaker_embedding_scale`, the Transformer head refitted on them) and its test predictions those of
+    each test speaker adapted to; the trainer's unadapted ones are kept as `test_predictions_unshifted`."""
     model, train, test = outcome.model.eval(), splits["train"], splits["test"]
-    model.set_embedding_mean(embeddings(model, train, np.arange(len(train)), collator, batch_size))
+    train_embeddings, rows = embeddings(model, train, np.arange(len(train)), collator, batch_size)
+    speakers = np.asarray(train["speaker"])[rows]
+    model.set_training_embeddings(train_embeddings, speakers.tolist())
+    if model.config.speaker_embedding_scale:
+        labels = np.asarray(train["label"])[rows]
+        refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers)
     logits = scores_by_speaker(model, test, collator, batch_size, lambda batch: {"logits": model(**batch).logits})
     predictions = logits["logits"].argmax(-1).cpu().numpy()
     references = np.asarray(test["label"])
