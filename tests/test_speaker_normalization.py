@@ -6,13 +6,12 @@ import datasets
 import numpy as np
 import pytest
 import torch
-from huggingface_hub import ModelCard
-from test_run_train import run
-
 from conftest import tiny_config_kwargs
+from huggingface_hub import ModelCard
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.preprocessing import StandardScaler
+from test_run_train import run
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
 from modeling_tft.prosody_tft import PROSODY_CHANNELS, SPECTRAL

@@ -44,7 +44,8 @@ def embeddings(model: PreTrainedModel, split: datasets.Dataset, rows: np.ndarray
     """The utterance embeddings of the clips `rows` of `split` (one per inference window of a long clip), and the
     row each comes from."""
     parts, owners = [], []
-    for start, batch in zip(range(0, len(rows), batch_size), _batches(split, rows, collator, batch_size, model.device)):
+    starts = range(0, len(rows), batch_size)
+    for start, batch in zip(starts, _batches(split, rows, collator, batch_size, model.device), strict=True):
         parts.append(model.utterance_embeddings(**batch))
         owners.append(np.repeat(rows[start : start + batch_size], model.windows_per_clip(**batch).cpu().numpy()))
     return torch.cat(parts), np.concatenate(owners)
