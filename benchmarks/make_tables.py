@@ -115,6 +115,12 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "AD0-rav",
         "the rule's RAVDESS half (ES1's reason)",
     ),
+    (
+        "each speaker's embeddings standardised under a Transformer head refitted after training",
+        "RH1-rav",
+        "ES1-rav",
+        "speaker-adaptive, RAVDESS only (CASIA keeps ES1: RH1 fell on its screens); seed 43: RH1-s43-rav, +3.78",
+    ),
 )
 
 

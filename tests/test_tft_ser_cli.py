@@ -168,18 +168,20 @@ def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
     assert len({r["normalization"]["speech_s"] for r in results}) == 1 and results[0]["normalization"]["speech_s"] > 10
 
 
-def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_speech(tmp_path, capsys):
+@pytest.mark.parametrize("scale", [False, True])
+def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_speech(tmp_path, capsys, scale):
     from tft_ser import EmotionClassifier, load_audio, predict_recording, speech_segments
     from tft_ser.vad import VADOptions
     from tft_ser.windows import window_spans
 
-    model_dir = str(shifted_export())
+    model_dir = str(shifted_export(scale))
     clips = [casia_clip(e, u) for u in (201, 202) for e in EMOTIONS]
     recording, _ = long_recording(clips, [1.0, 0.0, 0.0, 2.0, 1.2, 0.0, 0.0, 1.5])  # a segment longer than a window
     sf.write(tmp_path / "long.wav", recording, SR)
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--json", "--adapt", "recording"]) == 0
     adapted = json.loads(capsys.readouterr().out)["results"][0]
     assert adapted["normalization"]["statistics"] == "recording" and adapted["normalization"]["embedding_shift"]
+    assert adapted["normalization"]["embedding_scale"] is scale
     # by hand: the extractor adapted to the VAD's speech, the model shifted from the mean embedding of its windows
     classifier = EmotionClassifier.from_pretrained(model_dir)
     recording = load_audio(tmp_path / "long.wav")
@@ -197,7 +199,22 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     assert adapted["prediction"]["scores"] == pytest.approx(expected, abs=1e-5)
     assert expected != pytest.approx(unshifted, abs=1e-5)  # the shift changed the scores
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--adapt", "recording"]) == 0
-    assert "s of speech, utterance embeddings shifted to that speech's mean)" in capsys.readouterr().out
+    said = "standardised over that speech" if scale else "shifted to that speech's mean"
+    assert f"s of speech, utterance embeddings {said})" in capsys.readouterr().out
+
+
+def test_too_few_windows_to_standardise_over_adapt_the_statistics_only(tmp_path, capsys, monkeypatch):
+    import tft_ser.adaptation
+
+    monkeypatch.setattr(tft_ser.adaptation, "MIN_SPEAKER_EMBEDDINGS", 1000)
+    clips = [casia_clip(e, u) for u in (201, 202) for e in EMOTIONS]
+    sf.write(tmp_path / "long.wav", long_recording(clips, [1.0] * 8)[0], SR)
+    assert (
+        main(["predict", str(shifted_export(True)), str(tmp_path / "long.wav"), "--json", "--adapt", "recording"]) == 0
+    )
+    normalization = json.loads(capsys.readouterr().out)["results"][0]["normalization"]
+    assert normalization["statistics"] == "recording" and not normalization["embedding_shift"]
+    assert "embeddings not adapted" in normalization["note"] and "1000 needed" in normalization["note"]
 
 
 def test_version(capsys):

@@ -68,19 +68,20 @@ def trained_export(inference_window_frames: int | None = None) -> Path:
 
 
 @functools.cache
-def shifted_export() -> Path:
-    """`trained_export`'s model with `speaker_embedding_shift`: its training embedding mean is that of its clips. Its
-    functionals head has weight 0: its logits (tens) would drown the Transformer head's (ones), which the shift
-    moves."""
+def shifted_export(scale: bool = False) -> Path:
+    """`trained_export`'s model with `speaker_embedding_shift` (and with `scale`, `speaker_embedding_scale`): its
+    training embedding statistics are those of its clips. Its functionals head has weight 0: its logits (tens) would
+    drown the Transformer head's (ones), which the shift moves."""
     source = trained_export()
-    model = TFTForAudioClassification.from_pretrained(source, speaker_embedding_shift=True, functionals_weight=0.0)
+    model = TFTForAudioClassification.from_pretrained(
+        source, speaker_embedding_shift=True, speaker_embedding_scale=scale, functionals_weight=0.0
+    )
     model.eval()
     extractor = TFTFeatureExtractor.from_pretrained(source)
     clips = [casia_clip(e, u) for e in EMOTIONS for u in UTTERANCES]
     with torch.no_grad():
-        model.set_training_embeddings(
-            model.utterance_embeddings(**extractor(clips, sampling_rate=SR, return_tensors="pt"))
-        )
+        embeddings = model.utterance_embeddings(**extractor(clips, sampling_rate=SR, return_tensors="pt"))
+        model.set_training_embeddings(embeddings, [SPEAKER] * len(clips))
     path = _temporary_folder("tft-ser-shifted-")
     model.save_pretrained(path)
     extractor.save_pretrained(path)

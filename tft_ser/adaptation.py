@@ -29,8 +29,9 @@ class Adaptation:
 
     def to_dict(self) -> dict:
         shifted = self.classifier.speaker_embeddings is not None
+        scaled = shifted and getattr(self.classifier.model.config, "speaker_embedding_scale", False)
         return {"statistics": self.source, "speech_s": round(self.speech_s, 2), "embedding_shift": shifted,
-                "note": self.note}  # fmt: skip
+                "embedding_scale": scaled, "note": self.note}  # fmt: skip
 
 
 def adapt(

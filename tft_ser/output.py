@@ -30,7 +30,10 @@ def _normalization_line(result: dict) -> str:
         return f"{result['file']}: {n['note']}"
     whose = "this recording" if n["statistics"] == "recording" else "all the given files"
     shift = ", utterance embeddings shifted to that speech's mean" if n.get("embedding_shift") else ""
-    return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech{shift})"
+    if n.get("embedding_scale"):
+        shift = ", utterance embeddings standardised over that speech"
+    note = f"; {n['note']}" if n.get("note") else ""
+    return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech{shift}){note}"
 
 
 def _summary_line(result: dict) -> str:
