@@ -6,7 +6,10 @@ Transformer head: `pooled - speaker_mean + training_mean`. Each fold's last chec
 final protocol tests) is scored on the fold's validation split with the collator of training's evaluation:
 
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight);
-- `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1: `model_shifted` decides);
+- `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1);
+- `default`: the model as `run_train.py` tests one of its config (`tft_ser.training.speaker_shift`: ES1's shift, and
+  with `config.speaker_embedding_scale`, the RAVDESS recipe's, the embeddings standardised per speaker under a head
+  refitted on the training clips, search RH1); it decides. For a model without the scale it equals `model_shifted`;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -22,7 +25,7 @@ split's class prior), rejected, at commit ab8f40e (`docs/SEARCH.md`).
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
 decision, never for choosing. With `--accuracy_output`, it also writes the runs as an `accuracy.py` report whose
-folds score `model_shifted` (the recorded scores kept as `recorded_wa`/`recorded_ua`), which `accuracy.py --merge`
+folds score `default` (the recorded scores kept as `recorded_wa`/`recorded_ua`), which `accuracy.py --merge`
 pools: what a run trained without the shift gives with it, since the shift does not change training.
 """
 
@@ -50,7 +53,7 @@ from modeling_tft import TFTForAudioClassification  # noqa: E402
 from tft_ser.training.data import SpeechEmotionCollator, lazy_split  # noqa: E402
 from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
-from tft_ser.training.speaker_shift import shifts_embeddings  # noqa: E402
+from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
@@ -93,13 +96,27 @@ def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict
     }
 
 
-def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict:
-    """UA of each variant of the module docstring on the held-out speakers (`validation`, or the test split)."""
+def default_logits(model: TFTForAudioClassification, collator: SpeechEmotionCollator, train, held_out, batch_size: int):
+    """The logits of the clips of the split `held_out` as `run_train.py` tests a model of `model`'s config: adapted to
+    the training speakers of the split `train` and to each held-out speaker (a copy; `model` is left as it is)."""
+    adapted = copy.deepcopy(model)
+    if shifts_embeddings(adapted):
+        adapt_to_training_speakers(adapted, train, collator, batch_size)
+    logits = scores_by_speaker(
+        adapted, held_out, collator, batch_size, lambda batch: {"logits": adapted(**batch).logits}
+    )
+    return logits["logits"].numpy()
+
+
+def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, default: np.ndarray) -> dict:
+    """UA of each variant of the module docstring on the held-out speakers (`validation`, or the test split);
+    `default`: the `default_logits`."""
 
     def ua(logits: np.ndarray) -> float:
         return float(score(logits.argmax(-1), held_out["label"], model.config.num_labels)["ua"])
 
     scores = {name: ua(logits) for name, logits in variant_logits(model, train, held_out).items()}
+    scores["default"] = ua(default)
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
@@ -135,27 +152,27 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         model = load_with_heads(folder)
         collator = evaluation_collator(fold_dir, fold, normalization)
         train, held_out = (split_outputs(model, collator, fold.splits[name], batch_size) for name in ("train", split))
+        default = default_logits(model, collator, fold.splits["train"], fold.splits[split], batch_size)
         row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")),
-               "scored": folder.name, "last": fold_scores(model, train, held_out)}  # fmt: skip
+               "scored": folder.name, "last": fold_scores(model, train, held_out, default)}  # fmt: skip
         if split == "test":  # a model trained with the shift was tested with it
-            logits = variant_logits(model, train, held_out)
-            tested = logits["model_shifted" if shifts_embeddings(model) else "model"]
+            tested = default if shifts_embeddings(model) else variant_logits(model, train, held_out)["model"]
             matrix = score(tested.argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
             if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
                 raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
-            shifted = score(logits["model_shifted"].argmax(-1), held_out["label"], model.config.num_labels)
-            row["model_shifted_test"] = {"wa": float(shifted["wa"]), "ua": float(shifted["ua"])}
+            adapted = score(default.argmax(-1), held_out["label"], model.config.num_labels)
+            row["default_test"] = {"wa": float(adapted["wa"]), "ua": float(adapted["ua"])}
         folds.append(row)
     mean = {name: float(np.mean([fold["last"][name] for fold in folds])) for name in folds[0]["last"]}
     return {"seed": run["seed"], "command": run["command"], "folds": folds, "mean": {"last": mean}}
 
 
 def shifted_accuracy_run(run: dict, scored: dict) -> dict:
-    """A copy of an `accuracy.py` run entry with each fold's test scores those of `model_shifted` (`scored`: the
-    run scored with `--split test`)."""
+    """A copy of an `accuracy.py` run entry with each fold's test scores those of `default` (`scored`: the run
+    scored with `--split test`)."""
     shifted = copy.deepcopy(run)
     for entry, row in zip(shifted["folds"], scored["folds"], strict=True):
-        test = row["model_shifted_test"]
+        test = row["default_test"]
         entry.update(recorded_wa=entry["wa"], recorded_ua=entry["ua"], wa=test["wa"], ua=test["ua"])
     shifted["mean"] = {m: float(np.mean([f[m] for f in shifted["folds"]])) for m in ("wa", "ua")}
     shifted["speaker_embedding_shift"] = True
@@ -173,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict:
     sources = screen_runs(args)
     runs = [score_run(run, args.batch_size, args.split) for run in sources]
     command = ["benchmarks/speaker_shift.py", *arguments]
-    decides = "model_shifted" if args.split == "validation" else None  # test speakers decide nothing
+    decides = "default" if args.split == "validation" else None  # test speakers decide nothing
     report = {"benchmark": "speaker_shift", "split": args.split, "decides_on": decides,
               "command": shlex.join(["python", *command]), "environment": environment(command),
               "runs": runs}  # fmt: skip

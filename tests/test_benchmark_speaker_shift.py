@@ -1,5 +1,6 @@
-"""speaker_shift.py (search ES1): the heads of a speaker-adaptive run's saved models scored with each speaker's mean
-utterance embedding moved to the training clips' mean, on validation speakers or, after the decision, test ones."""
+"""speaker_shift.py (searches ES1, RH1): the heads of a speaker-adaptive run's saved models scored with each speaker's
+embeddings adapted (moved to the training clips' mean, and with the scale standardised), on validation speakers or,
+after the decision, test ones."""
 
 import json
 import sys
@@ -27,36 +28,39 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
 
 def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     screen, final = tmp_path / "screen.json", tmp_path / "final.json"
-    for path, held_out in ((screen, "1"), (final, "0")):
+    for path, extra in (
+        (screen, ["--validation_speakers", "1"]),
+        (final, ["--validation_speakers", "0", "--speaker_embedding_scale"]),
+    ):
         accuracy.main(["--smoke", "--systems", "tft", "--output", str(path), "--output_root", str(tmp_path / path.stem),
-                       "--", "--normalization", "speaker", "--validation_speakers", held_out])  # fmt: skip
+                       "--", "--normalization", "speaker", *extra])  # fmt: skip
     report = speaker_shift.main([str(screen), "--output", str(tmp_path / "v.json")])
     assert json.loads((tmp_path / "v.json").read_text()) == json.loads(json.dumps(report))
     recorded = json.loads(screen.read_text())["systems"]["tft"]["runs"][0]
     run = report["runs"][0]
-    assert report["split"] == "validation" and report["decides_on"] == "model_shifted"
+    assert report["split"] == "validation" and report["decides_on"] == "default"
     for fold, recorded_fold in zip(run["folds"], recorded["folds"], strict=True):
         assert fold["validation_speakers"] == recorded_fold["validation_speakers"]
         assert fold["scored"].startswith("checkpoint-")
         # the last checkpoint as trained is the last epoch's validation score of the run
         assert fold["last"]["model"] == pytest.approx(recorded_fold["validation_ua_by_epoch"][-1])
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
-                                     *speaker_shift.REFITS}  # fmt: skip
+                                     "default", *speaker_shift.REFITS}  # fmt: skip
+        assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
     tested = speaker_shift.main([str(final), "--split", "test", "--output", str(tmp_path / "t.json"),
                                  "--accuracy_output", str(shifted_report)])  # fmt: skip  # reproduces the run
     recorded_final = json.loads(final.read_text())["systems"]["tft"]["runs"][0]
-    (results,) = (tmp_path / "final").glob("*/tft_seed*/results.json")  # a speaker-adaptive TFT trains with ES1
-    unshifted = [fold["test_unshifted"]["ua"] for fold in json.loads(results.read_text())["folds"]]
-    for fold, recorded_fold, before in zip(tested["runs"][0]["folds"], recorded_final["folds"], unshifted, strict=True):
-        assert fold["scored"] == "model" and fold["last"]["model_shifted"] == pytest.approx(recorded_fold["ua"])
-        assert fold["last"]["model"] == pytest.approx(before)
+    config = json.loads(next((tmp_path / "final").glob("*/tft_seed*/fold_0/model/config.json")).read_text())
+    assert config["speaker_embedding_scale"]  # tested with RH1's refitted head: `default` reproduces it
+    for fold, recorded_fold in zip(tested["runs"][0]["folds"], recorded_final["folds"], strict=True):
+        assert fold["scored"] == "model" and fold["last"]["default"] == pytest.approx(recorded_fold["ua"])
     shifted = json.loads(shifted_report.read_text())["systems"]["tft"]
     rows = tested["runs"][0]["folds"]
     for fold, recorded_fold, row in zip(shifted["runs"][0]["folds"], recorded_final["folds"], rows, strict=True):
-        assert (fold["recorded_ua"], fold["ua"]) == (recorded_fold["ua"], row["model_shifted_test"]["ua"])
+        assert (fold["recorded_ua"], fold["ua"]) == (recorded_fold["ua"], row["default_test"]["ua"])
     assert shifted["mean_ua"] == pytest.approx(np.mean([f["ua"] for f in shifted["runs"][0]["folds"]]))
     with pytest.raises(SystemExit):
         speaker_shift.main([str(screen), "--output", str(tmp_path / "x.json"), "--accuracy_output", str(tmp_path)])

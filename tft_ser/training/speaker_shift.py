@@ -115,19 +115,28 @@ def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, label
 
 
 @torch.no_grad()
+def adapt_to_training_speakers(
+    model: PreTrainedModel, train: datasets.Dataset, collator: SpeechEmotionCollator, batch_size: int
+) -> None:
+    """Set `model`'s training embedding statistics from the clips of `train` and, with
+    `config.speaker_embedding_scale`, refit its Transformer head on them (`refit_transformer_head`)."""
+    train_embeddings, rows = embeddings(model.eval(), train, np.arange(len(train)), collator, batch_size)
+    speakers = np.asarray(train["speaker"])[rows]
+    model.set_training_embeddings(train_embeddings, speakers.tolist())
+    if model.config.speaker_embedding_scale:
+        labels = np.asarray(train["label"])[rows]
+        refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers)
+
+
+@torch.no_grad()
 def speaker_shifted_test(
     outcome: FoldOutcome, splits: dict[str, datasets.Dataset], collator: SpeechEmotionCollator, batch_size: int
 ) -> FoldOutcome:
     """`outcome` with its model's training embedding statistics set (from the `train` split; with
     `config.speaker_embedding_scale`, the Transformer head refitted on them) and its test predictions those of
     each test speaker adapted to; the trainer's unadapted ones are kept as `test_predictions_unshifted`."""
-    model, train, test = outcome.model.eval(), splits["train"], splits["test"]
-    train_embeddings, rows = embeddings(model, train, np.arange(len(train)), collator, batch_size)
-    speakers = np.asarray(train["speaker"])[rows]
-    model.set_training_embeddings(train_embeddings, speakers.tolist())
-    if model.config.speaker_embedding_scale:
-        labels = np.asarray(train["label"])[rows]
-        refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers)
+    model, test = outcome.model.eval(), splits["test"]
+    adapt_to_training_speakers(model, splits["train"], collator, batch_size)
     logits = scores_by_speaker(model, test, collator, batch_size, lambda batch: {"logits": model(**batch).logits})
     predictions = logits["logits"].argmax(-1).cpu().numpy()
     references = np.asarray(test["label"])
