@@ -10,6 +10,8 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `default`: the model as `run_train.py` tests one of its config (`tft_ser.training.speaker_shift`: ES1's shift, and
   with `config.speaker_embedding_scale`, the RAVDESS recipe's, the embeddings standardised per speaker under a head
   refitted on the training clips, search RH1); it decides. For a model without the scale it equals `model_shifted`;
+- `default_weight{w}` (search RW1): `default` with the functionals head at weight w of `RW1_WEIGHTS` instead of the
+  model's own;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -45,7 +47,14 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from accuracy import summarise  # noqa: E402
-from head_scores import evaluation_collator, load_with_heads, run_folds, screen_parser, screen_runs  # noqa: E402
+from head_scores import (  # noqa: E402
+    evaluation_collator,
+    head_logits,
+    load_with_heads,
+    run_folds,
+    screen_parser,
+    screen_runs,
+)
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
@@ -55,6 +64,7 @@ from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
+RW1_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)  # search RW1: the functionals head's weight beside a refitted head
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -97,18 +107,17 @@ def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict
 
 
 def default_logits(model: TFTForAudioClassification, collator: SpeechEmotionCollator, train, held_out, batch_size: int):
-    """The logits of the clips of the split `held_out` as `run_train.py` tests a model of `model`'s config: adapted to
-    the training speakers of the split `train` and to each held-out speaker (a copy; `model` is left as it is)."""
+    """Each head's logits and the model's (`head_logits`) of the clips of the split `held_out` as `run_train.py` tests
+    a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
+    (a copy; `model` is left as it is)."""
     adapted = copy.deepcopy(model)
     if shifts_embeddings(adapted):
         adapt_to_training_speakers(adapted, train, collator, batch_size)
-    logits = scores_by_speaker(
-        adapted, held_out, collator, batch_size, lambda batch: {"logits": adapted(**batch).logits}
-    )
-    return logits["logits"].numpy()
+    logits = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch))
+    return {name: value.numpy() for name, value in logits.items()}
 
 
-def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, default: np.ndarray) -> dict:
+def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, default: dict) -> dict:
     """UA of each variant of the module docstring on the held-out speakers (`validation`, or the test split);
     `default`: the `default_logits`."""
 
@@ -116,7 +125,9 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
         return float(score(logits.argmax(-1), held_out["label"], model.config.num_labels)["ua"])
 
     scores = {name: ua(logits) for name, logits in variant_logits(model, train, held_out).items()}
-    scores["default"] = ua(default)
+    scores["default"] = ua(default["model"])
+    for weight in RW1_WEIGHTS:
+        scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
@@ -156,11 +167,11 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")),
                "scored": folder.name, "last": fold_scores(model, train, held_out, default)}  # fmt: skip
         if split == "test":  # a model trained with the shift was tested with it
-            tested = default if shifts_embeddings(model) else variant_logits(model, train, held_out)["model"]
+            tested = default["model"] if shifts_embeddings(model) else variant_logits(model, train, held_out)["model"]
             matrix = score(tested.argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
             if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
                 raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
-            adapted = score(default.argmax(-1), held_out["label"], model.config.num_labels)
+            adapted = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)
             row["default_test"] = {"wa": float(adapted["wa"]), "ua": float(adapted["ua"])}
         folds.append(row)
     mean = {name: float(np.mean([fold["last"][name] for fold in folds])) for name in folds[0]["last"]}

@@ -45,8 +45,10 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         # the last checkpoint as trained is the last epoch's validation score of the run
         assert fold["last"]["model"] == pytest.approx(recorded_fold["validation_ua_by_epoch"][-1])
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
-                                     "default", *speaker_shift.REFITS}  # fmt: skip
+                                     "default", *speaker_shift.REFITS,
+                                     *(f"default_weight{w:g}" for w in speaker_shift.RW1_WEIGHTS)}  # fmt: skip
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
+        assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
