@@ -84,8 +84,8 @@ class TFTConfig(PretrainedConfig):
             mapped to `embedding_mean + embedding_std * (embedding - speaker_mean) / (speaker_std + 1e-6)`, where
             `embedding_std`, a buffer saved with the weights, is the training speakers' within-speaker spread (the
             root mean of their variances). The Transformer head is refitted after training on the training clips
-            mapped the same way (search RH1; `run_train.py --speaker_embedding_scale`, the RAVDESS speaker-adaptive recipe). With
-            no speaker set, nothing moves.
+            mapped the same way (search RH1; `run_train.py --speaker_embedding_scale`, the RAVDESS speaker-adaptive
+            recipe). With no speaker set, nothing moves.
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
