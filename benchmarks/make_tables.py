@@ -378,8 +378,9 @@ def provenance(meta: dict[str, Any]) -> str:
             f"load average at start {load_average}; {versions_text(meta['versions'])}")  # fmt: skip
 
 
-def speed_tables(report: dict[str, Any]) -> str:
-    """A speed or scaling report of `speed.py` as Markdown (what speed.py prints, and RESULTS.md's speed part)."""
+def speed_tables(report: dict[str, Any], models: bool = True) -> str:
+    """A speed or scaling report of `speed.py` as Markdown (what speed.py prints, and RESULTS.md's speed part);
+    without `models`, no table of the models' sizes (another CPU's report of the same models)."""
     results = report["results"]
     if report["kind"] == "scaling":
         rows = []
@@ -392,7 +393,7 @@ def speed_tables(report: dict[str, Any]) -> str:
         batch = results[0]["batch_size"]
         return md_table(["clip s", "frames", f"TFT inference ms / batch of {batch}", "AST inference ms",
                          "TFT / AST inference throughput", "TFT / AST training throughput"], rows)  # fmt: skip
-    models = md_table(["model", "parameters", "forward GFLOP / clip"],
+    sizes = md_table(["model", "parameters", "forward GFLOP / clip"],
                       [[NAMES[n], m["parameters"], m["forward_flops_per_clip"] / 1e9]
                        for n, m in report["models"].items()])  # fmt: skip
     runs = md_table(["model", "mode", "variant", "batch", "ms / batch", "clips/s", "RTF", "peak memory MiB"],
@@ -406,7 +407,7 @@ def speed_tables(report: dict[str, Any]) -> str:
     extraction = md_table(["feature extractor (CPU)", "batch", "clips/s", "RTF"],
                           [[extractors[r["extractor"]], r["batch_size"], r["clips_per_s"], r["rtf"]]
                            for r in report.get("feature_extraction", [])])  # fmt: skip
-    return "\n\n".join([models, runs, ratios, extraction])
+    return "\n\n".join([sizes, runs, ratios, extraction] if models else [runs, ratios, extraction])
 
 
 def other_cpu_speeds(results_dir: Path) -> list[dict]:
@@ -435,9 +436,10 @@ def speed_section(results_dir: Path) -> tuple[str, list[list[str]]]:
             measured = "not measured" if target["value"] is None else fmt(target["value"])
             status = "open" if target["met"] is None else "**met**" if target["met"] else "**missed**"
             targets.append([target["target"] + where, measured, status])
-    for report in others:
+    for report in others:  # the models' sizes once where they are the same
+        tables = speed_tables(report, models=report["models"] != speed["models"])
         parts += ["", f"#### The same on another CPU ({report['meta']['hardware']['cpu']})", "",
-                  provenance(report["meta"]), "", speed_tables(report)]  # fmt: skip
+                  provenance(report["meta"]), "", tables]  # fmt: skip
     if scaling is not None:
         parts += ["", "#### Cost vs clip length (fresh models per length)", "", provenance(scaling["meta"]), "",
                   speed_tables(scaling)]  # fmt: skip
