@@ -166,9 +166,8 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         default = default_logits(model, collator, fold.splits["train"], fold.splits[split], batch_size)
         row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")),
                "scored": folder.name, "last": fold_scores(model, train, held_out, default)}  # fmt: skip
-        if split == "test":  # a model trained with the shift was tested with it
-            tested = default["model"] if shifts_embeddings(model) else variant_logits(model, train, held_out)["model"]
-            matrix = score(tested.argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
+        if split == "test":  # `default` is the model as tested (adapted where its config adapts)
+            matrix = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
             if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
                 raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
             adapted = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)
