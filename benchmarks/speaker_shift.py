@@ -9,9 +9,10 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `transformer_shifted`, `model_shifted`: the same with the shifted embedding (ES1);
 - `default`: the model as `run_train.py` tests one of its config (`tft_ser.training.speaker_shift`: ES1's shift, and
   with `config.speaker_embedding_scale`, the RAVDESS recipe's, the embeddings standardised per speaker under a head
-  refitted on the training clips, search RH1); it decides. For a model without the scale it equals `model_shifted`;
+  refitted on the training clips, search RH1, which then scores alone, search RW1); it decides. For a model without
+  the scale it equals `model_shifted`;
 - `default_weight{w}` (search RW1): `default` with the functionals head at weight w of `RW1_WEIGHTS` instead of the
-  model's own;
+  adapted model's own;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 

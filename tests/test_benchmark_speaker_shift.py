@@ -57,8 +57,10 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     recorded_final = json.loads(final.read_text())["systems"]["tft"]["runs"][0]
     config = json.loads(next((tmp_path / "final").glob("*/tft_seed*/fold_0/model/config.json")).read_text())
     assert config["speaker_embedding_scale"]  # tested with RH1's refitted head: `default` reproduces it
+    assert config["functionals_weight"] == 0.0  # the refitted head alone (RW1)
     for fold, recorded_fold in zip(tested["runs"][0]["folds"], recorded_final["folds"], strict=True):
         assert fold["scored"] == "model" and fold["last"]["default"] == pytest.approx(recorded_fold["ua"])
+        assert fold["last"]["default"] == fold["last"]["default_weight0"]
     shifted = json.loads(shifted_report.read_text())["systems"]["tft"]
     rows = tested["runs"][0]["folds"]
     for fold, recorded_fold, row in zip(shifted["runs"][0]["folds"], recorded_final["folds"], rows, strict=True):

@@ -157,7 +157,10 @@ def test_model_card_of_a_named_dataset_and_a_fine_tuned_model(tmp_path):
     assert card.data.license == "apache-2.0"  # results without a licence record: the demo corpus's
 
 
-@pytest.mark.parametrize(("weight", "phrase"), [(1.0, "its logits are added"), (8.0, "its logits, times\n8.0")])
+@pytest.mark.parametrize(
+    ("weight", "phrase"),
+    [(1.0, "its logits are added"), (8.0, "its logits,\ntimes 8.0"), (0.0, "but its logits are not used")],
+)
 def test_model_card_states_how_the_heads_combine(weight, phrase):
     config = TFTConfig(num_labels=4, functionals_weight=weight)
     card = model_card(card_results("demo", None), "me/tft", config)

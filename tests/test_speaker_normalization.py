@@ -16,7 +16,7 @@ from test_run_train import run
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
 from modeling_tft.prosody_tft import PROSODY_CHANNELS, SPECTRAL
 from tft_ser.training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
-from tft_ser.training.speaker_shift import REFIT_CS, refit_transformer_head
+from tft_ser.training.speaker_shift import REFIT_CS, REFITTED_FUNCTIONALS_WEIGHT, refit_transformer_head
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
@@ -77,7 +77,9 @@ def test_refitted_head_scores_each_speakers_standardised_embeddings_as_the_logis
     centres = 0.8 * rng.standard_normal((3, config.hidden_size))
     train, labels, speakers = speakers_embeddings(rng, centres, 5)
     model.set_training_embeddings(torch.from_numpy(train), speakers.tolist())
+    assert model.config.functionals_weight == 1.0
     refit_transformer_head(model, train, labels, speakers)
+    assert model.config.functionals_weight == REFITTED_FUNCTIONALS_WEIGHT == 0.0  # the refitted head alone (RW1)
     # by hand: the regression on each speaker's standardised embeddings, C by leave-one-speaker-out
     standardised = np.concatenate([(x - x.mean(0)) / (x.std(0) + 1e-6) for x in np.split(train, 5)])
     scaler = StandardScaler().fit(standardised)
@@ -100,11 +102,13 @@ def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
                   "--num_train_epochs", "1")  # fmt: skip
     config = json.loads((tmp_path / "export" / "config.json").read_text())
     assert config["speaker_embedding_shift"] and config["speaker_embedding_scale"]
+    assert config["functionals_weight"] == 0.0  # trained at weight 2, the refitted head then scores alone (RW1)
     model = TFTForAudioClassification.from_pretrained(tmp_path / "export")
     assert not torch.allclose(model.embedding_std, torch.ones_like(model.embedding_std))
     assert results["folds"][0]["test_unshifted"] is not None
     card = ModelCard.load(tmp_path / "export" / "README.md").text
-    assert "standardised over the speaker's clips" in card
+    assert "standardised over the speaker's clips" in card and "its logits are not used" in card
+    assert "functionals_weight = 1.0" not in card  # the unadapted advice (HW4) is for a trained head, not a refit
 
 
 def fitted(clips: datasets.Dataset) -> TFTFeatureExtractor:

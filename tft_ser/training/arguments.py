@@ -106,8 +106,8 @@ class ModelArguments:
         default=False,
         metadata={
             "help": "With --normalization speaker, a new TFT also standardises each speaker's utterance embeddings "
-            "and its Transformer head is refitted on the training clips' after training (search RH1, the RAVDESS "
-            "recipe); unused otherwise."
+            "and its Transformer head is refitted on the training clips' after training, then scoring alone: the "
+            "functionals head's weight goes to 0 (searches RH1 and RW1, the RAVDESS recipe); unused otherwise."
         },
     )
 

@@ -126,7 +126,8 @@ def label_maps(label_names: list[str]) -> dict:
 def protocol_head_settings(model_args: ModelArguments) -> dict:
     """The head settings of a new TFT head for the training normalisation: a speaker-adaptive model weighs its
     functionals head by 2 (search HW7), shifts its embeddings to the speaker (search ES1) and, with
-    `--speaker_embedding_scale`, standardises them per speaker under a refitted head (search RH1)."""
+    `--speaker_embedding_scale`, standardises them per speaker under a head refitted after training, which then
+    scores alone (searches RH1 and RW1, `speaker_shift.refit_transformer_head`)."""
     speaker = model_args.normalization == "speaker"
     weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
     scale = speaker and model_args.speaker_embedding_scale

@@ -2,7 +2,8 @@
 embedding is recorded in it, and each test speaker's clips are scored with their embeddings shifted to that mean
 (the speaker's mean over all of their clips: unlabelled audio, as the speaker-adaptive feature statistics). With
 `config.speaker_embedding_scale` (search RH1) the embeddings are standardised per speaker as well, and the
-Transformer head is refitted on the training clips' standardised embeddings before the test."""
+Transformer head is refitted on the training clips' standardised embeddings before the test and then scores alone
+(search RW1: the functionals head, trained beside it, gets weight 0)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .fold_job import FoldOutcome
 logger = logging.getLogger(__name__)
 
 REFIT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)  # search RH1's grid of the refitted head's inverse regularisation
+REFITTED_FUNCTIONALS_WEIGHT = 0.0  # the functionals head's weight beside the refitted head (search RW1, RAVDESS)
 
 
 def shifts_embeddings(model: PreTrainedModel) -> bool:
@@ -85,7 +87,9 @@ def scores_by_speaker(
 def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, labels: np.ndarray, speakers: np.ndarray):
     """Replace `model.classifier` by a logistic regression on the training `embeddings` standardised over each
     speaker's own (as `speaker_shifted` maps a speaker's, its training statistics already set), with C from
-    `REFIT_CS` by leave-one-speaker-out cross-validation on them (balanced accuracy, i.e. UA; search RH1)."""
+    `REFIT_CS` by leave-one-speaker-out cross-validation on them (balanced accuracy, i.e. UA; search RH1), and
+    make it the model's only head in the logits (`config.functionals_weight` = `REFITTED_FUNCTIONALS_WEIGHT`, search
+    RW1)."""
     if len(np.unique(speakers)) < 2:
         raise ValueError("Refitting the head (speaker_embedding_scale) chooses C across training speakers: it needs 2.")
     standardised = np.empty_like(embeddings, dtype=np.float64)
@@ -111,7 +115,11 @@ def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, label
     with torch.no_grad():
         model.classifier.weight.copy_(torch.from_numpy(weight))
         model.classifier.bias.copy_(torch.from_numpy(bias))
-    logger.info(f"Transformer head refitted on per-speaker standardised embeddings (C = {float(fit.C_):g}).")
+    trained_weight, model.config.functionals_weight = model.config.functionals_weight, REFITTED_FUNCTIONALS_WEIGHT
+    logger.info(
+        f"Transformer head refitted on per-speaker standardised embeddings (C = {float(fit.C_):g}); the functionals "
+        f"head's weight in the logits goes from {trained_weight:g} to {REFITTED_FUNCTIONALS_WEIGHT:g} (search RW1)."
+    )
 
 
 @torch.no_grad()
