@@ -67,7 +67,8 @@ class TFTConfig(PretrainedConfig):
             (finite, >= 0). Inference only: each head trains on its own loss, so the weight can be changed on a
             trained model.
             `run_train.py` sets 2 for a model trained with speaker-adaptive normalisation (chosen on the validation
-            speakers of CASIA and RAVDESS, `docs/SEARCH.md` HW7).
+            speakers of CASIA and RAVDESS, `docs/SEARCH.md` HW7), and 0 after refitting the head of a model with
+            `speaker_embedding_scale` (RW1).
         functionals_lr_scale (`float`, *optional*, defaults to 10.0):
             The functionals head's weights are stored divided by this and multiplied back in the forward pass, so
             that Adam moves them this many times as fast as the rest of the model (a learning-rate multiplier that
@@ -84,8 +85,8 @@ class TFTConfig(PretrainedConfig):
             mapped to `embedding_mean + embedding_std * (embedding - speaker_mean) / (speaker_std + 1e-6)`, where
             `embedding_std`, a buffer saved with the weights, is the training speakers' within-speaker spread (the
             root mean of their variances). The Transformer head is refitted after training on the training clips
-            mapped the same way (search RH1; `run_train.py --speaker_embedding_scale`, the RAVDESS speaker-adaptive
-            recipe). With no speaker set, nothing moves.
+            mapped the same way and then scores alone, `functionals_weight` 0 (searches RH1 and RW1; `run_train.py
+            --speaker_embedding_scale`, the RAVDESS speaker-adaptive recipe). With no speaker set, nothing moves.
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
