@@ -414,6 +414,10 @@ class TFTPreTrainedModel(PreTrainedModel):
         "attentions": OutputRecorder(TFTAttention, index=1),
     }
 
+    def __init__(self, config: TFTConfig, *inputs, **kwargs) -> None:
+        super().__init__(config, *inputs, **kwargs)
+        config._validate()  # again: `from_pretrained(path, **overrides)` sets its overrides after the config's __init__
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         if isinstance(module, TFTScaledLinear):  # effective weights normal(initializer_range), as a Linear's

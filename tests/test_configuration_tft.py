@@ -84,3 +84,16 @@ def test_inference_windows():
     chosen = TFTConfig(**tiny_config_kwargs(inference_window_frames=500, inference_hop_frames=100))
     assert (chosen.window_frames, chosen.hop_frames) == (500, 100)  # longer than a training crop is fine
     assert TFTConfig(**tiny_config_kwargs(inference_window_frames=60)).hop_frames == 30  # half a window
+
+
+def test_a_model_validates_the_overrides_of_from_pretrained(tmp_path):
+    """`from_pretrained(path, **overrides)` sets the overrides after the config's checks: the model checks again."""
+    from modeling_tft import TFTForAudioClassification
+
+    TFTForAudioClassification(TFTConfig(**tiny_config_kwargs())).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="needs `speaker_embedding_shift=True`"):
+        TFTForAudioClassification.from_pretrained(tmp_path, speaker_embedding_scale=True)
+    with pytest.raises(ValueError, match="functionals_weight` must be finite"):
+        TFTForAudioClassification.from_pretrained(tmp_path, functionals_weight=-1.0)
+    loaded = TFTForAudioClassification.from_pretrained(tmp_path, functionals_weight=0.5)
+    assert loaded.config.functionals_weight == 0.5
