@@ -97,6 +97,24 @@ def test_refitted_head_scores_each_speakers_standardised_embeddings_as_the_logis
         refit_transformer_head(model, train[:60], labels[:60], speakers[:60])
 
 
+def test_head_refitted_without_per_speaker_standardisation_scores_the_embeddings_as_they_are():
+    """Search RG1's screen: a single-clip model's head refitted on the training embeddings as they are."""
+    rng = np.random.default_rng(1)
+    model = TFTForAudioClassification(TFTConfig(**tiny_config_kwargs())).eval()  # no speaker shift, no buffers
+    centres = 2 * rng.standard_normal((3, model.config.hidden_size))
+    train, labels, speakers = speakers_embeddings(rng, centres, 4)
+    refit_transformer_head(model, train, labels, speakers, per_speaker=False)
+    scaler = StandardScaler().fit(train.astype(np.float64))
+    splits = list(LeaveOneGroupOut().split(train, labels, speakers))
+    scaled = scaler.transform(train.astype(np.float64))
+    fit = LogisticRegressionCV(Cs=REFIT_CS, cv=splits, scoring="balanced_accuracy", max_iter=2000, l1_ratios=(0.0,),
+                               use_legacy_attributes=False).fit(scaled, labels)  # fmt: skip
+    test = speakers_embeddings(rng, centres, 1)[0]
+    with torch.no_grad():
+        logits = model.classifier(torch.from_numpy(test)).numpy()
+    np.testing.assert_allclose(logits, fit.decision_function(scaler.transform(test.astype(np.float64))), atol=2e-3)
+
+
 def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
     results = run(tmp_path, "--normalization", "speaker", "--speaker_embedding_scale", "--folds", "0",
                   "--num_train_epochs", "1")  # fmt: skip

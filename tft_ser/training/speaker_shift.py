@@ -84,16 +84,18 @@ def scores_by_speaker(
     return {name: torch.cat(values)[inverse.to(values[0].device)] for name, values in parts.items()}
 
 
-def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, labels: np.ndarray, speakers: np.ndarray):
+def refit_transformer_head(
+    model: PreTrainedModel, embeddings: np.ndarray, labels: np.ndarray, speakers: np.ndarray, per_speaker: bool = True
+):
     """Replace `model.classifier` by a logistic regression on the training `embeddings` standardised over each
     speaker's own (as `speaker_shifted` maps a speaker's, its training statistics already set), with C from
     `REFIT_CS` by leave-one-speaker-out cross-validation on them (balanced accuracy, i.e. UA; search RH1), and
     make it the model's only head in the logits (`config.functionals_weight` = `REFITTED_FUNCTIONALS_WEIGHT`, search
-    RW1)."""
+    RW1). Without `per_speaker`, on the embeddings as they are (a single-clip model; search RG1's screen)."""
     if len(np.unique(speakers)) < 2:
         raise ValueError("Refitting the head (speaker_embedding_scale) chooses C across training speakers: it needs 2.")
-    standardised = np.empty_like(embeddings, dtype=np.float64)
-    for speaker in np.unique(speakers):
+    standardised = embeddings.astype(np.float64)
+    for speaker in np.unique(speakers) if per_speaker else ():
         own = embeddings[speakers == speaker]
         standardised[speakers == speaker] = (own - own.mean(0)) / (own.std(0) + SPEAKER_STD_EPS)
     scaler = StandardScaler().fit(standardised)
@@ -109,7 +111,9 @@ def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, label
     if not np.array_equal(fit.classes_, np.arange(model.config.num_labels)):
         raise ValueError(f"The training clips hold labels {fit.classes_.tolist()}, not all {model.config.num_labels}.")
     # the head sees mean + std * standardised (`speaker_shifted`): fold that map and the scaler into its weights
-    mean, std = (model.get_buffer(name).double().cpu().numpy() for name in ("embedding_mean", "embedding_std"))
+    mean, std = np.zeros(embeddings.shape[1]), np.ones(embeddings.shape[1])
+    if per_speaker:
+        mean, std = (model.get_buffer(name).double().cpu().numpy() for name in ("embedding_mean", "embedding_std"))
     weight = fit.coef_ / (scaler.scale_ * std)
     bias = fit.intercept_ - weight @ mean - fit.coef_ @ (scaler.mean_ / scaler.scale_)
     with torch.no_grad():
@@ -117,7 +121,8 @@ def refit_transformer_head(model: PreTrainedModel, embeddings: np.ndarray, label
         model.classifier.bias.copy_(torch.from_numpy(bias))
     trained_weight, model.config.functionals_weight = model.config.functionals_weight, REFITTED_FUNCTIONALS_WEIGHT
     logger.info(
-        f"Transformer head refitted on per-speaker standardised embeddings (C = {float(fit.C_):g}); the functionals "
+        f"Transformer head refitted on {'per-speaker standardised' if per_speaker else 'the training'} embeddings "
+        f"(C = {float(fit.C_):g}); the functionals "
         f"head's weight in the logits goes from {trained_weight:g} to {REFITTED_FUNCTIONALS_WEIGHT:g} (search RW1)."
     )
 
