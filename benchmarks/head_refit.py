@@ -16,8 +16,6 @@ the final protocol tests) is scored on the fold's validation split with the coll
 from __future__ import annotations
 
 import copy
-import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -27,10 +25,16 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
-from head_scores import evaluation_collator, load_with_heads, run_folds, screen_parser, screen_runs  # noqa: E402
+from head_scores import (  # noqa: E402
+    evaluation_collator,
+    load_with_heads,
+    run_folds,
+    screen_parser,
+    screen_runs,
+    write_screen_report,
+)
 from speaker_shift import split_outputs  # noqa: E402
 
-from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import refit_transformer_head  # noqa: E402
 
@@ -87,16 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     runs = [score_run(run, args.batch_size) for run in screen_runs(args)]
-    command = ["benchmarks/head_refit.py", *arguments]
-    report = {"benchmark": "head_refit", "split": "validation", "decides_on": "refit_weight* against model",
-              "command": shlex.join(["python", *command]), "environment": environment(command),
-              "runs": runs}  # fmt: skip
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1))
-    for run in runs:
-        figures = {name: round(100 * ua, 2) for name, ua in run["mean"]["last"].items()}
-        print(f"seed {run['seed']}: mean validation UA: {figures}")
-    print(f"report: {args.output}")
+    report = write_screen_report("head_refit", arguments, runs, args.output, "mean validation UA",
+                                 split="validation", decides_on="refit_weight* against model")  # fmt: skip
     return report
 
 

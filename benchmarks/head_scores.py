@@ -122,6 +122,21 @@ def screen_runs(args: argparse.Namespace) -> list[dict]:
     return [run for path in args.reports for run in json.loads(path.read_text())["systems"][args.system]["runs"]]
 
 
+def write_screen_report(script: str, arguments: list, runs: list[dict], output: Path, label: str, **fields) -> dict:
+    """The report of a screen script's `runs` (`fields`, then its command and environment), written to `output`; each
+    run's mean figures at the last checkpoint are printed as `label`."""
+    command = [f"benchmarks/{script}.py", *arguments]
+    report = {"benchmark": script, **fields, "command": shlex.join(["python", *command]),
+              "environment": environment(command), "runs": runs}  # fmt: skip
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(report, indent=1))
+    for run in runs:
+        figures = {name: round(100 * ua, 2) for name, ua in run["mean"]["last"].items()}
+        print(f"seed {run['seed']}: {label}: {figures}")
+    print(f"report: {output}")
+    return report
+
+
 def run_folds(run: dict) -> tuple[str, Path, list]:
     """A finished TFT run entry's normalisation, output folder (its saved fold models) and folds, as its
     `run_train.py` command made them."""

@@ -19,8 +19,6 @@ Search entries HW0-HW4 (`docs/SEARCH.md`) were scored by this script's first ver
 
 from __future__ import annotations
 
-import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -38,10 +36,10 @@ from head_scores import (  # noqa: E402
     screen_parser,
     screen_runs,
     split_head_logits,
+    write_screen_report,
 )
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
-from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, float("inf"))
@@ -94,17 +92,9 @@ def main(argv: list[str] | None = None) -> dict:
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     runs = [score_run(run, args.batch_size, args.exported_statistics) for run in screen_runs(args)]
-    command = ["benchmarks/head_weights.py", *arguments]
-    report = {"benchmark": "head_weights", "split": "validation", "weights": [str(w) for w in WEIGHTS],
-              "decides_on": "last", "command": shlex.join(["python", *command]),
-              "environment": environment(command), "runs": runs}  # fmt: skip
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1))
-    for run in runs:
-        figures = {w: round(100 * ua, 2) for w, ua in run["mean"]["last"].items()}
-        print(f"seed {run['seed']} ({run['normalization']}): mean last-epoch validation UA by weight: {figures}")
-    print(f"report: {args.output}")
-    return report
+    label, weights = "mean last-epoch validation UA by weight", [str(w) for w in WEIGHTS]
+    return write_screen_report("head_weights", arguments, runs, args.output, label,
+                               split="validation", weights=weights, decides_on="last")  # fmt: skip
 
 
 if __name__ == "__main__":

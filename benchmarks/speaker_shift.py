@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -55,13 +54,13 @@ from head_scores import (  # noqa: E402
     run_folds,
     screen_parser,
     screen_runs,
+    write_screen_report,
 )
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
 from tft_ser.training.data import SpeechEmotionCollator, lazy_split  # noqa: E402
-from tft_ser.training.environment import environment  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
@@ -200,17 +199,9 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--accuracy_output needs --split test and one report")
     sources = screen_runs(args)
     runs = [score_run(run, args.batch_size, args.split) for run in sources]
-    command = ["benchmarks/speaker_shift.py", *arguments]
     decides = "default" if args.split == "validation" else None  # test speakers decide nothing
-    report = {"benchmark": "speaker_shift", "split": args.split, "decides_on": decides,
-              "command": shlex.join(["python", *command]), "environment": environment(command),
-              "runs": runs}  # fmt: skip
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=1))
-    for run in runs:
-        figures = {name: round(100 * ua, 2) for name, ua in run["mean"]["last"].items()}
-        print(f"seed {run['seed']}: mean {args.split} UA: {figures}")
-    print(f"report: {args.output}")
+    report = write_screen_report("speaker_shift", arguments, runs, args.output, f"mean {args.split} UA",
+                                 split=args.split, decides_on=decides)  # fmt: skip
     if args.accuracy_output:
         source = json.loads(args.reports[0].read_text())
         shifted = {key: source[key] for key in ("benchmark", "corpus", "recipe", "protocol", "environment")}
