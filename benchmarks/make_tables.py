@@ -46,6 +46,8 @@ SPEED, SCALING, TIMELINE, SEARCH = "speed_cpu.json", "scaling_cpu.json", "timeli
 SPEED_OTHER_CPUS = "speed_cpu_*.json"  # the same command on other CPUs: tables and targets shown beside SPEED's
 NAMES = {
     "tft": "TFT (default)",
+    "tft_rh1": "TFT (RH1's refitted head with the functionals head at weight 2: the RAVDESS speaker-adaptive default "
+    "before RW1)",
     "tft_es1": "TFT 0.8.0 (the trained Transformer head, shifted: the RAVDESS speaker-adaptive default before RH1)",
     "tft_unshifted": "TFT 0.7.0 (no speaker shift of the utterance embeddings: the default before ES1)",
     "tft_dropout01": "TFT 0.6.0 (feed-forward dropout 0.1: the default before AD0)",
@@ -64,6 +66,7 @@ NAMES = {
 }
 # earlier defaults kept beside the default TFT, newest first
 FORMER_DEFAULTS = (
+    "tft_rh1",
     "tft_es1",
     "tft_unshifted",
     "tft_dropout01",
