@@ -27,6 +27,7 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 from head_scores import (  # noqa: E402
     evaluation_collator,
+    last_checkpoint,
     load_with_heads,
     run_folds,
     screen_parser,
@@ -73,15 +74,13 @@ def score_run(run: dict, batch_size: int) -> dict:
         if not len(fold.splits["validation"]):
             raise ValueError(f"{run['command']}: fold {fold.index} has no validation speakers.")
         fold_dir = output_dir / f"fold_{fold.index}"
-        checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
-        if not checkpoints:
-            raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
-        model = load_with_heads(checkpoints[-1])
+        last = last_checkpoint(fold_dir)
+        model = load_with_heads(last)
         scores = fold_scores(model, evaluation_collator(fold_dir, fold, normalization), fold, batch_size)
         if not np.isclose(scores["model"], recorded[fold.index]["validation_ua_by_epoch"][-1]):
             raise ValueError(f"Fold {fold.index}: the last checkpoint does not reproduce its recorded validation UA.")
         folds.append({"fold": fold.index, "validation_speakers": list(fold.validation_speakers),
-                      "scored": checkpoints[-1].name, "last": scores})  # fmt: skip
+                      "scored": last.name, "last": scores})  # fmt: skip
     mean = {name: float(np.mean([fold["last"][name] for fold in folds])) for name in folds[0]["last"]}
     return {"seed": run["seed"], "command": run["command"], "folds": folds, "mean": {"last": mean}}
 

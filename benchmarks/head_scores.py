@@ -77,6 +77,14 @@ def load_with_heads(folder: Path) -> TFTForAudioClassification:
     return model
 
 
+def last_checkpoint(fold_dir: Path) -> Path:
+    """The fold's last saved checkpoint (the last epoch's, which the final protocol tests)."""
+    checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    if not checkpoints:
+        raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
+    return checkpoints[-1]
+
+
 def split_head_logits(
     model: TFTForAudioClassification,
     collator: SpeechEmotionCollator,

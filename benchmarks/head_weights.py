@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from head_scores import (  # noqa: E402
     evaluation_collator,
+    last_checkpoint,
     load_with_heads,
     run_folds,
     screen_parser,
@@ -67,13 +68,11 @@ def score_run(run: dict, batch_size: int, exported_statistics: bool = False) -> 
             raise ValueError(f"{run['command']}: fold {fold.index} has no validation speakers to choose on.")
         fold_dir = output_dir / f"fold_{fold.index}"
         collator = evaluation_collator(fold_dir, fold, normalization, adapted=not exported_statistics)
-        checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        if not checkpoints:
-            raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
+        last = last_checkpoint(fold_dir)
         labels = np.asarray(fold.splits["validation"]["label"])
         row = {"fold": fold.index, "validation_speakers": list(fold.validation_speakers),
-               "last_checkpoint": checkpoints[-1].name}  # fmt: skip
-        for name, folder in (("last", checkpoints[-1]), ("best", fold_dir / "model")):
+               "last_checkpoint": last.name}  # fmt: skip
+        for name, folder in (("last", last), ("best", fold_dir / "model")):
             model = load_with_heads(folder)
             logits = split_head_logits(model, collator, fold.splits["validation"], batch_size)
             row[name] = weighted_ua(model, logits, labels)

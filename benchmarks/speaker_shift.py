@@ -50,6 +50,7 @@ from accuracy import summarise  # noqa: E402
 from head_scores import (  # noqa: E402
     evaluation_collator,
     head_logits,
+    last_checkpoint,
     load_with_heads,
     run_folds,
     screen_parser,
@@ -156,10 +157,7 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         if split == "test":
             folder = fold_dir / "model"
         else:
-            checkpoints = sorted((fold_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name[11:]))
-            if not checkpoints:
-                raise ValueError(f"{fold_dir}: no saved checkpoint (the last epoch's is scored).")
-            folder = checkpoints[-1]
+            folder = last_checkpoint(fold_dir)
         model = load_with_heads(folder)
         collator = evaluation_collator(fold_dir, fold, normalization)
         train, held_out = (split_outputs(model, collator, fold.splits[name], batch_size) for name in ("train", split))
