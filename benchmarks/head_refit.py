@@ -36,8 +36,8 @@ from head_scores import (  # noqa: E402
 )
 from speaker_shift import split_outputs  # noqa: E402
 
+from tft_ser.training.head_refit import refit_transformer_head  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
-from tft_ser.training.speaker_shift import refit_transformer_head  # noqa: E402
 
 RG1_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # search RG1: the functionals head's weight beside the refitted head
 

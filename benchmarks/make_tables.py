@@ -484,7 +484,10 @@ def render_results(results_dir: Path) -> str:
         "models re-scored with the shift (`benchmarks/speaker_shift.py --split test`); one without is scored "
         "without it. The RAVDESS recipe's speaker-adaptive model also standardises each speaker's embeddings under a "
         "Transformer head refitted after training (search RH1, `--speaker_embedding_scale`): its `TFT (default)` row "
-        "was trained and tested that way by `run_train.py`, with the 0.8.0 default as `TFT 0.8.0` beside it.", "",
+        "was trained and tested that way by `run_train.py`, with the 0.8.0 default as `TFT 0.8.0` beside it. Its "
+        "single-clip model refits its Transformer head after training (search RG1, `--refit_head`, adopted on "
+        "validation actors): not yet measured on the test actors, so its single-clip `TFT (default)` row still holds "
+        "the trained head.", "",
         headline, "",
         "## Ablations (the paper's three)", "",
         "Each ablation removes one part of the full TFT of its table (`use_time_branch`, `use_frequency_branch`, "

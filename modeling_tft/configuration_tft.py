@@ -67,8 +67,8 @@ class TFTConfig(PretrainedConfig):
             (finite, >= 0). Inference only: each head trains on its own loss, so the weight can be changed on a
             trained model.
             `run_train.py` sets 2 for a model trained with speaker-adaptive normalisation (chosen on the validation
-            speakers of CASIA and RAVDESS, `docs/SEARCH.md` HW7), and 0 after refitting the head of a model with
-            `speaker_embedding_scale` (RW1).
+            speakers of CASIA and RAVDESS, `docs/SEARCH.md` HW7), 0 after refitting the head of a model with
+            `speaker_embedding_scale` (RW1), and 0.5 after refitting a single-clip model's (`--refit_head`, RG1).
         functionals_lr_scale (`float`, *optional*, defaults to 10.0):
             The functionals head's weights are stored divided by this and multiplied back in the forward pass, so
             that Adam moves them this many times as fast as the rest of the model (a learning-rate multiplier that

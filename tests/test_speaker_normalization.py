@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import tiny_config_kwargs
 from huggingface_hub import ModelCard
+from safetensors.torch import load_file
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.preprocessing import StandardScaler
@@ -15,8 +16,16 @@ from test_run_train import run
 
 from modeling_tft import TFTConfig, TFTFeatureExtractor, TFTForAudioClassification
 from modeling_tft.prosody_tft import PROSODY_CHANNELS, SPECTRAL
+from tft_ser.training import run_train
+from tft_ser.training.arguments import ModelArguments
 from tft_ser.training.data import SpeechEmotionCollator, iter_clips, speaker_statistics
-from tft_ser.training.speaker_shift import REFIT_CS, REFITTED_FUNCTIONALS_WEIGHT, refit_transformer_head
+from tft_ser.training.head_refit import (
+    REFIT_CS,
+    SINGLE_CLIP_REFIT_FUNCTIONALS_WEIGHT,
+    SPEAKER_REFIT_FUNCTIONALS_WEIGHT,
+    refit_transformer_head,
+)
+from tft_ser.training.models import refits_head
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
@@ -79,7 +88,7 @@ def test_refitted_head_scores_each_speakers_standardised_embeddings_as_the_logis
     model.set_training_embeddings(torch.from_numpy(train), speakers.tolist())
     assert model.config.functionals_weight == 1.0
     refit_transformer_head(model, train, labels, speakers)
-    assert model.config.functionals_weight == REFITTED_FUNCTIONALS_WEIGHT == 0.0  # the refitted head alone (RW1)
+    assert model.config.functionals_weight == SPEAKER_REFIT_FUNCTIONALS_WEIGHT == 0.0  # the refitted head alone (RW1)
     # by hand: the regression on each speaker's standardised embeddings, C by leave-one-speaker-out
     standardised = np.concatenate([(x - x.mean(0)) / (x.std(0) + 1e-6) for x in np.split(train, 5)])
     scaler = StandardScaler().fit(standardised)
@@ -161,3 +170,34 @@ def test_shipped_statistics_come_from_the_training_speakers_only(tmp_path, norma
         for name, other in wider.items():  # the check can tell them apart: each is far beyond the tolerance
             distance = np.abs(np.subtract(shipped["mean"], other.mean)).max()
             assert distance > 1e-3, f"{folder.name}: statistics indistinguishable from those of {name}"
+
+
+def test_run_with_refit_head_tests_and_exports_the_refitted_single_clip_model(tmp_path):
+    """Search RG1: a single-clip model's Transformer head refitted after training; the fold's test score is that of
+    the exported, refitted model (an evaluation-only run of the export reproduces it)."""
+    results = run(tmp_path / "run", "--refit_head", "--folds", "0", "--num_train_epochs", "1")
+    [fold] = results["folds"]
+    assert fold["test_before_refit"] is not None and fold["test_unshifted"] is None
+    export = tmp_path / "run" / "export"
+    config = json.loads((export / "config.json").read_text())
+    assert config["functionals_weight"] == SINGLE_CLIP_REFIT_FUNCTIONALS_WEIGHT == 0.5  # trained at 1 (RG1)
+    assert not config["speaker_embedding_shift"]
+    [checkpoint] = (tmp_path / "run" / "fold_0" / "checkpoints").glob("checkpoint-*")
+    trained = load_file(checkpoint / "model.safetensors")["classifier.weight"]
+    assert not torch.allclose(load_file(export / "model.safetensors")["classifier.weight"], trained)
+    card = ModelCard.load(export / "README.md").text
+    assert "refitted after training on the training clips' utterance" in card and "weight 0.5" in card
+    demo = ["--demo_speakers", "6", "--demo_utterances_per_class", "4", "--num_folds", "3", "--folds", "0"]
+    evaluated = run_train.main(["--output_dir", str(tmp_path / "eval"), *demo, "--do_train", "false",
+                                "--model_name_or_path", str(export), "--report_to", "none"])  # fmt: skip
+    assert evaluated["folds"][0]["test"] == fold["test"]
+
+
+def test_refit_head_is_unused_with_speaker_normalization_and_the_ast(caplog):
+    caplog.set_level("INFO")
+    assert refits_head(ModelArguments(refit_head=True))
+    assert not refits_head(ModelArguments(refit_head=True, normalization="speaker"))
+    assert not refits_head(ModelArguments(refit_head=True, model_type="ast"))
+    assert not refits_head(ModelArguments())
+    assert "--refit_head is unused with --normalization speaker" in caplog.text
+    assert "--refit_head is unused with the AST" in caplog.text

@@ -110,6 +110,14 @@ class ModelArguments:
             "functionals head's weight goes to 0 (searches RH1 and RW1, the RAVDESS recipe); unused otherwise."
         },
     )
+    refit_head: bool = field(
+        default=False,
+        metadata={
+            "help": "A single-clip TFT (any --normalization but speaker): after training, its Transformer head is "
+            "refitted on the training clips' utterance embeddings (logistic regression, C by leave-one-speaker-out) "
+            "and the functionals head weighs 0.5 beside it (search RG1, the RAVDESS recipe); unused otherwise."
+        },
+    )
 
 
 @dataclass

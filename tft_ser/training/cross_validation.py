@@ -37,6 +37,7 @@ from .environment import environment
 from .evaluation import check_evaluation_model, evaluate_fold, load_classifier
 from .fold_job import FoldJob, FoldOutcome
 from .fold_settings import check_fold_settings, fold_settings, save_fold_settings, training_arguments
+from .head_refit import refitted_test
 from .hf_trainer import train_fold_with_trainer
 from .licences import check_push_allowed, data_licence, licence_record
 from .loss import ClassificationLoss, inverse_frequency_weights
@@ -48,6 +49,7 @@ from .models import (
     crop_frames,
     fold_model_arguments,
     new_model_config,
+    refits_head,
 )
 from .named_dataset import eval_split_fold, load_named_dataset
 from .plots import plot_confusion_matrix, plot_training_curves
@@ -200,6 +202,8 @@ def _run_fold(
     outcome = TRAIN_FUNCTIONS[args.trainer](job)
     if shifts_embeddings(outcome.model):  # validation was scored unshifted; the test speakers are shifted
         outcome = speaker_shifted_test(outcome, fold.splits, job.eval_collator, args.per_device_eval_batch_size)
+    elif refits_head(model_args):
+        outcome = refitted_test(outcome, fold.splits, job.eval_collator, args.per_device_eval_batch_size)
     result = _fold_result(fold, outcome, len(label_names))
     if state.is_main_process:
         _save_fold(fold_dir, outcome, feature_extractor, result, label_names)
@@ -253,6 +257,9 @@ def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
         "test_unshifted": None  # before the speaker shift of the embeddings (config.speaker_embedding_shift)
         if outcome.test_predictions_unshifted is None
         else score(outcome.test_predictions_unshifted, outcome.test_references, num_labels),
+        "test_before_refit": None  # before the Transformer head was refitted (--refit_head)
+        if outcome.test_predictions_before_refit is None
+        else score(outcome.test_predictions_before_refit, outcome.test_references, num_labels),
         "history": outcome.history,
         "resumed_from": outcome.resumed_from,  # None: trained from the start in this run
         "steps_run": outcome.steps_run,

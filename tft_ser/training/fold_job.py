@@ -46,3 +46,5 @@ class FoldOutcome:
     global_step: int = 0  # optimizer steps of the whole fold, those before the checkpoint included
     # a speaker-shifted model's (config.speaker_embedding_shift) test predictions before the shift
     test_predictions_unshifted: np.ndarray | None = None
+    # a single-clip model's (--refit_head) test predictions before its Transformer head was refitted
+    test_predictions_before_refit: np.ndarray | None = None

@@ -127,13 +127,25 @@ def protocol_head_settings(model_args: ModelArguments) -> dict:
     """The head settings of a new TFT head for the training normalisation: a speaker-adaptive model weighs its
     functionals head by 2 (search HW7), shifts its embeddings to the speaker (search ES1) and, with
     `--speaker_embedding_scale`, standardises them per speaker under a head refitted after training, which then
-    scores alone (searches RH1 and RW1, `speaker_shift.refit_transformer_head`)."""
+    scores alone (searches RH1 and RW1, `head_refit.refit_transformer_head`)."""
     speaker = model_args.normalization == "speaker"
     weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
     scale = speaker and model_args.speaker_embedding_scale
     if model_args.speaker_embedding_scale and not speaker:
         logger.info(f"--speaker_embedding_scale is unused with --normalization {model_args.normalization}.")
     return {"functionals_weight": weight, "speaker_embedding_shift": speaker, "speaker_embedding_scale": scale}
+
+
+def refits_head(model_args: ModelArguments) -> bool:
+    """Whether a fold's model gets its Transformer head refitted after training as a single-clip TFT
+    (`--refit_head`, search RG1, `head_refit.refitted_test`); logged where the option is unused."""
+    if not model_args.refit_head:
+        return False
+    if model_args.model_type != "tft" or model_args.normalization == "speaker":
+        why = "the AST" if model_args.model_type != "tft" else "--normalization speaker (see --speaker_embedding_scale)"
+        logger.info(f"--refit_head is unused with {why}.")
+        return False
+    return True
 
 
 def new_model_config(model_args: ModelArguments, label_names: list[str]) -> PretrainedConfig:
