@@ -30,3 +30,10 @@ def embeddings(model: PreTrainedModel, split: datasets.Dataset, rows: np.ndarray
         parts.append(model.utterance_embeddings(**batch))
         owners.append(np.repeat(rows[start : start + batch_size], model.windows_per_clip(**batch).cpu().numpy()))
     return torch.cat(parts), np.concatenate(owners)
+
+
+def labelled_embeddings(model: PreTrainedModel, split: datasets.Dataset, collator, batch_size: int):
+    """The utterance embeddings of every clip of `split` (one per inference window), with the label and the speaker
+    of the clip each comes from."""
+    values, rows = embeddings(model, split, np.arange(len(split)), collator, batch_size)
+    return values, np.asarray(split["label"])[rows], np.asarray(split["speaker"])[rows]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import datasets
@@ -48,3 +48,10 @@ class FoldOutcome:
     test_predictions_unshifted: np.ndarray | None = None
     # a single-clip model's (--refit_head) test predictions before its Transformer head was refitted
     test_predictions_before_refit: np.ndarray | None = None
+
+    def retested(self, test_labels, predictions: np.ndarray, keep_as: str) -> FoldOutcome:
+        """This outcome with new `predictions` of its test split (`test_labels`, which must be the trainer's
+        references in the same order); the trainer's predictions are kept in the field `keep_as`."""
+        if not np.array_equal(np.asarray(test_labels), np.asarray(self.test_references)):
+            raise RuntimeError("The trainer's test references are not in the test split's order.")
+        return replace(self, test_predictions=predictions, **{keep_as: self.test_predictions})

@@ -10,7 +10,6 @@ balanced accuracy), folded into `classifier.weight`/`bias`. Two uses, both the R
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 import datasets
 import numpy as np
@@ -22,7 +21,7 @@ from transformers import PreTrainedModel
 
 from modeling_tft.modeling_tft import SPEAKER_STD_EPS
 
-from .clip_embeddings import batches, embeddings
+from .clip_embeddings import batches, labelled_embeddings
 from .data import SpeechEmotionCollator
 from .fold_job import FoldOutcome
 
@@ -85,12 +84,8 @@ def refitted_test(
     RG1) and its test predictions those of the refitted model; the trainer's are kept as
     `test_predictions_before_refit`."""
     model, train, test = outcome.model.eval(), splits["train"], splits["test"]
-    train_embeddings, rows = embeddings(model, train, np.arange(len(train)), collator, batch_size)
-    labels, speakers = (np.asarray(train[column])[rows] for column in ("label", "speaker"))
+    train_embeddings, labels, speakers = labelled_embeddings(model, train, collator, batch_size)
     refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers, per_speaker=False)
     inputs = batches(test, np.arange(len(test)), collator, batch_size, model.device)
-    logits = [model(**batch).logits for batch in inputs]
-    if not np.array_equal(np.asarray(test["label"]), np.asarray(outcome.test_references)):
-        raise RuntimeError("The trainer's test references are not in the test split's order.")
-    predictions = torch.cat(logits).argmax(-1).cpu().numpy()
-    return replace(outcome, test_predictions=predictions, test_predictions_before_refit=outcome.test_predictions)
+    predictions = torch.cat([model(**batch).logits for batch in inputs]).argmax(-1).cpu().numpy()
+    return outcome.retested(test["label"], predictions, keep_as="test_predictions_before_refit")

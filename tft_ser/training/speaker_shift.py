@@ -8,14 +8,13 @@ Transformer head is refitted on the training clips' standardised embeddings befo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import datasets
 import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from .clip_embeddings import batches, embeddings
+from .clip_embeddings import batches, embeddings, labelled_embeddings
 from .data import SpeechEmotionCollator
 from .fold_job import FoldOutcome
 from .head_refit import refit_transformer_head
@@ -62,11 +61,9 @@ def adapt_to_training_speakers(
 ) -> None:
     """Set `model`'s training embedding statistics from the clips of `train` and, with
     `config.speaker_embedding_scale`, refit its Transformer head on them (`refit_transformer_head`)."""
-    train_embeddings, rows = embeddings(model.eval(), train, np.arange(len(train)), collator, batch_size)
-    speakers = np.asarray(train["speaker"])[rows]
+    train_embeddings, labels, speakers = labelled_embeddings(model.eval(), train, collator, batch_size)
     model.set_training_embeddings(train_embeddings, speakers.tolist())
     if model.config.speaker_embedding_scale:
-        labels = np.asarray(train["label"])[rows]
         refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers)
 
 
@@ -81,7 +78,4 @@ def speaker_shifted_test(
     adapt_to_training_speakers(model, splits["train"], collator, batch_size)
     logits = scores_by_speaker(model, test, collator, batch_size, lambda batch: {"logits": model(**batch).logits})
     predictions = logits["logits"].argmax(-1).cpu().numpy()
-    references = np.asarray(test["label"])
-    if not np.array_equal(references, np.asarray(outcome.test_references)):
-        raise RuntimeError("The trainer's test references are not in the test split's order.")
-    return replace(outcome, test_predictions=predictions, test_predictions_unshifted=outcome.test_predictions)
+    return outcome.retested(test["label"], predictions, keep_as="test_predictions_unshifted")
