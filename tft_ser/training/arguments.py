@@ -115,7 +115,7 @@ class ModelArguments:
         metadata={
             "help": "A single-clip TFT (any --normalization but speaker): after training, its Transformer head is "
             "refitted on the training clips' utterance embeddings (logistic regression, C by leave-one-speaker-out) "
-            "and the functionals head weighs 0.5 beside it (search RG1, the RAVDESS recipe); unused otherwise."
+            "and the functionals head weighs 0.5 beside it (search RG1, both recipes); unused otherwise."
         },
     )
 
