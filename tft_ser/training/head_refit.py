@@ -1,11 +1,12 @@
 """The Transformer head refitted after training: a logistic regression on the training clips' utterance embeddings
 (scikit-learn's `LogisticRegressionCV`, C by leave-one-speaker-out cross-validation over the training speakers,
-balanced accuracy), folded into `classifier.weight`/`bias`. Two uses, both the RAVDESS recipe's:
+balanced accuracy), folded into `classifier.weight`/`bias`. Two uses:
 
 - a speaker-adaptive model with `config.speaker_embedding_scale`, on embeddings standardised per speaker (search
-  RH1), the refitted head then scoring alone (search RW1: the functionals head at weight 0; `speaker_shift.py`);
+  RH1), the refitted head then scoring alone (search RW1: the functionals head at weight 0; `speaker_shift.py`;
+  the RAVDESS recipe);
 - a single-clip model trained with `--refit_head`, on the embeddings as they are, beside the functionals head at
-  weight 0.5 (search RG1; `refitted_test`)."""
+  weight 0.5 (search RG1; `refitted_test`; both recipes)."""
 
 from __future__ import annotations
 
