@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -553,6 +554,11 @@ def corpus_prefix(entry: dict[str, Any]) -> str:
     return f"{entry['corpus'].upper()}: " if entry.get("corpus", "casia") != "casia" else ""
 
 
+def series(entry_id: str) -> str:
+    """The id an entry shares with its reruns on other seeds: its own without the `-s<seed>` part."""
+    return re.sub(r"-s\d+(?=-|$)", "", entry_id)
+
+
 def render_search(results_dir: Path) -> str:
     search = load(results_dir, SEARCH)
     if search is None:
@@ -564,12 +570,12 @@ def render_search(results_dir: Path) -> str:
     figures = {e["id"]: entry_figures(e, results_dir, cache) for e in entries}
     late_from = next((i for i, e in enumerate(entries) if e["id"] == DECIDED_LATE_FROM), len(entries))
     decided_late = {e["id"]: i >= late_from for i, e in enumerate(entries)}
-    adopted, by_seed = [], {}  # by_seed: each entry with its reruns on other seeds (`<id>-s43`, ...)
+    adopted, by_seed = [], {}  # by_seed: each entry with its reruns on other seeds (`<id>-s43`, `RH1-s43-rav`, ...)
     for e in entries:
-        by_seed.setdefault(e["id"].split("-s")[0], {})[e.get("seed", 42)] = e["id"]
+        by_seed.setdefault(series(e["id"]), {})[e.get("seed", 42)] = e["id"]
     for choice, kept, other, why in [row for row in ADOPTED if {row[1], row[2]} <= figures.keys()]:
         key = "late" if decided_late[kept] or decided_late[other] else "best"
-        ours, theirs = (by_seed.get(id_) or {entries_by_id[id_].get("seed", 42): id_} for id_ in (kept, other))
+        ours, theirs = by_seed[series(kept)], by_seed[series(other)]
         pairs = [(ours[seed], theirs[seed]) for seed in ours if seed in theirs]
         gap = sum(figures[a][key] - figures[b][key] for a, b in pairs) / max(len(pairs), 1)
         over_seeds = f"{100 * gap:+.2f} ({len(pairs)} seeds)" if len(pairs) > 1 else "–"

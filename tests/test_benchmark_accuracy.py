@@ -254,3 +254,14 @@ def test_committed_docs_are_generated_and_short():
     assert (REPO_ROOT / "docs" / "SEARCH.md").read_text() == make_tables.render_search(make_tables.RESULTS_DIR)
     card = make_tables.MODEL_CARD.read_text()  # tft_ser/training/model_card.md, the template exports fill in
     assert make_tables.render_headline(make_tables.RESULTS_DIR) in card
+
+
+def test_a_rerun_on_another_seed_joins_its_own_series_only():
+    """`<id>-s43` and `<id>-s43-rav` are reruns of `<id>` and `<id>-rav`: a CASIA entry's seed-43 rerun is never
+    paired with a RAVDESS one (the ES1 row of docs/SEARCH.md once averaged ES1-s43-rav into CASIA's ES1)."""
+    assert make_tables.series("ES1-s43") == make_tables.series("ES1") == "ES1"
+    assert make_tables.series("ES1-s43-rav") == make_tables.series("ES1-rav") == "ES1-rav"
+    assert make_tables.series("RG1-w0.5-casia-s43") == "RG1-w0.5-casia"
+    assert make_tables.series("RG1-s49-rav") == "RG1-rav"
+    assert make_tables.series("SS1-s45") == "SS1" and make_tables.series("SAM1-s44") == "SAM1"
+    assert make_tables.series("SA1") == "SA1" and make_tables.series("MS1-s43") == "MS1"
