@@ -8,7 +8,9 @@ the final protocol tests) is scored on the fold's validation split with the coll
 
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight), which
   must reproduce the run's recorded last-epoch validation UA;
-- `refit_weight{w}`: the refitted Transformer head with the functionals head at weight w of `RG1_WEIGHTS`.
+- `refit_weight{w}`: the refitted Transformer head with the functionals head at weight w of `RG1_WEIGHTS`;
+- `extended_refit_weight{w}`: the same with C from `RC1_CS`, the grid extended downwards (search RC1); each fold
+  records the C either grid chose.
 
     python benchmarks/head_refit.py outputs/search/rg1_s49.json --output benchmarks/results/search/rg1_ravdess.json
 """
@@ -36,31 +38,37 @@ from head_scores import (  # noqa: E402
 )
 from speaker_shift import split_outputs  # noqa: E402
 
-from tft_ser.training.head_refit import refit_transformer_head  # noqa: E402
+from tft_ser.training.head_refit import REFIT_CS, refit_transformer_head  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 
 RG1_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # search RG1: the functionals head's weight beside the refitted head
+RC1_CS = (1e-5, 1e-4, *REFIT_CS)  # search RC1: the refit's C grid extended downwards
 
 
-def fold_scores(model, collator, fold, batch_size: int) -> dict[str, float]:
-    """Validation UA of each variant of the module docstring for one fold's scored checkpoint."""
+def fold_scores(model, collator, fold, batch_size: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Validation UA of each variant of the module docstring for one fold's scored checkpoint, and the C each grid
+    chose."""
     train, held_out = (split_outputs(model, collator, fold.splits[s], batch_size) for s in ("train", "validation"))
 
     def ua(logits: np.ndarray) -> float:
         return float(score(logits.argmax(-1), held_out["label"], model.config.num_labels)["ua"])
 
-    refitted = copy.deepcopy(model)
-    refit_transformer_head(refitted, train["embedding"], train["label"], train["speaker"], per_speaker=False)
-    weight, bias = (p.detach().double().numpy() for p in (refitted.classifier.weight, refitted.classifier.bias))
-    transformer_refit = held_out["embedding"].astype(np.float64) @ weight.T + bias
     scores = {
         "transformer": ua(held_out["transformer"]),
         "functionals": ua(held_out["functionals"]),
         "model": ua(held_out["transformer"] + model.config.functionals_weight * held_out["functionals"]),
     }
-    for w in RG1_WEIGHTS:
-        scores[f"refit_weight{w:g}"] = ua(transformer_refit + w * held_out["functionals"])
-    return scores
+    chosen = {}
+    for prefix, cs in (("", REFIT_CS), ("extended_", RC1_CS)):
+        refitted = copy.deepcopy(model)
+        chosen[f"{prefix}refit"] = refit_transformer_head(
+            refitted, train["embedding"], train["label"], train["speaker"], per_speaker=False, cs=cs
+        )
+        weight, bias = (p.detach().double().numpy() for p in (refitted.classifier.weight, refitted.classifier.bias))
+        transformer_refit = held_out["embedding"].astype(np.float64) @ weight.T + bias
+        for w in RG1_WEIGHTS:
+            scores[f"{prefix}refit_weight{w:g}"] = ua(transformer_refit + w * held_out["functionals"])
+    return scores, chosen
 
 
 def score_run(run: dict, batch_size: int) -> dict:
@@ -76,11 +84,11 @@ def score_run(run: dict, batch_size: int) -> dict:
         fold_dir = output_dir / f"fold_{fold.index}"
         last = last_checkpoint(fold_dir)
         model = load_with_heads(last)
-        scores = fold_scores(model, evaluation_collator(fold_dir, fold, normalization), fold, batch_size)
+        scores, chosen = fold_scores(model, evaluation_collator(fold_dir, fold, normalization), fold, batch_size)
         if not np.isclose(scores["model"], recorded[fold.index]["validation_ua_by_epoch"][-1]):
             raise ValueError(f"Fold {fold.index}: the last checkpoint does not reproduce its recorded validation UA.")
         folds.append({"fold": fold.index, "validation_speakers": list(fold.validation_speakers),
-                      "scored": last.name, "last": scores})  # fmt: skip
+                      "scored": last.name, "last": scores, "chosen_c": chosen})  # fmt: skip
     mean = {name: float(np.mean([fold["last"][name] for fold in folds])) for name in folds[0]["last"]}
     return {"seed": run["seed"], "command": run["command"], "folds": folds, "mean": {"last": mean}}
 
@@ -90,8 +98,9 @@ def main(argv: list[str] | None = None) -> dict:
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     runs = [score_run(run, args.batch_size) for run in screen_runs(args)]
+    decides_on = "extended_refit_weight0.5 against refit_weight0.5"  # search RC1 (RG1: refit_weight* against model)
     report = write_screen_report("head_refit", arguments, runs, args.output, "mean validation UA",
-                                 split="validation", decides_on="refit_weight* against model")  # fmt: skip
+                                 split="validation", decides_on=decides_on)  # fmt: skip
     return report
 
 

@@ -1,5 +1,5 @@
-"""head_refit.py (search RG1): a single-clip screen's saved models scored on validation speakers with the Transformer
-head refitted after training."""
+"""head_refit.py (searches RG1, RC1): a single-clip screen's saved models scored on validation speakers with the
+Transformer head refitted after training, on either C grid."""
 
 import json
 import sys
@@ -24,7 +24,10 @@ def test_a_single_clip_screen_is_scored_with_the_refitted_head(tmp_path):
         assert fold["scored"].startswith("checkpoint-")
         assert fold["last"]["model"] == pytest.approx(recorded_fold["validation_ua_by_epoch"][-1])
         assert set(fold["last"]) == {"transformer", "functionals", "model",
-                                     *(f"refit_weight{w:g}" for w in head_refit.RG1_WEIGHTS)}  # fmt: skip
+                                     *(f"{grid}refit_weight{w:g}" for grid in ("", "extended_")
+                                       for w in head_refit.RG1_WEIGHTS)}  # fmt: skip
+        assert fold["chosen_c"]["refit"] in head_refit.REFIT_CS
+        assert fold["chosen_c"]["extended_refit"] in head_refit.RC1_CS
     speaker = json.loads(screen.read_text())
     speaker["systems"]["tft"]["runs"][0]["command"] += " --normalization speaker"
     (tmp_path / "speaker.json").write_text(json.dumps(speaker))

@@ -35,12 +35,17 @@ SINGLE_CLIP_REFIT_FUNCTIONALS_WEIGHT = 0.5  # the embeddings as they are (search
 
 
 def refit_transformer_head(
-    model: PreTrainedModel, embeddings: np.ndarray, labels: np.ndarray, speakers: np.ndarray, per_speaker: bool = True
-) -> None:
-    """Replace `model.classifier` by a logistic regression on the training `embeddings`, C from `REFIT_CS`, and set
+    model: PreTrainedModel,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    speakers: np.ndarray,
+    per_speaker: bool = True,
+    cs: tuple[float, ...] = REFIT_CS,
+) -> float:
+    """Replace `model.classifier` by a logistic regression on the training `embeddings`, C from `cs`, and set
     the functionals head's weight beside it. With `per_speaker`, the embeddings are standardised over each
     speaker's own (as `speaker_shifted` maps a speaker's, its training statistics already set; searches RH1, RW1);
-    without, they are taken as they are (a single-clip model; search RG1)."""
+    without, they are taken as they are (a single-clip model; search RG1). Returns the chosen C."""
     if len(np.unique(speakers)) < 2:
         raise ValueError("Refitting the head chooses C across training speakers: it needs 2.")
     standardised = embeddings.astype(np.float64)
@@ -50,7 +55,7 @@ def refit_transformer_head(
     scaler = StandardScaler().fit(standardised)
     splits = list(LeaveOneGroupOut().split(standardised, labels, speakers))
     fit = LogisticRegressionCV(
-        Cs=REFIT_CS,
+        Cs=cs,
         cv=splits,
         scoring="balanced_accuracy",
         max_iter=2000,
@@ -75,6 +80,7 @@ def refit_transformer_head(
         f"(C = {float(fit.C_):g}); the functionals head's weight in the logits goes from {trained_weight:g} to "
         f"{functionals_weight:g} (search {'RW1' if per_speaker else 'RG1'})."
     )
+    return float(fit.C_)
 
 
 @torch.no_grad()
