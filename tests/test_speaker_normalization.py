@@ -172,9 +172,9 @@ def test_shipped_statistics_come_from_the_training_speakers_only(tmp_path, norma
             assert distance > 1e-3, f"{folder.name}: statistics indistinguishable from those of {name}"
 
 
-def test_run_with_refit_head_tests_and_exports_the_refitted_single_clip_model(tmp_path):
+def test_run_with_refit_head_tests_and_exports_the_refitted_single_clip_model(tmp_path, caplog):
     """Search RG1: a single-clip model's Transformer head refitted after training; the fold's test score is that of
-    the exported, refitted model (an evaluation-only run of the export reproduces it)."""
+    the exported, refitted model (an evaluation-only run of the export reproduces it, `--refit_head` there unused)."""
     results = run(tmp_path / "run", "--refit_head", "--folds", "0", "--num_train_epochs", "1")
     [fold] = results["folds"]
     assert fold["test_before_refit"] is not None and fold["test_unshifted"] is None
@@ -188,9 +188,11 @@ def test_run_with_refit_head_tests_and_exports_the_refitted_single_clip_model(tm
     card = ModelCard.load(export / "README.md").text
     assert "refitted after training on the training clips' utterance" in card and "weight 0.5" in card
     demo = ["--demo_speakers", "6", "--demo_utterances_per_class", "4", "--num_folds", "3", "--folds", "0"]
-    evaluated = run_train.main(["--output_dir", str(tmp_path / "eval"), *demo, "--do_train", "false",
+    caplog.set_level("INFO")
+    evaluated = run_train.main(["--output_dir", str(tmp_path / "eval"), *demo, "--do_train", "false", "--refit_head",
                                 "--model_name_or_path", str(export), "--report_to", "none"])  # fmt: skip
     assert evaluated["folds"][0]["test"] == fold["test"]
+    assert "--refit_head is unused with --do_train false" in caplog.text
 
 
 def test_refit_head_is_unused_with_speaker_normalization_and_the_ast(caplog):

@@ -319,6 +319,8 @@ def check_evaluation_only(model_args: ModelArguments, args: TFTTrainingArguments
     for option, value in given.items():
         if value:
             raise UsageError(f"--{option} has no use with --do_train false (nothing is trained or exported).")
+    if model_args.refit_head:  # set by the recipes; an export of a refitting run is already refitted
+        logger.info("--refit_head is unused with --do_train false: the model is scored as it is.")
 
 
 # `TrainingArguments` fields that both training paths (or run_train.py around them) honour
