@@ -9,11 +9,10 @@ the final protocol tests) is scored on the fold's validation split with the coll
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight), which
   must reproduce the run's recorded last-epoch validation UA;
 - `refit_weight{w}`: the refitted Transformer head with the functionals head at weight w of `RG1_WEIGHTS` (each fold
-  records the C the refit chose);
-- `joint_refit`: both heads refitted together (search RG2): one logistic regression on each clip's utterance
-  embedding beside its contour functionals as the functionals head standardises them, C from `REFIT_CS` as RG1's.
+  records the C the refit chose).
 
-Search RC1 (the grid extended to 1e-5) was scored here at commit eca6ad5 and rejected.
+Searches RC1 (the refit's C grid extended to 1e-5, at commit eca6ad5) and RG2 (both heads refitted together, at
+commit 43bea6d) were scored here and rejected.
 
     python benchmarks/head_refit.py outputs/search/rg1_s49.json --output benchmarks/results/search/rg1_ravdess.json
 """
@@ -30,7 +29,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from head_scores import (  # noqa: E402
     evaluation_collator,
     last_checkpoint,
@@ -40,52 +38,18 @@ from head_scores import (  # noqa: E402
     screen_runs,
     write_screen_report,
 )
-from sklearn.linear_model import LogisticRegressionCV  # noqa: E402
-from sklearn.model_selection import LeaveOneGroupOut  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
 from speaker_shift import split_outputs  # noqa: E402
 
-from modeling_tft.prosody_tft import contour_functionals  # noqa: E402
-from tft_ser.training.data import lazy_split  # noqa: E402
-from tft_ser.training.head_refit import REFIT_CS, refit_transformer_head  # noqa: E402
+from tft_ser.training.head_refit import refit_transformer_head  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 
 RG1_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # search RG1: the functionals head's weight beside the refitted head
-
-
-@torch.no_grad()
-def standardised_functionals(model, collator, split, batch_size: int) -> np.ndarray:
-    """The contour functionals of every clip of `split` as the functionals head's BatchNorm standardises them."""
-    rows, parts = lazy_split(split), []
-    for start in range(0, len(rows), batch_size):
-        batch = collator([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-        contours = batch["input_features"][..., model.config.num_mel_bins :]
-        parts.append(model.functionals.norm(contour_functionals(contours, batch["attention_mask"].bool())))
-    return torch.cat(parts).double().numpy()
-
-
-def joint_refit_logits(train: dict, held_out: dict) -> np.ndarray:
-    """Search RG2: the held-out clips' logits of one logistic regression on the training clips' embeddings beside
-    their standardised functionals (C from `REFIT_CS` by leave-one-speaker-out, balanced accuracy)."""
-    inputs = [np.concatenate([part["embedding"], part["standardised_functionals"]], 1) for part in (train, held_out)]
-    splits = list(LeaveOneGroupOut().split(inputs[0], train["label"], train["speaker"]))
-    regression = LogisticRegressionCV(Cs=REFIT_CS, cv=splits, scoring="balanced_accuracy", max_iter=2000,
-                                      l1_ratios=(0.0,), use_legacy_attributes=False)  # fmt: skip
-    fit = make_pipeline(StandardScaler(), regression).fit(inputs[0], train["label"])
-    return fit.decision_function(inputs[1])
 
 
 def fold_scores(model, collator, fold, batch_size: int) -> tuple[dict[str, float], float]:
     """Validation UA of each variant of the module docstring for one fold's scored checkpoint, and the C of the
     refitted Transformer head."""
     train, held_out = (split_outputs(model, collator, fold.splits[s], batch_size) for s in ("train", "validation"))
-    for part, name in ((train, "train"), (held_out, "validation")):
-        part["standardised_functionals"] = standardised_functionals(model, collator, fold.splits[name], batch_size)
-        with torch.no_grad():  # what the functionals head reads: its classifier gives back its logits
-            head = model.functionals.classifier(torch.from_numpy(part["standardised_functionals"]).float()).numpy()
-        if not np.allclose(head, part["functionals"], atol=1e-4):
-            raise ValueError(f"Fold {fold.index}: the standardised functionals do not give the head's logits.")
 
     def ua(logits: np.ndarray) -> float:
         return float(score(logits.argmax(-1), held_out["label"], model.config.num_labels)["ua"])
@@ -101,7 +65,6 @@ def fold_scores(model, collator, fold, batch_size: int) -> tuple[dict[str, float
     transformer_refit = held_out["embedding"].astype(np.float64) @ weight.T + bias
     for w in RG1_WEIGHTS:
         scores[f"refit_weight{w:g}"] = ua(transformer_refit + w * held_out["functionals"])
-    scores["joint_refit"] = ua(joint_refit_logits(train, held_out))
     return scores, chosen
 
 
@@ -132,9 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     runs = [score_run(run, args.batch_size) for run in screen_runs(args)]
-    decides_on = "joint_refit against refit_weight0.5"  # search RG2 (RG1: refit_weight* against model)
     report = write_screen_report("head_refit", arguments, runs, args.output, "mean validation UA",
-                                 split="validation", decides_on=decides_on)  # fmt: skip
+                                 split="validation", decides_on="refit_weight* against model")  # fmt: skip
     return report
 
 
