@@ -9,12 +9,10 @@ the final protocol tests) is scored on the fold's validation split with the coll
 - `transformer`, `functionals`, `model`: the heads and the model as trained (the model at its own weight), which
   must reproduce the run's recorded last-epoch validation UA;
 - `refit_weight{w}`: the refitted Transformer head with the functionals head at weight w of `RG1_WEIGHTS` (each fold
-  records the C the refit chose);
-- `refit_{choice}_weight0.5`: the same at weight 0.5 with C chosen otherwise (search RC2): `logloss`, the grid scored
-  by the log loss; `c{C}`, one fixed C of `RC2_FIXED_CS`.
+  records the C the refit chose).
 
-Searches RC1 (the refit's C grid extended to 1e-5, at commit eca6ad5) and RG2 (both heads refitted together, at
-commit 43bea6d) were scored here and rejected.
+Searches RC1 (the refit's C grid extended to 1e-5, at commit eca6ad5), RG2 (both heads refitted together, at
+43bea6d) and RC2 (C chosen by the log loss, or fixed, at 4da30b2) were scored here and rejected.
 
     python benchmarks/head_refit.py outputs/search/rg1_s49.json --output benchmarks/results/search/rg1_ravdess.json
 """
@@ -46,7 +44,6 @@ from tft_ser.training.head_refit import refit_transformer_head  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 
 RG1_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # search RG1: the functionals head's weight beside the refitted head
-RC2_FIXED_CS = (0.001, 0.01, 0.1)  # search RC2: one fixed C instead of the inner choice
 
 
 def fold_scores(model, collator, fold, batch_size: int) -> tuple[dict[str, float], float]:
@@ -68,13 +65,6 @@ def fold_scores(model, collator, fold, batch_size: int) -> tuple[dict[str, float
     transformer_refit = held_out["embedding"].astype(np.float64) @ weight.T + bias
     for w in RG1_WEIGHTS:
         scores[f"refit_weight{w:g}"] = ua(transformer_refit + w * held_out["functionals"])
-    choices = {"logloss": {"scoring": "neg_log_loss"}, **{f"c{c:g}": {"cs": (c,)} for c in RC2_FIXED_CS}}
-    for name, choice in choices.items():
-        refitted = copy.deepcopy(model)
-        refit_transformer_head(refitted, train["embedding"], train["label"], train["speaker"], False, **choice)
-        weight, bias = (p.detach().double().numpy() for p in (refitted.classifier.weight, refitted.classifier.bias))
-        logits = held_out["embedding"].astype(np.float64) @ weight.T + bias
-        scores[f"refit_{name}_weight0.5"] = ua(logits + 0.5 * held_out["functionals"])
     return scores, chosen
 
 
@@ -105,9 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     runs = [score_run(run, args.batch_size) for run in screen_runs(args)]
-    decides_on = "refit_*_weight0.5 against refit_weight0.5"  # search RC2 (RG1: refit_weight* against model)
     report = write_screen_report("head_refit", arguments, runs, args.output, "mean validation UA",
-                                 split="validation", decides_on=decides_on)  # fmt: skip
+                                 split="validation", decides_on="refit_weight* against model")  # fmt: skip
     return report
 
 

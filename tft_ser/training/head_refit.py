@@ -35,16 +35,9 @@ SINGLE_CLIP_REFIT_FUNCTIONALS_WEIGHT = 0.5  # the embeddings as they are (search
 
 
 def refit_transformer_head(
-    model: PreTrainedModel,
-    embeddings: np.ndarray,
-    labels: np.ndarray,
-    speakers: np.ndarray,
-    per_speaker: bool = True,
-    cs: tuple[float, ...] = REFIT_CS,
-    scoring: str = "balanced_accuracy",
+    model: PreTrainedModel, embeddings: np.ndarray, labels: np.ndarray, speakers: np.ndarray, per_speaker: bool = True
 ) -> float:
-    """Replace `model.classifier` by a logistic regression on the training `embeddings`, C from `cs` (by `scoring`;
-    search RC2 screens the two), and set
+    """Replace `model.classifier` by a logistic regression on the training `embeddings`, C from `REFIT_CS`, and set
     the functionals head's weight beside it. With `per_speaker`, the embeddings are standardised over each
     speaker's own (as `speaker_shifted` maps a speaker's, its training statistics already set; searches RH1, RW1);
     without, they are taken as they are (a single-clip model; search RG1). Returns the chosen C."""
@@ -57,9 +50,9 @@ def refit_transformer_head(
     scaler = StandardScaler().fit(standardised)
     splits = list(LeaveOneGroupOut().split(standardised, labels, speakers))
     fit = LogisticRegressionCV(
-        Cs=cs,
+        Cs=REFIT_CS,
         cv=splits,
-        scoring=scoring,
+        scoring="balanced_accuracy",
         max_iter=2000,
         l1_ratios=(0.0,),
         use_legacy_attributes=False,
