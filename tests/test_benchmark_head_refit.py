@@ -1,5 +1,5 @@
-"""head_refit.py (search RG1): a single-clip screen's saved models scored on validation speakers with the
-Transformer head refitted after training."""
+"""head_refit.py (search RG1): a single-clip screen's saved models scored on validation speakers with the Transformer
+head refitted after training."""
 
 import json
 import sys
