@@ -132,7 +132,7 @@ def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
     assert config["functionals_weight"] == 0.0  # trained at weight 2, the refitted head then scores alone (RW1)
     model = TFTForAudioClassification.from_pretrained(tmp_path / "export")
     assert not torch.allclose(model.embedding_std, torch.ones_like(model.embedding_std))
-    assert results["folds"][0]["test_unshifted"] is not None
+    assert results["folds"][0]["test_unshifted"] is not None and results["folds"][0]["refit_c"] in REFIT_CS
     card = ModelCard.load(tmp_path / "export" / "README.md").text
     assert "standardised over the speaker's clips" in card and "its logits are not used" in card
     assert "functionals_weight = 1.0" not in card  # the unadapted advice (HW4) is for a trained head, not a refit
@@ -178,6 +178,7 @@ def test_run_with_refit_head_tests_and_exports_the_refitted_single_clip_model(tm
     results = run(tmp_path / "run", "--refit_head", "--folds", "0", "--num_train_epochs", "1")
     [fold] = results["folds"]
     assert fold["test_before_refit"] is not None and fold["test_unshifted"] is None
+    assert fold["refit_c"] in REFIT_CS  # recorded beside the fold's scores
     export = tmp_path / "run" / "export"
     config = json.loads((export / "config.json").read_text())
     assert config["functionals_weight"] == SINGLE_CLIP_REFIT_FUNCTIONALS_WEIGHT == 0.5  # trained at 1 (RG1)

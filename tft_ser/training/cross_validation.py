@@ -260,6 +260,7 @@ def _fold_result(fold: Fold, outcome: FoldOutcome, num_labels: int) -> dict:
         "test_before_refit": None  # before the Transformer head was refitted (--refit_head)
         if outcome.test_predictions_before_refit is None
         else score(outcome.test_predictions_before_refit, outcome.test_references, num_labels),
+        "refit_c": outcome.refit_c,  # the refitted Transformer head's C (--refit_head, --speaker_embedding_scale)
         "history": outcome.history,
         "resumed_from": outcome.resumed_from,  # None: trained from the start in this run
         "steps_run": outcome.steps_run,

@@ -48,10 +48,12 @@ class FoldOutcome:
     test_predictions_unshifted: np.ndarray | None = None
     # a single-clip model's (--refit_head) test predictions before its Transformer head was refitted
     test_predictions_before_refit: np.ndarray | None = None
+    refit_c: float | None = None  # the C of a Transformer head refitted after training (`head_refit`)
 
-    def retested(self, test_labels, predictions: np.ndarray, keep_as: str) -> FoldOutcome:
+    def retested(self, test_labels, predictions: np.ndarray, keep_as: str, refit_c: float | None = None) -> FoldOutcome:
         """This outcome with new `predictions` of its test split (`test_labels`, which must be the trainer's
-        references in the same order); the trainer's predictions are kept in the field `keep_as`."""
+        references in the same order) and the `refit_c` of its refitted head, if any; the trainer's predictions are
+        kept in the field `keep_as`."""
         if not np.array_equal(np.asarray(test_labels), np.asarray(self.test_references)):
             raise RuntimeError("The trainer's test references are not in the test split's order.")
-        return replace(self, test_predictions=predictions, **{keep_as: self.test_predictions})
+        return replace(self, test_predictions=predictions, refit_c=refit_c, **{keep_as: self.test_predictions})

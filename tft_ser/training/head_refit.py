@@ -87,7 +87,7 @@ def refitted_test(
     `test_predictions_before_refit`."""
     model, train, test = outcome.model.eval(), splits["train"], splits["test"]
     train_embeddings, labels, speakers = labelled_embeddings(model, train, collator, batch_size)
-    refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers, per_speaker=False)
+    c = refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers, per_speaker=False)
     inputs = batches(test, np.arange(len(test)), collator, batch_size, model.device)
     predictions = torch.cat([model(**batch).logits for batch in inputs]).argmax(-1).cpu().numpy()
-    return outcome.retested(test["label"], predictions, keep_as="test_predictions_before_refit")
+    return outcome.retested(test["label"], predictions, keep_as="test_predictions_before_refit", refit_c=c)

@@ -58,13 +58,14 @@ def scores_by_speaker(
 @torch.no_grad()
 def adapt_to_training_speakers(
     model: PreTrainedModel, train: datasets.Dataset, collator: SpeechEmotionCollator, batch_size: int
-) -> None:
+) -> float | None:
     """Set `model`'s training embedding statistics from the clips of `train` and, with
-    `config.speaker_embedding_scale`, refit its Transformer head on them (`refit_transformer_head`)."""
+    `config.speaker_embedding_scale`, refit its Transformer head on them (`refit_transformer_head`; returns its C)."""
     train_embeddings, labels, speakers = labelled_embeddings(model.eval(), train, collator, batch_size)
     model.set_training_embeddings(train_embeddings, speakers.tolist())
     if model.config.speaker_embedding_scale:
-        refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers)
+        return refit_transformer_head(model, train_embeddings.float().cpu().numpy(), labels, speakers)
+    return None
 
 
 @torch.no_grad()
@@ -75,7 +76,7 @@ def speaker_shifted_test(
     `config.speaker_embedding_scale`, the Transformer head refitted on them) and its test predictions those of
     each test speaker adapted to; the trainer's unadapted ones are kept as `test_predictions_unshifted`."""
     model, test = outcome.model.eval(), splits["test"]
-    adapt_to_training_speakers(model, splits["train"], collator, batch_size)
+    c = adapt_to_training_speakers(model, splits["train"], collator, batch_size)
     logits = scores_by_speaker(model, test, collator, batch_size, lambda batch: {"logits": model(**batch).logits})
     predictions = logits["logits"].argmax(-1).cpu().numpy()
-    return outcome.retested(test["label"], predictions, keep_as="test_predictions_unshifted")
+    return outcome.retested(test["label"], predictions, keep_as="test_predictions_unshifted", refit_c=c)
