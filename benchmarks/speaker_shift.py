@@ -10,7 +10,8 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `default`: the model as `run_train.py` tests one of its config (`tft_ser.training.speaker_shift`: ES1's shift, and
   with `config.speaker_embedding_scale`, the RAVDESS recipe's, the embeddings standardised per speaker under a head
   refitted on the training clips, search RH1, which then scores alone, search RW1); it decides. For a model without
-  the scale it equals `model_shifted`;
+  the scale it equals `model_shifted`; each fold's `default_refit_c` is the C of that refitted head (null without
+  the scale);
 - `default_weight{w}` (search RW1): `default` with the functionals head at weight w of `RW1_WEIGHTS` instead of the
   adapted model's own;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
@@ -107,15 +108,17 @@ def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict
     }
 
 
-def default_logits(model: TFTForAudioClassification, collator: SpeechEmotionCollator, train, held_out, batch_size: int):
+def default_logits(
+    model: TFTForAudioClassification, collator: SpeechEmotionCollator, train, held_out, batch_size: int
+) -> tuple[dict[str, np.ndarray], float | None]:
     """Each head's logits and the model's (`head_logits`) of the clips of the split `held_out` as `run_train.py` tests
     a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
-    (a copy; `model` is left as it is)."""
-    adapted = copy.deepcopy(model)
+    (a copy; `model` is left as it is); and the C of the refitted Transformer head (None where none is refitted)."""
+    adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
-        adapt_to_training_speakers(adapted, train, collator, batch_size)
+        c = adapt_to_training_speakers(adapted, train, collator, batch_size)
     logits = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch))
-    return {name: value.numpy() for name, value in logits.items()}
+    return {name: value.numpy() for name, value in logits.items()}, c
 
 
 def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, default: dict) -> dict:
@@ -161,9 +164,9 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         model = load_with_heads(folder)
         collator = evaluation_collator(fold_dir, fold, normalization)
         train, held_out = (split_outputs(model, collator, fold.splits[name], batch_size) for name in ("train", split))
-        default = default_logits(model, collator, fold.splits["train"], fold.splits[split], batch_size)
-        row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")),
-               "scored": folder.name, "last": fold_scores(model, train, held_out, default)}  # fmt: skip
+        default, refit_c = default_logits(model, collator, fold.splits["train"], fold.splits[split], batch_size)
+        row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")), "scored": folder.name,
+               "last": fold_scores(model, train, held_out, default), "default_refit_c": refit_c}  # fmt: skip
         if split == "test":  # `default` is the model as tested (adapted where its config adapts)
             matrix = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
             if matrix != recorded[fold.index]["test"]["confusion_matrix"]:

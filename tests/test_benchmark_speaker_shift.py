@@ -13,6 +13,8 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 import speaker_shift
 
+from tft_ser.training.head_refit import REFIT_CS
+
 
 def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
     rng = np.random.default_rng(0)
@@ -49,6 +51,7 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
                                      *(f"default_weight{w:g}" for w in speaker_shift.RW1_WEIGHTS)}  # fmt: skip
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
         assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
+        assert fold["default_refit_c"] is None  # nothing refitted without speaker_embedding_scale
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
@@ -61,6 +64,7 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     for fold, recorded_fold in zip(tested["runs"][0]["folds"], recorded_final["folds"], strict=True):
         assert fold["scored"] == "model" and fold["last"]["default"] == pytest.approx(recorded_fold["ua"])
         assert fold["last"]["default"] == fold["last"]["default_weight0"]
+        assert fold["default_refit_c"] in REFIT_CS
     shifted = json.loads(shifted_report.read_text())["systems"]["tft"]
     rows = tested["runs"][0]["folds"]
     for fold, recorded_fold, row in zip(shifted["runs"][0]["folds"], recorded_final["folds"], rows, strict=True):
