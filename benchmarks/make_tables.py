@@ -507,9 +507,8 @@ def render_results(results_dir: Path) -> str:
         "Transformer head refitted after training (search RH1, `--speaker_embedding_scale`): its `TFT (default)` row "
         "was trained and tested that way by `run_train.py`, with the 0.8.0 default as `TFT 0.8.0` beside it. Both "
         "recipes' single-clip models refit their Transformer head after training (search RG1, `--refit_head`, adopted "
-        "on validation speakers): CASIA's single-clip `TFT (default)` row was trained and tested that way by "
-        "`run_train.py`, with the trained head of 0.8.0 beside it; RAVDESS's is not yet measured on the test actors, "
-        "so its single-clip `TFT (default)` row still holds the trained head.", "",
+        "on validation speakers): each corpus's single-clip `TFT (default)` row was trained and tested that way by "
+        "`run_train.py`, with the trained head of 0.8.0 beside it.", "",
         headline, "",
         "## Ablations (the paper's three)", "",
         "Each ablation removes one part of the full TFT of its table (`use_time_branch`, `use_frequency_branch`, "
