@@ -14,6 +14,8 @@ final protocol tests) is scored on the fold's validation split with the collator
   the scale);
 - `default_weight{w}` (search RW1): `default` with the functionals head at weight w of `RW1_WEIGHTS` instead of the
   adapted model's own;
+- `default_t3a{k}` (search TA1): `default` with the Transformer head adjusted to each speaker by T3A (Iwasawa &
+  Matsuo, NeurIPS 2021; `t3a_logits`), from the `k` of `TA1_KS` most confident clips per predicted class;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -67,6 +69,7 @@ from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
 RW1_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)  # search RW1: the functionals head's weight beside a refitted head
+TA1_KS = (1, 5, 20, None)  # search TA1: the supports per class of T3A (None: every clip predicted as the class)
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -113,12 +116,55 @@ def default_logits(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Each head's logits and the model's (`head_logits`) of the clips of the split `held_out` as `run_train.py` tests
     a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
-    (a copy; `model` is left as it is); and the C of the refitted Transformer head (None where none is refitted)."""
+    (a copy; `model` is left as it is), with the Transformer head's input (`head_input`) and, for a model that
+    adapts, the model's logits with T3A's head (`t3a{k}`, search TA1); and the C of the refitted Transformer head
+    (None where none is refitted)."""
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
-    logits = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch))
-    return {name: value.numpy() for name, value in logits.items()}, c
+
+    def parts(batch: dict) -> dict:  # the heads' logits and the Transformer head's input (the adapted embedding)
+        pooled = adapted.tft(batch["input_features"], attention_mask=batch["attention_mask"]).pooler_output
+        return head_logits(adapted, batch) | {"head_input": adapted.speaker_shifted(pooled)}
+
+    logits = {
+        name: value.numpy() for name, value in scores_by_speaker(adapted, held_out, collator, batch_size, parts).items()
+    }
+    if shifts_embeddings(adapted):
+        speakers = np.asarray(held_out["speaker"])
+        for k in TA1_KS:
+            transformer = t3a_logits(adapted, logits["head_input"], logits["model"], speakers, k)
+            logits[f"t3a{k or 'all'}"] = transformer + adapted.config.functionals_weight * logits["functionals"]
+    return logits, c
+
+
+def t3a_logits(
+    model: TFTForAudioClassification, x: np.ndarray, logits: np.ndarray, speakers: np.ndarray, k
+) -> np.ndarray:
+    """Search TA1: the Transformer head's logits of the head inputs `x` (the adapted embeddings) with its classifier
+    adjusted to each speaker by T3A: class j's prototype is the direction of its weight row plus the unit vectors
+    of `x - m` (m: the training mean embedding) of the speaker's `k` clips (None: all) predicted as j by `logits`
+    with the lowest entropy, scaled to the row's norm; logits `(x - m) . c_j + m . w_j + b_j` (the head's own
+    where no clip is predicted as j)."""
+    weight, bias = (t.detach().double().numpy() for t in (model.classifier.weight, model.classifier.bias))
+    m = model.embedding_mean.double().numpy()
+    centred = x.astype(np.float64) - m
+    units = centred / np.linalg.norm(centred, axis=1, keepdims=True)
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    probabilities /= probabilities.sum(1, keepdims=True)
+    entropy, predicted = -(probabilities * np.log(probabilities + 1e-12)).sum(1), logits.argmax(1)
+    norms = np.linalg.norm(weight, axis=1)
+    out = np.empty_like(logits, dtype=np.float64)
+    for speaker in np.unique(speakers):
+        rows = np.flatnonzero(speakers == speaker)
+        prototypes = weight / norms[:, None]
+        for j in range(len(weight)):
+            own = rows[predicted[rows] == j]
+            supports = own[np.argsort(entropy[own], kind="stable")][:k]
+            prototypes[j] = prototypes[j] + units[supports].sum(0)
+        prototypes *= (norms / np.linalg.norm(prototypes, axis=1))[:, None]
+        out[rows] = centred[rows] @ prototypes.T + m @ weight.T + bias
+    return out
 
 
 def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, default: dict) -> dict:
@@ -132,6 +178,8 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
     scores["default"] = ua(default["model"])
     for weight in RW1_WEIGHTS:
         scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
+    for k in TA1_KS if f"t3a{TA1_KS[0]}" in default else ():
+        scores[f"default_t3a{k or 'all'}"] = ua(default[f"t3a{k or 'all'}"])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
