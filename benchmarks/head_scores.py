@@ -43,16 +43,20 @@ HEADS = ("transformer", "functionals", "model")
 
 
 @torch.no_grad()
-def head_logits(model: TFTForAudioClassification, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each head's logits `(batch, labels)` and the model's, which combine them, from one backbone pass."""
+def head_logits(
+    model: TFTForAudioClassification, batch: dict[str, torch.Tensor], head_input: bool = False
+) -> dict[str, torch.Tensor]:
+    """Each head's logits `(batch, labels)` and the model's, which combine them, from one backbone pass; with
+    `head_input`, also the Transformer head's input (the utterance embedding as adapted to the speaker)."""
     features, mask = batch["input_features"], batch["attention_mask"]
     pooled = model.tft(features, attention_mask=mask).pooler_output
     transformer, functionals = model.head_logits(pooled, features, mask.bool())
-    return {
+    logits = {
         "transformer": transformer,
         "functionals": functionals,
         "model": model.combine_heads((transformer, functionals)),
     }
+    return logits | {"head_input": model.speaker_shifted(pooled)} if head_input else logits
 
 
 def evaluation_collator(fold_dir: Path, fold, normalization: str, adapted: bool = True) -> SpeechEmotionCollator:

@@ -122,14 +122,8 @@ def default_logits(
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
-
-    def parts(batch: dict) -> dict:  # the heads' logits and the Transformer head's input (the adapted embedding)
-        pooled = adapted.tft(batch["input_features"], attention_mask=batch["attention_mask"]).pooler_output
-        return head_logits(adapted, batch) | {"head_input": adapted.speaker_shifted(pooled)}
-
-    logits = {
-        name: value.numpy() for name, value in scores_by_speaker(adapted, held_out, collator, batch_size, parts).items()
-    }
+    scored = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch, True))
+    logits = {name: value.numpy() for name, value in scored.items()}
     if shifts_embeddings(adapted):
         speakers = np.asarray(held_out["speaker"])
         for k in TA1_KS:
@@ -139,7 +133,7 @@ def default_logits(
 
 
 def t3a_logits(
-    model: TFTForAudioClassification, x: np.ndarray, logits: np.ndarray, speakers: np.ndarray, k
+    model: TFTForAudioClassification, x: np.ndarray, logits: np.ndarray, speakers: np.ndarray, k: int | None
 ) -> np.ndarray:
     """Search TA1: the Transformer head's logits of the head inputs `x` (the adapted embeddings) with its classifier
     adjusted to each speaker by T3A: class j's prototype is the direction of its weight row plus the unit vectors
