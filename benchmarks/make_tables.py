@@ -154,6 +154,13 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "RG1-model-casia",
         "single clip; the rule asked for the lead on both seeds' screens; the alternative: the trained head",
     ),
+    (
+        "each speaker's Transformer head adjusted to their clips by T3A, 20 supports per class (inference only)",
+        "TA1-k20-casia",
+        "TA1-model-casia",
+        "speaker-adaptive, CASIA only (RAVDESS: +0.52 at best, rejected); the rule asked for the lead over seeds 42 "
+        "and 43 and on each; the alternative: the recipe's adaptation without it",
+    ),
 )
 
 
@@ -580,7 +587,8 @@ def render_search(results_dir: Path) -> str:
         over_seeds = f"{100 * gap:+.2f} ({len(pairs)} seeds)" if len(pairs) > 1 else "–"
         first = figures[kept][key], figures[other][key]
         statistic = "best epoch" if key == "best" else f"last {LATE_EPOCHS} epochs"
-        statistic = "last epoch, re-scored" if "weight" in entries_by_id[kept] else statistic
+        rescored = {"weight", "variant"} & entries_by_id[kept].keys()  # scored again after training, last epoch
+        statistic = "last epoch, re-scored" if rescored else statistic
         adopted.append([corpus_prefix(entries_by_id[kept]) + choice, kept, other, statistic,
                         f"{100 * first[0]:.2f}", f"{100 * first[1]:.2f}", f"{100 * (first[0] - first[1]):+.2f}",
                         over_seeds, why])  # fmt: skip

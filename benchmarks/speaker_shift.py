@@ -15,7 +15,8 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `default_weight{w}` (search RW1): `default` with the functionals head at weight w of `RW1_WEIGHTS` instead of the
   adapted model's own;
 - `default_t3a{k}` (search TA1): `default` with the Transformer head adjusted to each speaker by T3A (Iwasawa &
-  Matsuo, NeurIPS 2021; `t3a_logits`), from the `k` of `TA1_KS` most confident clips per predicted class;
+  Matsuo, NeurIPS 2021), the package's `config.speaker_head_supports` at k of `TA1_KS` (`t3a_logits`); for a model
+  tested with it, `default` equals `default_t3a{k}` at its own k;
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -26,13 +27,15 @@ Searches ES2 (each speaker's embeddings standardised, not only shifted) and ES3 
 both rejected, were scored by this script at commit 56c9cf0, and SF1 (each speaker's own statistics in the
 functionals head's BatchNorm), rejected, at commit 9bf7da5, and RH1 (the Transformer head refitted on per-speaker
 standardised training embeddings), rejected, at commit 83bcc80, and LA1 (post-hoc logit adjustment by the training
-split's class prior), rejected, at commit ab8f40e (`docs/SEARCH.md`).
+split's class prior), rejected, at commit ab8f40e, and TA1 with every clip predicted as a class as its supports
+(`default_t3aall`), not adopted, at commit 52a373e (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
 decision, never for choosing. With `--accuracy_output`, it also writes the runs as an `accuracy.py` report whose
-folds score `default` (the recorded scores kept as `recorded_wa`/`recorded_ua`), which `accuracy.py --merge`
-pools: what a run trained without the shift gives with it, since the shift does not change training.
+folds score `default` (or `--accuracy_variant`, e.g. `default_t3a20`; the recorded scores kept as
+`recorded_wa`/`recorded_ua`), which `accuracy.py --merge` pools: what a run trained without the shift (or T3A)
+gives with it, since neither changes training.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
 RW1_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)  # search RW1: the functionals head's weight beside a refitted head
-TA1_KS = (1, 5, 20, None)  # search TA1: the supports per class of T3A (None: every clip predicted as the class)
+TA1_KS = (1, 5, 20)  # search TA1: T3A's supports per class (`config.speaker_head_supports`)
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -116,48 +119,40 @@ def default_logits(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Each head's logits and the model's (`head_logits`) of the clips of the split `held_out` as `run_train.py` tests
     a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
-    (a copy; `model` is left as it is), with the Transformer head's input (`head_input`) and, for a model that
-    adapts, the model's logits with T3A's head (`t3a{k}`, search TA1); and the C of the refitted Transformer head
-    (None where none is refitted)."""
+    (a copy; `model` is left as it is), with the embeddings and the Transformer head's input (`head_input`) and, for
+    a model that adapts, the model's logits with T3A's head at each k of `TA1_KS` (`t3a{k}`, search TA1); and the C
+    of the refitted Transformer head (None where none is refitted)."""
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
     scored = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch, True))
-    logits = {name: value.numpy() for name, value in scored.items()}
     if shifts_embeddings(adapted):
         speakers = np.asarray(held_out["speaker"])
-        for k in TA1_KS:
-            transformer = t3a_logits(adapted, logits["head_input"], logits["model"], speakers, k)
-            logits[f"t3a{k or 'all'}"] = transformer + adapted.config.functionals_weight * logits["functionals"]
-    return logits, c
+        scored |= {f"t3a{k}": t3a_logits(adapted, scored, speakers, k) for k in TA1_KS}
+    return {name: value.numpy() for name, value in scored.items()}, c
 
 
+@torch.no_grad()
 def t3a_logits(
-    model: TFTForAudioClassification, x: np.ndarray, logits: np.ndarray, speakers: np.ndarray, k: int | None
-) -> np.ndarray:
-    """Search TA1: the Transformer head's logits of the head inputs `x` (the adapted embeddings) with its classifier
-    adjusted to each speaker by T3A: class j's prototype is the direction of its weight row plus the unit vectors
-    of `x - m` (m: the training mean embedding) of the speaker's `k` clips (None: all) predicted as j by `logits`
-    with the lowest entropy, scaled to the row's norm; logits `(x - m) . c_j + m . w_j + b_j` (the head's own
-    where no clip is predicted as j)."""
-    weight, bias = (t.detach().double().numpy() for t in (model.classifier.weight, model.classifier.bias))
-    m = model.embedding_mean.double().numpy()
-    centred = x.astype(np.float64) - m
-    units = centred / np.linalg.norm(centred, axis=1, keepdims=True)
-    probabilities = np.exp(logits - logits.max(1, keepdims=True))
-    probabilities /= probabilities.sum(1, keepdims=True)
-    entropy, predicted = -(probabilities * np.log(probabilities + 1e-12)).sum(1), logits.argmax(1)
-    norms = np.linalg.norm(weight, axis=1)
-    out = np.empty_like(logits, dtype=np.float64)
-    for speaker in np.unique(speakers):
-        rows = np.flatnonzero(speakers == speaker)
-        prototypes = weight / norms[:, None]
-        for j in range(len(weight)):
-            own = rows[predicted[rows] == j]
-            supports = own[np.argsort(entropy[own], kind="stable")][:k]
-            prototypes[j] = prototypes[j] + units[supports].sum(0)
-        prototypes *= (norms / np.linalg.norm(prototypes, axis=1))[:, None]
-        out[rows] = centred[rows] @ prototypes.T + m @ weight.T + bias
+    model: TFTForAudioClassification, scored: dict[str, torch.Tensor], speakers: np.ndarray, k: int
+) -> torch.Tensor:
+    """Search TA1: the model's logits of the clips of `scored` (`head_logits` with `head_input`, each speaker's clips
+    scored adapted to them) with its Transformer head adjusted to each speaker by the package's T3A at `k` supports
+    per class (`config.speaker_head_supports = k`, `set_speaker_embeddings`) from those clips: what `run_train.py`
+    tests with that config, without another pass of the backbone."""
+    own, out = model.config.speaker_head_supports, torch.empty_like(scored["model"])
+    model.config.speaker_head_supports = k
+    try:
+        for speaker in np.unique(speakers):
+            rows = torch.from_numpy(np.flatnonzero(speakers == speaker))
+            functionals = scored["functionals"][rows]
+            model.set_speaker_embeddings(scored["embedding"][rows], functionals)
+            weight, bias = model.speaker_classifier_weight, model.speaker_classifier_bias  # T3A's head
+            transformer = torch.nn.functional.linear(scored["head_input"][rows], weight, bias)
+            out[rows] = model.combine_heads((transformer, functionals))
+    finally:
+        model.set_speaker_embeddings(None)
+        model.config.speaker_head_supports = own
     return out
 
 
@@ -173,7 +168,7 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
     for weight in RW1_WEIGHTS:
         scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
     for k in TA1_KS if f"t3a{TA1_KS[0]}" in default else ():
-        scores[f"default_t3a{k or 'all'}"] = ua(default[f"t3a{k or 'all'}"])
+        scores[f"default_t3a{k}"] = ua(default[f"t3a{k}"])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
@@ -213,19 +208,22 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
             matrix = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
             if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
                 raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
-            adapted = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)
-            row["default_test"] = {"wa": float(adapted["wa"]), "ua": float(adapted["ua"])}
+            variants = {"default": default["model"]} | {f"default_t3a{k}": default[f"t3a{k}"] for k in TA1_KS}
+            row["test"] = {}
+            for name, logits in variants.items():
+                scores = score(logits.argmax(-1), held_out["label"], model.config.num_labels)
+                row["test"][name] = {"wa": float(scores["wa"]), "ua": float(scores["ua"])}
         folds.append(row)
     mean = {name: float(np.mean([fold["last"][name] for fold in folds])) for name in folds[0]["last"]}
     return {"seed": run["seed"], "command": run["command"], "folds": folds, "mean": {"last": mean}}
 
 
-def shifted_accuracy_run(run: dict, scored: dict) -> dict:
-    """A copy of an `accuracy.py` run entry with each fold's test scores those of `default` (`scored`: the run
+def shifted_accuracy_run(run: dict, scored: dict, variant: str = "default") -> dict:
+    """A copy of an `accuracy.py` run entry with each fold's test scores those of `variant` (`scored`: the run
     scored with `--split test`)."""
     shifted = copy.deepcopy(run)
     for entry, row in zip(shifted["folds"], scored["folds"], strict=True):
-        test = row["default_test"]
+        test = row["test"][variant]
         entry.update(recorded_wa=entry["wa"], recorded_ua=entry["ua"], wa=test["wa"], ua=test["ua"])
     shifted["mean"] = {m: float(np.mean([f[m] for f in shifted["folds"]])) for m in ("wa", "ua")}
     shifted["speaker_embedding_shift"] = True
@@ -236,6 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = screen_parser(__doc__, "accuracy.py reports of speaker-adaptive runs")
     parser.add_argument("--split", choices=("validation", "test"), default="validation", help="speakers scored")
     parser.add_argument("--accuracy_output", type=Path, help="with --split test and one report: its runs, shifted")
+    variants = ("default", *(f"default_t3a{k}" for k in TA1_KS))
+    parser.add_argument("--accuracy_variant", choices=variants, default="default", help="the --accuracy_output's")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
     if args.accuracy_output and (args.split != "test" or len(args.reports) != 1):
@@ -250,7 +250,8 @@ def main(argv: list[str] | None = None) -> dict:
         shifted = {key: source[key] for key in ("benchmark", "corpus", "recipe", "protocol", "environment")}
         shifted["command"] = report["command"]
         pairs = zip(sources, runs, strict=True)
-        shifted["systems"] = {args.system: summarise([shifted_accuracy_run(*pair) for pair in pairs])}
+        runs = [shifted_accuracy_run(*pair, args.accuracy_variant) for pair in pairs]
+        shifted["systems"] = {args.system: summarise(runs)}
         args.accuracy_output.parent.mkdir(parents=True, exist_ok=True)
         args.accuracy_output.write_text(json.dumps(shifted, indent=1))
         print(f"accuracy report: {args.accuracy_output}")

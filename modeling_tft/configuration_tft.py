@@ -87,6 +87,13 @@ class TFTConfig(PretrainedConfig):
             root mean of their variances). The Transformer head is refitted after training on the training clips
             mapped the same way and then scores alone, `functionals_weight` 0 (searches RH1 and RW1; `run_train.py
             --speaker_embedding_scale`, the RAVDESS speaker-adaptive recipe). With no speaker set, nothing moves.
+        speaker_head_supports (`int`, *optional*):
+            With `speaker_embedding_shift`: the Transformer head is also adjusted to the speaker by T3A (test-time
+            classifier adjustment, Iwasawa & Matsuo, NeurIPS 2021) from their clips' embeddings: class j's weight
+            row becomes a prototype, its direction plus the unit vectors of `embedding - embedding_mean` of the
+            speaker's `speaker_head_supports` clips that the adapted model predicts as j with the lowest entropy,
+            scaled to the row's norm (the row's own where none is predicted as j). Inference only; `run_train.py
+            --speaker_head_supports`, 20 in the CASIA recipe (search TA1). `None`: the head as trained.
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):
@@ -165,6 +172,7 @@ class TFTConfig(PretrainedConfig):
         functionals_weight: float = 1.0,
         speaker_embedding_shift: bool = False,
         speaker_embedding_scale: bool = False,
+        speaker_head_supports: int | None = None,
         max_frames: int = 300,
         frames_per_time_token: int = 4,
         bins_per_frequency_token: int = 4,
@@ -200,6 +208,7 @@ class TFTConfig(PretrainedConfig):
         self.functionals_weight = functionals_weight
         self.speaker_embedding_shift = speaker_embedding_shift
         self.speaker_embedding_scale = speaker_embedding_scale
+        self.speaker_head_supports = speaker_head_supports
         self.max_frames = max_frames
         self.frames_per_time_token = frames_per_time_token
         self.bins_per_frequency_token = bins_per_frequency_token
@@ -311,6 +320,13 @@ class TFTConfig(PretrainedConfig):
         if self.speaker_embedding_scale and not self.speaker_embedding_shift:
             raise ValueError("`speaker_embedding_scale=True` standardises the speaker's embeddings around the training "
                              "mean and needs `speaker_embedding_shift=True`.")  # fmt: skip
+        if self.speaker_head_supports is not None:
+            if not self.speaker_embedding_shift:
+                raise ValueError("`speaker_head_supports` adjusts the head to a speaker's embeddings around the "
+                                 "training mean and needs `speaker_embedding_shift=True`.")  # fmt: skip
+            supports = self.speaker_head_supports
+            if isinstance(supports, bool) or not isinstance(supports, int) or supports < 1:
+                raise ValueError(f"`speaker_head_supports` must be a positive integer or None, got {supports!r}.")
         if not (self.use_time_branch or self.use_frequency_branch):
             raise ValueError("At least one of `use_time_branch` and `use_frequency_branch` must be True.")
         if self.use_fusion and not (self.use_time_branch and self.use_frequency_branch):

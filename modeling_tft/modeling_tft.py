@@ -556,9 +556,12 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             self.register_buffer("embedding_mean", torch.zeros(config.hidden_size))
         if config.speaker_embedding_scale:  # the training speakers' within-speaker spread, set after training
             self.register_buffer("embedding_std", torch.ones(config.hidden_size))
-        # a speaker's mean (and spread) of their utterance embeddings: set_speaker_embeddings
+        # a speaker's mean (and spread) of their utterance embeddings, and with config.speaker_head_supports the
+        # Transformer head's weight and bias adjusted to them: set_speaker_embeddings
         self.register_buffer("speaker_embedding_mean", None, persistent=False)
         self.register_buffer("speaker_embedding_std", None, persistent=False)
+        self.register_buffer("speaker_classifier_weight", None, persistent=False)
+        self.register_buffer("speaker_classifier_bias", None, persistent=False)
         self.post_init()
 
     @can_return_tuple
@@ -596,8 +599,14 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self, pooled: torch.Tensor, input_features: torch.Tensor, frame_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, ...]:
         """The Transformer head's logits of the clips' `pooled` embeddings and, with the functionals head, its logits
-        of their `input_features` (real frames: `frame_mask`); the model's logits combine them ([`combine_heads`])."""
-        logits = self.classifier(self.dropout(self.speaker_shifted(pooled)))
+        of their `input_features` (real frames: `frame_mask`); the model's logits combine them ([`combine_heads`]).
+        The Transformer head is the one adjusted to the speaker where one is set (`config.speaker_head_supports`)."""
+        hidden = self.dropout(self.speaker_shifted(pooled))
+        if self.speaker_classifier_weight is None:
+            logits = self.classifier(hidden)
+        else:
+            weight, bias = (t.to(hidden.dtype) for t in (self.speaker_classifier_weight, self.speaker_classifier_bias))
+            logits = nn.functional.linear(hidden, weight, bias)
         if self.functionals is None:
             return (logits,)
         return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
@@ -623,6 +632,19 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         windows, masks, _, _ = self._windows(input_features, attention_mask)
         return self._window_embeddings(windows, masks)
 
+    @torch.no_grad()
+    def functionals_logits(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """The functionals head's logits `(embeddings, labels)` of the clips, or inference windows, of
+        [`utterance_embeddings`], in the same order; `None` for a model without the head."""
+        if self.functionals is None:
+            return None
+        window = self.config.window_frames
+        if window is None or input_features.shape[1] <= window:
+            features, masks = input_features, self.tft.frame_mask(input_features, attention_mask)
+        else:
+            features, masks, _, _ = self._windows(input_features, attention_mask)
+        return self.functionals(features[..., self.config.num_mel_bins :], masks)
+
     def windows_per_clip(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
         """How many of the batch's [`utterance_embeddings`] each clip has `(batch,)`, in order."""
         window = self.config.window_frames
@@ -646,10 +668,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         variances = [embeddings[codes == code].var(0, unbiased=False) for code in range(len(index))]
         self.embedding_std.copy_(torch.stack(variances).mean(0).sqrt())
 
-    def set_speaker_embeddings(self, embeddings: torch.Tensor | None) -> None:
+    def set_speaker_embeddings(
+        self, embeddings: torch.Tensor | None, functionals_logits: torch.Tensor | None = None
+    ) -> None:
         """Adapt to one speaker from `embeddings`, the `utterance_embeddings` of their unlabelled clips (with the
-        feature extractor adapted to the same clips): their mean, and with `config.speaker_embedding_scale` their
-        spread (at least `MIN_SPEAKER_EMBEDDINGS` embeddings); `None`: unadapted again."""
+        feature extractor adapted to the same clips): their mean, with `config.speaker_embedding_scale` their
+        spread (at least `MIN_SPEAKER_EMBEDDINGS` embeddings), and with `config.speaker_head_supports` the
+        Transformer head adjusted to them ([`speaker_head`]), which for a model with the functionals head needs
+        `functionals_logits`, the [`functionals_logits`] of the same clips; `None`: unadapted again."""
+        self.speaker_classifier_weight = self.speaker_classifier_bias = None
         if embeddings is None:
             self.speaker_embedding_mean = self.speaker_embedding_std = None
             return
@@ -662,6 +689,46 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             )
         self.speaker_embedding_mean = embeddings.mean(0)
         self.speaker_embedding_std = embeddings.std(0, unbiased=False) if self.config.speaker_embedding_scale else None
+        if getattr(self.config, "speaker_head_supports", None) is not None:
+            self.speaker_classifier_weight, self.speaker_classifier_bias = self.speaker_head(
+                embeddings, functionals_logits
+            )
+
+    @torch.no_grad()
+    def speaker_head(
+        self, embeddings: torch.Tensor, functionals_logits: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """T3A (`config.speaker_head_supports`, search TA1): the Transformer head's weight and bias adjusted to the
+        speaker whose `embeddings` are set. The model adapted to the speaker predicts each embedding (with the
+        functionals head, from both heads: `functionals_logits`, one row per embedding); class j's prototype c_j is
+        the direction of weight row w_j plus the unit vectors of `x - m` (x: the embedding as the head sees it, m:
+        `embedding_mean`) of the `speaker_head_supports` embeddings predicted as j with the lowest entropy, scaled to
+        |w_j|. Logits `(x - m) . c_j + m . w_j + b_j`: weight c, bias `b + (w - c) . m`."""
+        if self.functionals is not None and (functionals_logits is None or len(functionals_logits) != len(embeddings)):
+            raise ValueError(
+                "`config.speaker_head_supports` takes its pseudo-labels from both heads: pass the functionals head's "
+                f"logits of the same clips, one row per embedding (`functionals_logits`, {len(embeddings)} rows; "
+                "`model.functionals_logits(**inputs)`)."
+            )
+        x = self.speaker_shifted(embeddings).double()
+        weight, bias = self.classifier.weight.double(), self.classifier.bias.double()
+        mean = self.embedding_mean.double()
+        logits = x @ weight.T + bias
+        if self.functionals is not None:
+            logits = self.combine_heads((logits, functionals_logits.to(logits)))
+        probabilities = logits.softmax(-1)
+        entropy = -(probabilities * (probabilities + 1e-12).log()).sum(-1)
+        order = entropy.argsort(stable=True)  # most confident first
+        predicted = nn.functional.one_hot(logits.argmax(-1)[order], len(weight))  # (embeddings, labels)
+        rank = (predicted.cumsum(0) * predicted).sum(-1) - 1  # among those predicted as the same class
+        supports = predicted * (rank < self.config.speaker_head_supports)[:, None]
+        centred = x[order] - mean
+        units = centred / centred.norm(dim=-1, keepdim=True).clamp_min(SPEAKER_STD_EPS)
+        norms = weight.norm(dim=-1, keepdim=True)
+        prototypes = weight / norms + supports.T.to(units) @ units
+        prototypes = prototypes * norms / prototypes.norm(dim=-1, keepdim=True)
+        dtype = self.classifier.weight.dtype
+        return prototypes.to(dtype), (bias + (weight - prototypes) @ mean).to(dtype)
 
     def set_speaker_embedding_mean(self, embeddings: torch.Tensor | None) -> None:
         """Deprecated name (0.8.0) of [`set_speaker_embeddings`]."""

@@ -4,11 +4,9 @@ after the decision, test ones."""
 
 import json
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
@@ -30,35 +28,11 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
 
 
-def test_t3a_moves_each_class_prototype_to_the_speakers_confident_clips():
-    weight = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
-    model = SimpleNamespace(classifier=torch.nn.Linear(3, 2), embedding_mean=torch.tensor([0.5, 0.5, 0.0]))
-    with torch.no_grad():
-        model.classifier.weight.copy_(weight)
-        model.classifier.bias.copy_(torch.tensor([0.1, -0.2]))
-    x = np.array([[1.5, 0.5, 1.0], [0.5, 1.5, 1.0], [2.5, 0.5, 0.0], [0.5, 0.5, 3.0]])
-    speakers = np.array(["a", "a", "a", "b"])
-    head = x @ weight.numpy().T + np.array([0.1, -0.2])
-    # no supports: the head as it is
-    assert np.allclose(speaker_shift.t3a_logits(model, x, head, speakers, 0), head)
-    # one support per class, the lowest-entropy clip predicted as it: class 0 -> clip 2, class 1 -> clip 1
-    logits = np.array([[2.0, 0.0], [0.0, 5.0], [9.0, 0.0], [0.0, 1.0]])
-    adjusted = speaker_shift.t3a_logits(model, x, logits, speakers, 1)
-    m = np.array([0.5, 0.5, 0.0])
-    c0, c1 = np.array([1.0, 0, 0]) + np.array([1.0, 0, 0]), np.array([0, 1.0, 0]) + np.array([0, 1.0, 1.0]) / np.sqrt(2)
-    c0, c1 = c0 / np.linalg.norm(c0), 2 * c1 / np.linalg.norm(c1)
-    expected = (x[:3] - m) @ np.stack([c0, c1]).T + m @ weight.numpy().T + np.array([0.1, -0.2])
-    assert np.allclose(adjusted[:3], expected)
-    # speaker b's one clip, predicted as class 1, is class 1's only support: its own direction (0, 0, 1)
-    c1_b = 2 * (np.array([0, 1.0, 0]) + np.array([0, 0, 1.0])) / np.sqrt(2)
-    assert np.allclose(adjusted[3], [(x[3] - m) @ np.array([1.0, 0, 0]) + 0.5 + 0.1, (x[3] - m) @ c1_b + 1.0 - 0.2])
-
-
 def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     screen, final = tmp_path / "screen.json", tmp_path / "final.json"
     for path, extra in (
         (screen, ["--validation_speakers", "1"]),
-        (final, ["--validation_speakers", "0", "--speaker_embedding_scale"]),
+        (final, ["--validation_speakers", "0", "--speaker_embedding_scale", "--speaker_head_supports", "5"]),
     ):
         accuracy.main(["--smoke", "--systems", "tft", "--output", str(path), "--output_root", str(tmp_path / path.stem),
                        "--", "--normalization", "speaker", *extra])  # fmt: skip
@@ -75,7 +49,7 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
                                      "default", *speaker_shift.REFITS,
                                      *(f"default_weight{w:g}" for w in speaker_shift.RW1_WEIGHTS),
-                                     *(f"default_t3a{k or 'all'}" for k in speaker_shift.TA1_KS)}  # fmt: skip
+                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS)}  # fmt: skip
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
         assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
         assert fold["default_refit_c"] is None  # nothing refitted without speaker_embedding_scale
@@ -88,15 +62,19 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     config = json.loads(next((tmp_path / "final").glob("*/tft_seed*/fold_0/model/config.json")).read_text())
     assert config["speaker_embedding_scale"]  # tested with RH1's refitted head: `default` reproduces it
     assert config["functionals_weight"] == 0.0  # the refitted head alone (RW1)
+    assert config["speaker_head_supports"] == 5  # and T3A's head (TA1): `default` reproduces it, as `default_t3a5`
     for fold, recorded_fold in zip(tested["runs"][0]["folds"], recorded_final["folds"], strict=True):
         assert fold["scored"] == "model" and fold["last"]["default"] == pytest.approx(recorded_fold["ua"])
         assert fold["last"]["default"] == fold["last"]["default_weight0"]
+        assert fold["last"]["default"] == fold["last"]["default_t3a5"]  # the benchmark's T3A is the package's
         assert fold["default_refit_c"] in REFIT_CS
     shifted = json.loads(shifted_report.read_text())["systems"]["tft"]
     rows = tested["runs"][0]["folds"]
     for fold, recorded_fold, row in zip(shifted["runs"][0]["folds"], recorded_final["folds"], rows, strict=True):
-        assert (fold["recorded_ua"], fold["ua"]) == (recorded_fold["ua"], row["default_test"]["ua"])
+        assert (fold["recorded_ua"], fold["ua"]) == (recorded_fold["ua"], row["test"]["default"]["ua"])
     assert shifted["mean_ua"] == pytest.approx(np.mean([f["ua"] for f in shifted["runs"][0]["folds"]]))
+    t3a = speaker_shift.shifted_accuracy_run(recorded_final, tested["runs"][0], "default_t3a1")  # --accuracy_variant
+    assert [f["ua"] for f in t3a["folds"]] == [row["test"]["default_t3a1"]["ua"] for row in rows]
     with pytest.raises(SystemExit):
         speaker_shift.main([str(screen), "--output", str(tmp_path / "x.json"), "--accuracy_output", str(tmp_path)])
     assert tested["decides_on"] is None

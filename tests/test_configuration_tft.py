@@ -12,7 +12,8 @@ def test_defaults_and_derived_counts():
     assert config.num_frequency_tokens == 16  # 64 bins / 4
     assert (config.window_frames, config.hop_frames) == (None, None)  # whole clips
     fields = set(TFTConfig.__init__.__code__.co_varnames[1 : TFTConfig.__init__.__code__.co_argcount])
-    assert len(fields) <= 32  # 31st: speaker_embedding_shift (search ES1, 0.8.0); 32nd: speaker_embedding_scale (RH1)
+    assert len(fields) <= 33  # 31st: speaker_embedding_shift (search ES1, 0.8.0); 32nd: speaker_embedding_scale (RH1);
+    # 33rd: speaker_head_supports (TA1)
 
 
 def test_round_trip(tmp_path):
@@ -38,6 +39,10 @@ def test_round_trip(tmp_path):
         ),
         ({"use_time_branch": False, "num_prosody_features": 0}, "needs both"),
         ({"speaker_embedding_scale": True}, "needs `speaker_embedding_shift=True`"),
+        ({"speaker_head_supports": 20}, "needs `speaker_embedding_shift=True`"),
+        ({"speaker_embedding_shift": True, "speaker_head_supports": 0}, "must be a positive integer or None, got 0"),
+        ({"speaker_embedding_shift": True, "speaker_head_supports": 2.5}, "positive integer or None, got 2.5"),
+        ({"speaker_embedding_shift": True, "speaker_head_supports": True}, "positive integer or None, got True"),
         ({"use_time_branch": False, "use_fusion": False}, r"join the time tokens and need `use_time_branch=True`"),
         ({"num_prosody_features": -1}, "num_prosody_features"),
         ({"num_prosody_features": 0, "functionals_head": True}, "functionals head .* reads the prosody contours"),

@@ -217,6 +217,55 @@ def test_speaker_embedding_shift_moves_embeddings_by_the_training_mean_minus_the
         assert windowed.windows_per_clip(clip[:, :60]).tolist() == [1]
 
 
+def test_speaker_head_supports_adjusts_the_head_to_the_speakers_most_confident_clips():
+    model = TFTForAudioClassification(
+        TFTModelTester(speaker_embedding_shift=True, speaker_head_supports=2, num_labels=2).config
+    ).eval()
+    dims = model.config.hidden_size
+
+    def padded(rows: list[list[float]]) -> torch.Tensor:  # vectors in the first 3 of the hidden dimensions
+        return torch.nn.functional.pad(torch.tensor(rows), (0, dims - 3))
+
+    w, b, m = padded([[1.0, 0, 0], [0, 2.0, 0]]), torch.tensor([0.1, -0.2]), padded([[0.5, 0.5, 0]])[0]
+    with torch.no_grad():
+        model.classifier.weight.copy_(w)
+        model.classifier.bias.copy_(b)
+        model.embedding_mean.copy_(m)
+    # the speaker's mean is the training mean: the shift moves nothing, the head sees x = embeddings
+    x = padded([[1.5, 0.5, 1.0], [0.5, 1.5, 1.0], [2.5, 0.5, 0.0], [-2.5, -0.5, -2.0]])
+    # the functionals head decides the labels: class 1 for clips 1, 0 (margin ~29) and 3 (~11), class 0 for clip 2;
+    # the Transformer head alone would predict class 0 for clip 0
+    functionals = torch.tensor([[0.0, 30.0], [0.0, 50.0], [90.0, 0.0], [0.0, 10.0]])
+    with pytest.raises(ValueError, match="pass the functionals head's logits of the same clips"):
+        model.set_speaker_embeddings(x)
+    model.set_speaker_embeddings(x, functionals)
+
+    def unit(v: torch.Tensor) -> torch.Tensor:
+        return v / v.norm()
+
+    # supports (k = 2): class 0 -> clip 2; class 1 -> clips 1 and 0 (the lowest entropy), not 3
+    c = torch.stack([unit(unit(w[0]) + unit(x[2] - m)), 2 * unit(unit(w[1]) + unit(x[1] - m) + unit(x[0] - m))])
+    torch.testing.assert_close(model.speaker_classifier_weight, c)
+    torch.testing.assert_close(model.speaker_classifier_bias, b + (w - c) @ m)
+    inputs = TFTModelTester(num_labels=2).inputs((60, 37, 9, 50))
+    with torch.no_grad():
+        transformer = model.head_logits(x, inputs["input_features"], inputs["attention_mask"].bool())[0]
+    torch.testing.assert_close(transformer, (x - m) @ c.T + m @ w.T + b)
+    model.set_speaker_embeddings(x[1:2], functionals[1:2])  # no clip predicted as class 0: its row stays
+    torch.testing.assert_close(model.speaker_classifier_weight[0], w[0])
+    model.set_speaker_embeddings(None)
+    assert model.speaker_classifier_weight is None and model.speaker_classifier_bias is None
+    inputs = TFTModelTester().inputs()
+    with torch.no_grad():  # from real clips: the functionals head's logits are those the model adds
+        unadapted = model(**inputs)
+        functionals = model.functionals_logits(**inputs)
+        torch.testing.assert_close(
+            unadapted.logits, model.classifier(model.utterance_embeddings(**inputs)) + functionals
+        )
+        model.set_speaker_embeddings(model.utterance_embeddings(**inputs), functionals)
+        assert not torch.allclose(model(**inputs).logits, unadapted.logits)
+
+
 def test_speaker_embedding_scale_standardises_embeddings_over_the_speakers_clips(tmp_path):
     model = TFTForAudioClassification(TFTModelTester(speaker_embedding_shift=True, speaker_embedding_scale=True).config)
     inputs = TFTModelTester().inputs((60, 37, 9, 50))

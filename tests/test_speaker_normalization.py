@@ -25,7 +25,7 @@ from tft_ser.training.head_refit import (
     SPEAKER_REFIT_FUNCTIONALS_WEIGHT,
     refit_transformer_head,
 )
-from tft_ser.training.models import refits_head
+from tft_ser.training.models import protocol_head_settings, refits_head
 
 
 def clips_of(speaker_gain: float, seed: int, count: int = 6) -> list[np.ndarray]:
@@ -125,10 +125,11 @@ def test_head_refitted_without_per_speaker_standardisation_scores_the_embeddings
 
 
 def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
-    results = run(tmp_path, "--normalization", "speaker", "--speaker_embedding_scale", "--folds", "0",
-                  "--num_train_epochs", "1")  # fmt: skip
+    results = run(tmp_path, "--normalization", "speaker", "--speaker_embedding_scale", "--speaker_head_supports", "3",
+                  "--folds", "0", "--num_train_epochs", "1")  # fmt: skip
     config = json.loads((tmp_path / "export" / "config.json").read_text())
     assert config["speaker_embedding_shift"] and config["speaker_embedding_scale"]
+    assert config["speaker_head_supports"] == 3  # T3A (TA1), tested with it (tests/test_benchmark_speaker_shift.py)
     assert config["functionals_weight"] == 0.0  # trained at weight 2, the refitted head then scores alone (RW1)
     model = TFTForAudioClassification.from_pretrained(tmp_path / "export")
     assert not torch.allclose(model.embedding_std, torch.ones_like(model.embedding_std))
@@ -136,6 +137,7 @@ def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
     card = ModelCard.load(tmp_path / "export" / "README.md").text
     assert "standardised over the speaker's clips" in card and "its logits are not used" in card
     assert "functionals_weight = 1.0" not in card  # the unadapted advice (HW4) is for a trained head, not a refit
+    assert "`config.speaker_head_supports` = 3 the Transformer head is also adjusted to the speaker" in card
 
 
 def fitted(clips: datasets.Dataset) -> TFTFeatureExtractor:
@@ -194,6 +196,17 @@ def test_run_with_refit_head_tests_and_exports_the_refitted_single_clip_model(tm
                                 "--model_name_or_path", str(export), "--report_to", "none"])  # fmt: skip
     assert evaluated["folds"][0]["test"] == fold["test"]
     assert "--refit_head is unused with --do_train false" in caplog.text
+
+
+def test_speaker_head_settings_are_those_of_a_speaker_adaptive_run(caplog):
+    caplog.set_level("INFO")
+    arguments = {"speaker_embedding_scale": True, "speaker_head_supports": 20}
+    adaptive = protocol_head_settings(ModelArguments(normalization="speaker", **arguments))
+    assert adaptive["speaker_embedding_shift"] and adaptive["speaker_head_supports"] == 20
+    single_clip = protocol_head_settings(ModelArguments(normalization="global", **arguments))
+    assert not single_clip["speaker_embedding_shift"] and single_clip["speaker_head_supports"] is None
+    assert "--speaker_head_supports is unused with --normalization global" in caplog.text
+    assert "--speaker_embedding_scale is unused with --normalization global" in caplog.text
 
 
 def test_refit_head_is_unused_with_speaker_normalization_and_the_ast(caplog):

@@ -168,13 +168,13 @@ def test_adapt_to_the_recording_or_to_all_files(model_dir, tmp_path, capsys):
     assert len({r["normalization"]["speech_s"] for r in results}) == 1 and results[0]["normalization"]["speech_s"] > 10
 
 
-@pytest.mark.parametrize("scale", [False, True])
-def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_speech(tmp_path, capsys, scale):
+@pytest.mark.parametrize(("scale", "supports"), [(False, None), (True, None), (False, 2)])
+def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_speech(tmp_path, capsys, scale, supports):
     from tft_ser import EmotionClassifier, load_audio, predict_recording, speech_segments
     from tft_ser.vad import VADOptions
     from tft_ser.windows import window_spans
 
-    model_dir = str(shifted_export(scale))
+    model_dir = str(shifted_export(scale, supports))
     clips = [casia_clip(e, u) for u in (201, 202) for e in EMOTIONS]
     recording, _ = long_recording(clips, [1.0, 0.0, 0.0, 2.0, 1.2, 0.0, 0.0, 1.5])  # a segment longer than a window
     sf.write(tmp_path / "long.wav", recording, SR)
@@ -182,6 +182,7 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     adapted = json.loads(capsys.readouterr().out)["results"][0]
     assert adapted["normalization"]["statistics"] == "recording" and adapted["normalization"]["embedding_shift"]
     assert adapted["normalization"]["embedding_scale"] is scale
+    assert adapted["normalization"]["head_adjusted"] is (supports is not None)
     # by hand: the extractor adapted to the VAD's speech, the model shifted from the mean embedding of its windows
     classifier = EmotionClassifier.from_pretrained(model_dir)
     recording = load_audio(tmp_path / "long.wav")
@@ -193,14 +194,17 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     unshifted = predict_recording(plain, recording, segments=segments).scores
     with torch.no_grad():
         inputs = plain.feature_extractor(windows, sampling_rate=SR, padding="longest", return_tensors="pt")
-        classifier.model.set_speaker_embeddings(classifier.model.utterance_embeddings(**inputs))
+        model = classifier.model
+        model.set_speaker_embeddings(model.utterance_embeddings(**inputs), model.functionals_logits(**inputs))
+        assert (model.speaker_classifier_weight is None) is (supports is None)
     expected = predict_recording(plain, recording, segments=segments).scores
     classifier.model.set_speaker_embeddings(None)
     assert adapted["prediction"]["scores"] == pytest.approx(expected, abs=1e-5)
     assert expected != pytest.approx(unshifted, abs=1e-5)  # the shift changed the scores
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--adapt", "recording"]) == 0
     said = "standardised over that speech" if scale else "shifted to that speech's mean"
-    assert f"s of speech, utterance embeddings {said})" in capsys.readouterr().out
+    adjusted = ", Transformer head adjusted to it (T3A)" if supports else ""
+    assert f"s of speech, utterance embeddings {said}{adjusted})" in capsys.readouterr().out
 
 
 def test_too_few_windows_to_standardise_over_adapt_the_statistics_only(tmp_path, capsys, monkeypatch):

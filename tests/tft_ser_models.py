@@ -68,13 +68,18 @@ def trained_export(inference_window_frames: int | None = None) -> Path:
 
 
 @functools.cache
-def shifted_export(scale: bool = False) -> Path:
-    """`trained_export`'s model with `speaker_embedding_shift` (and with `scale`, `speaker_embedding_scale`): its
+def shifted_export(scale: bool = False, supports: int | None = None) -> Path:
+    """`trained_export`'s model with `speaker_embedding_shift` (and with `scale`, `speaker_embedding_scale`; with
+    `supports`, `speaker_head_supports`): its
     training embedding statistics are those of its clips. Its functionals head has weight 0: its logits (tens) would
     drown the Transformer head's (ones), which the shift moves."""
     source = trained_export()
     model = TFTForAudioClassification.from_pretrained(
-        source, speaker_embedding_shift=True, speaker_embedding_scale=scale, functionals_weight=0.0
+        source,
+        speaker_embedding_shift=True,
+        speaker_embedding_scale=scale,
+        speaker_head_supports=supports,
+        functionals_weight=0.0,
     )
     model.eval()
     extractor = TFTFeatureExtractor.from_pretrained(source)

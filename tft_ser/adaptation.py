@@ -1,7 +1,8 @@
 """Speaker adaptation for `tft-ser predict --adapt`, from the speech (VAD segments) of a recording or of several files
 of one speaker: feature statistics through `TFTFeatureExtractor.adapted`, and for a model with
-`config.speaker_embedding_shift` the speaker's utterance embeddings over that speech (their mean, and with
-`config.speaker_embedding_scale` their spread), in the windows that `predict_recording` scores."""
+`config.speaker_embedding_shift` the speaker's utterance embeddings over that speech (their mean, with
+`config.speaker_embedding_scale` their spread, and with `config.speaker_head_supports` the Transformer head adjusted
+to them), in the windows that `predict_recording` scores."""
 
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ class Adaptation:
     note: str | None = None
 
     def to_dict(self) -> dict:
-        shifted = self.classifier.speaker_embeddings is not None
-        scaled = shifted and getattr(self.classifier.model.config, "speaker_embedding_scale", False)
+        shifted, config = self.classifier.speaker_inputs is not None, self.classifier.model.config
+        scaled = shifted and getattr(config, "speaker_embedding_scale", False)
+        adjusted = shifted and getattr(config, "speaker_head_supports", None) is not None
         return {"statistics": self.source, "speech_s": round(self.speech_s, 2), "embedding_shift": shifted,
-                "embedding_scale": scaled, "note": self.note}  # fmt: skip
+                "embedding_scale": scaled, "head_adjusted": adjusted, "note": self.note}  # fmt: skip
 
 
 def adapt(
@@ -59,5 +61,5 @@ def adapt(
         if getattr(config, "speaker_embedding_scale", False) and len(windows) < MIN_SPEAKER_EMBEDDINGS:
             note = f"embeddings not adapted: {len(windows)} window(s) of speech, {MIN_SPEAKER_EMBEDDINGS} needed"
             return Adaptation(adapted, source, seconds, note)
-        adapted = adapted.with_speaker_embeddings(adapted.embeddings(windows))
+        adapted = adapted.with_speaker_inputs(adapted.adaptation_inputs(windows))
     return Adaptation(adapted, source, seconds)

@@ -16,20 +16,21 @@ DEFAULT_MAX_FRAMES = 300
 
 class EmotionClassifier:
     """A TFT audio-classification model with its feature extractor; `window_samples` is the model's window.
-    `speaker_embeddings`: a speaker's utterance embeddings (`adaptation.adapt`), which the model's embeddings are
-    shifted (and scaled) from while it scores (`config.speaker_embedding_shift`, `set_speaker_embeddings`)."""
+    `speaker_inputs`: a speaker's utterance embeddings and the functionals head's logits of the same speech
+    ([`adaptation_inputs`], `adaptation.adapt`), which the model is adapted to while it scores
+    (`config.speaker_embedding_shift`, `set_speaker_embeddings`)."""
 
     def __init__(
         self,
         model: torch.nn.Module,
         feature_extractor,
         batch_size: int = 16,
-        speaker_embeddings: torch.Tensor | None = None,
+        speaker_inputs: tuple[torch.Tensor, torch.Tensor | None] | None = None,
     ) -> None:
         self.model = model.eval()
         self.feature_extractor = feature_extractor
         self.batch_size = batch_size
-        self.speaker_embeddings = speaker_embeddings
+        self.speaker_inputs = speaker_inputs
         self.sampling_rate: int = feature_extractor.sampling_rate
         self.labels: list[str] = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
@@ -46,30 +47,33 @@ class EmotionClassifier:
         """The same model with another feature extractor (e.g. one adapted to a speaker), not shifted to a speaker."""
         return EmotionClassifier(self.model, feature_extractor, self.batch_size)
 
-    def with_speaker_embeddings(self, embeddings: torch.Tensor) -> EmotionClassifier:
-        """The same model and feature extractor, adapted to a speaker's utterance `embeddings` while it scores."""
-        return EmotionClassifier(self.model, self.feature_extractor, self.batch_size, embeddings)
+    def with_speaker_inputs(self, inputs: tuple[torch.Tensor, torch.Tensor | None]) -> EmotionClassifier:
+        """The same model and feature extractor, adapted to a speaker's [`adaptation_inputs`] while it scores."""
+        return EmotionClassifier(self.model, self.feature_extractor, self.batch_size, inputs)
 
     @contextmanager
     def speaker(self) -> Iterator[torch.nn.Module]:
-        """The model, shifted to this classifier's speaker (if any) until the block ends."""
-        if self.speaker_embeddings is None:
+        """The model, adapted to this classifier's speaker (if any) until the block ends."""
+        if self.speaker_inputs is None:
             yield self.model
             return
-        self.model.set_speaker_embeddings(self.speaker_embeddings)
+        self.model.set_speaker_embeddings(*self.speaker_inputs)
         try:
             yield self.model
         finally:
             self.model.set_speaker_embeddings(None)
 
-    def embeddings(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
-        """The utterance embeddings the Transformer head scores, `(embeddings, hidden_size)`, of clips of at most
-        `window_samples` samples, in batches."""
-        parts = []
+    def adaptation_inputs(self, clips: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`set_speaker_embeddings`' arguments for a speaker's clips of at most `window_samples` samples, in batches:
+        the utterance embeddings the Transformer head scores `(clips, hidden_size)` and the functionals head's logits
+        of the same clips `(clips, labels)` (None for a model without that head)."""
+        parts, functionals = [], []
         for start in range(0, len(clips), self.batch_size):
+            inputs = self.features(clips[start : start + self.batch_size])
             with torch.inference_mode():
-                parts.append(self.model.utterance_embeddings(**self.features(clips[start : start + self.batch_size])))
-        return torch.cat(parts)
+                parts.append(self.model.utterance_embeddings(**inputs))
+                functionals.append(self.model.functionals_logits(**inputs))
+        return torch.cat(parts), None if functionals[0] is None else torch.cat(functionals)
 
     @property
     def device(self) -> torch.device:

@@ -32,6 +32,8 @@ def _normalization_line(result: dict) -> str:
     shift = ", utterance embeddings shifted to that speech's mean" if n.get("embedding_shift") else ""
     if n.get("embedding_scale"):
         shift = ", utterance embeddings standardised over that speech"
+    if n.get("head_adjusted"):
+        shift += ", Transformer head adjusted to it (T3A)"
     note = f"; {n['note']}" if n.get("note") else ""
     return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech{shift}){note}"
 

@@ -110,6 +110,14 @@ class ModelArguments:
             "functionals head's weight goes to 0 (searches RH1 and RW1, the RAVDESS recipe); unused otherwise."
         },
     )
+    speaker_head_supports: int | None = field(
+        default=None,
+        metadata={
+            "help": "With --normalization speaker, a new TFT also adjusts its Transformer head to each speaker by "
+            "T3A, from the k most confident of the speaker's clips per predicted class (config.speaker_head_supports; "
+            "search TA1, 20 in the CASIA recipe); unused otherwise."
+        },
+    )
     refit_head: bool = field(
         default=False,
         metadata={

@@ -91,6 +91,7 @@ def model_card(results: dict, model_id: str, config: TFTConfig | None = None) ->
         functionals_weight=getattr(config, "functionals_weight", 1.0),
         speaker_embedding_shift=getattr(config, "speaker_embedding_shift", False),
         speaker_embedding_scale=getattr(config, "speaker_embedding_scale", False),
+        speaker_head_supports=getattr(config, "speaker_head_supports", None),
     )
 
 

@@ -127,13 +127,17 @@ def protocol_head_settings(model_args: ModelArguments) -> dict:
     """The head settings of a new TFT head for the training normalisation: a speaker-adaptive model weighs its
     functionals head by 2 (search HW7), shifts its embeddings to the speaker (search ES1) and, with
     `--speaker_embedding_scale`, standardises them per speaker under a head refitted after training, which then
-    scores alone (searches RH1 and RW1, `head_refit.refit_transformer_head`)."""
+    scores alone (searches RH1 and RW1, `head_refit.refit_transformer_head`), and with `--speaker_head_supports`
+    adjusts its Transformer head to each speaker (T3A, search TA1)."""
     speaker = model_args.normalization == "speaker"
     weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
     scale = speaker and model_args.speaker_embedding_scale
-    if model_args.speaker_embedding_scale and not speaker:
-        logger.info(f"--speaker_embedding_scale is unused with --normalization {model_args.normalization}.")
-    return {"functionals_weight": weight, "speaker_embedding_shift": speaker, "speaker_embedding_scale": scale}
+    supports = model_args.speaker_head_supports if speaker else None
+    for name in ("speaker_embedding_scale", "speaker_head_supports"):
+        if getattr(model_args, name) and not speaker:
+            logger.info(f"--{name} is unused with --normalization {model_args.normalization}.")
+    return {"functionals_weight": weight, "speaker_embedding_shift": speaker, "speaker_embedding_scale": scale,
+            "speaker_head_supports": supports}  # fmt: skip
 
 
 def refits_head(model_args: ModelArguments) -> bool:
@@ -176,12 +180,14 @@ def checkpoint_head_settings(model_args: ModelArguments) -> dict:
             f"speaker and its functionals head keeps weight {config.functionals_weight} (a new model, or a bare "
             f"backbone, gets the shift and weight {settings['functionals_weight']:g})."
         )
-    elif settings["speaker_embedding_scale"] and not config.speaker_embedding_scale:
-        logger.warning(
-            f"--model_name_or_path {model_args.model_name_or_path} was trained without speaker_embedding_scale and "
-            "is fine-tuned with its own config: --speaker_embedding_scale is unused (a new model, or a bare "
-            "backbone, gets it)."
-        )
+    else:
+        for name in ("speaker_embedding_scale", "speaker_head_supports"):
+            if settings[name] and getattr(config, name, None) != settings[name]:
+                logger.warning(
+                    f"--model_name_or_path {model_args.model_name_or_path} was trained with {name}="
+                    f"{getattr(config, name, None)} and is fine-tuned with its own config: --{name} is unused (a new "
+                    "model, or a bare backbone, gets it)."
+                )
     return {}
 
 

@@ -3,7 +3,8 @@ embedding is recorded in it, and each test speaker's clips are scored with their
 (the speaker's mean over all of their clips: unlabelled audio, as the speaker-adaptive feature statistics). With
 `config.speaker_embedding_scale` (search RH1) the embeddings are standardised per speaker as well, and the
 Transformer head is refitted on the training clips' standardised embeddings before the test and then scores alone
-(`head_refit.refit_transformer_head`; search RW1: the functionals head, trained beside it, gets weight 0)."""
+(`head_refit.refit_transformer_head`; search RW1: the functionals head, trained beside it, gets weight 0). With
+`config.speaker_head_supports` (search TA1) the Transformer head is adjusted to each speaker's clips as well (T3A)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from .clip_embeddings import batches, embeddings, labelled_embeddings
+from .clip_embeddings import batches, labelled_embeddings, speaker_inputs
 from .data import SpeechEmotionCollator
 from .fold_job import FoldOutcome
 from .head_refit import refit_transformer_head
@@ -43,7 +44,7 @@ def scores_by_speaker(
         for speaker in np.unique(speakers):
             rows = np.flatnonzero(speakers == speaker)
             if shifted:
-                model.set_speaker_embeddings(embeddings(model, split, rows, collator, batch_size)[0])
+                model.set_speaker_embeddings(*speaker_inputs(model, split, rows, collator, batch_size))
             for batch in batches(split, rows, collator, batch_size, model.device):
                 for name, value in score(batch).items():
                     parts.setdefault(name, []).append(value)
