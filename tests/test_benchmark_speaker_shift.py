@@ -11,6 +11,7 @@ from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
+import skewed_speakers
 import speaker_shift
 
 from tft_ser.training.head_refit import REFIT_CS
@@ -26,6 +27,13 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         rows = speakers == speaker
         assert np.allclose(centred[rows].mean(0), 0) and np.allclose(centred[rows], x[rows] - x[rows].mean(0))
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
+
+
+def test_a_skewed_speaker_keeps_the_dominant_class_and_a_share_of_each_other():
+    labels = np.array([0] * 10 + [1] * 10 + [2] * 4)
+    rows = skewed_speakers.skewed_rows(labels, 1, 0.2, np.random.default_rng(0))
+    assert np.array_equal(np.sort(rows), rows) and len(set(rows)) == len(rows)
+    assert np.bincount(labels[rows]).tolist() == [2, 10, 1]  # 20 % of 10, all 10, at least one of 4
 
 
 def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
@@ -53,6 +61,17 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
         assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
         assert fold["default_refit_c"] is None  # nothing refitted without speaker_embedding_scale
+    # skewed_speakers.py on the same screen: a balanced speaker, adapted to all of their clips, is `default`
+    skewed = skewed_speakers.main([str(screen), "--output", str(tmp_path / "s.json"), "--others", "0.5"])
+    for fold in run["folds"]:
+        [balanced] = [
+            d for d in skewed["runs"][0]["draws"] if d["fold"] == fold["fold"] and d["dominant"] == "balanced"
+        ]
+        assert balanced["default"]["ua"] == fold["last"]["default"]
+        assert balanced["t3a20"]["ua"] == fold["last"]["default_t3a20"]
+    draws = [d for d in skewed["runs"][0]["draws"] if d["dominant"] != "balanced"]
+    assert draws and all(d["clips"] < balanced["clips"] for d in draws)
+    assert set(skewed["runs"][0]["mean"]["last"]) >= {"default_skewed_dominant_recall", "t3a20_skewed_others_recall"}
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
