@@ -7,7 +7,8 @@ For each fold of a speaker-adaptive screen (its validation speakers, at the last
 and each class c, a skewed speaker is drawn: all of the speaker's clips of class c and a share `--others` of each
 other class's (seeded). The whole adaptation then runs on those clips alone (the feature statistics, the embedding
 shift and the head) and the same clips are scored, as `run_train.py` tests a model of the screen's config
-(`default`) and with T3A at k supports per class (`t3a{k}`, the package's `config.speaker_head_supports`). Reported
+(`default`) and with T3A at k supports per class (`t3a{k}`, the package's `config.speaker_head_supports`), and
+unadapted (`unadapted`: the exported training-speaker statistics, no shift, as a single clip is scored). Reported
 per variant: UA over the skewed speakers, the recall of their dominant class and the mean recall of the others
 (means over folds, speakers and c), beside the balanced speaker's UA (all of their clips). Diagnostic only: nothing
 is chosen on it.
@@ -54,14 +55,16 @@ def skewed_rows(labels: np.ndarray, dominant: int, others: float, rng: np.random
     return np.sort(np.concatenate(rows))
 
 
-def variant_scores(model, clips, extractor, batch_size: int) -> dict[str, dict[str, np.ndarray]]:
-    """Each variant's predictions of the one speaker's `clips`, adapted to those clips alone."""
-    collator = SpeechEmotionCollator(
-        extractor, train=False, speaker_statistics=fit_speaker_statistics(clips, extractor)
-    )
+def variant_scores(model, clips, extractor, exported: SpeechEmotionCollator, batch_size: int) -> dict:
+    """Each variant's predictions of the one speaker's `clips`, adapted to those clips alone (`unadapted`: with the
+    collator of the `exported` statistics)."""
+    statistics = fit_speaker_statistics(clips, extractor)
+    collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
     scored = scores_by_speaker(model, clips, collator, batch_size, lambda batch: head_logits(model, batch, True))
     speakers = np.asarray(clips["speaker"])
     variants = {"default": scored["model"]} | {f"t3a{k}": t3a_logits(model, scored, speakers, k) for k in TA1_KS}
+    plain = scores_by_speaker(model, clips, exported, batch_size, lambda batch: head_logits(model, batch), shift=False)
+    variants["unadapted"] = plain["model"]
     return {name: logits.argmax(-1).numpy() for name, logits in variants.items()}
 
 
@@ -86,6 +89,7 @@ def score_run(run: dict, batch_size: int, others: float, seed: int) -> dict:
         if model.config.speaker_head_supports is not None:
             raise ValueError(f"{fold_dir}: the model adjusts its head already; score a screen trained without it.")
         collator = evaluation_collator(fold_dir, fold, normalization)
+        exported = evaluation_collator(fold_dir, fold, normalization, adapted=False)
         adapt_to_training_speakers(model, fold.splits["train"], collator, batch_size)
         validation, num_labels = fold.splits["validation"], model.config.num_labels
         speakers, labels = np.asarray(validation["speaker"]), np.asarray(validation["label"])
@@ -95,7 +99,8 @@ def score_run(run: dict, batch_size: int, others: float, seed: int) -> dict:
                 int(c): own[skewed_rows(labels[own], c, others, rng)] for c in np.unique(labels[own])
             }
             for dominant, chosen in draws.items():
-                predictions = variant_scores(model, validation.select(chosen), collator.feature_extractor, batch_size)
+                clips = validation.select(chosen)
+                predictions = variant_scores(model, clips, collator.feature_extractor, exported, batch_size)
                 row = {"fold": fold.index, "speaker": str(speaker), "dominant": dominant, "clips": len(chosen)}
                 row |= {name: draw_scores(predicted, labels[chosen], dominant, num_labels)
                         for name, predicted in predictions.items()}  # fmt: skip

@@ -71,7 +71,8 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert balanced["t3a20"]["ua"] == fold["last"]["default_t3a20"]
     draws = [d for d in skewed["runs"][0]["draws"] if d["dominant"] != "balanced"]
     assert draws and all(d["clips"] < balanced["clips"] for d in draws)
-    assert set(skewed["runs"][0]["mean"]["last"]) >= {"default_skewed_dominant_recall", "t3a20_skewed_others_recall"}
+    assert set(skewed["runs"][0]["mean"]["last"]) >= {"default_skewed_dominant_recall", "t3a20_skewed_others_recall",
+                                                      "unadapted_skewed_ua", "unadapted_balanced"}  # fmt: skip
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
