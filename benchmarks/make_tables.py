@@ -50,7 +50,8 @@ NAMES = {
     "tft_rh1": "TFT (RH1's refitted head with the functionals head at weight 2: the RAVDESS speaker-adaptive default "
     "before RW1)",
     "tft_trained_head": "TFT 0.8.0 (the trained Transformer head: the single-clip default before RG1)",
-    "tft_es1": "TFT 0.8.0 (the trained Transformer head, shifted: the RAVDESS speaker-adaptive default before RH1)",
+    "tft_es1": "TFT 0.8.0 (the trained Transformer head, shifted: the speaker-adaptive default before RH1 on RAVDESS, "
+    "TA1 on CASIA)",
     "tft_unshifted": "TFT 0.7.0 (no speaker shift of the utterance embeddings: the default before ES1)",
     "tft_dropout01": "TFT 0.6.0 (feed-forward dropout 0.1: the default before AD0)",
     "tft_weight8": "TFT 0.5.0 (its functionals head at weight 8: the default before HW7)",
@@ -512,7 +513,11 @@ def render_results(results_dir: Path) -> str:
         "models re-scored with the shift (`benchmarks/speaker_shift.py --split test`); one without is scored "
         "without it. The RAVDESS recipe's speaker-adaptive model also standardises each speaker's embeddings under a "
         "Transformer head refitted after training (search RH1, `--speaker_embedding_scale`): its `TFT (default)` row "
-        "was trained and tested that way by `run_train.py`, with the 0.8.0 default as `TFT 0.8.0` beside it. Both "
+        "was trained and tested that way by `run_train.py`, with the 0.8.0 default as `TFT 0.8.0` beside it. The "
+        "CASIA recipe's speaker-adaptive model also adjusts each test speaker's Transformer head to their clips (T3A, "
+        "search TA1, `--speaker_head_supports 20`; inference only): its `TFT (default)` row holds models trained by "
+        "`run_train.py` and re-scored with it (`speaker_shift.py --split test --accuracy_variant default_t3a20`), "
+        "the same models without it as `TFT 0.8.0` beside it. Both "
         "recipes' single-clip models refit their Transformer head after training (search RG1, `--refit_head`, adopted "
         "on validation speakers): each corpus's single-clip `TFT (default)` row was trained and tested that way by "
         "`run_train.py`, with the trained head of 0.8.0 beside it.", "",
