@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> dict:
         shifted = {key: source[key] for key in ("benchmark", "corpus", "recipe", "protocol", "environment")}
         shifted["command"] = report["command"]
         pairs = zip(sources, runs, strict=True)
-        runs = [shifted_accuracy_run(*pair, args.accuracy_variant) for pair in pairs]
-        shifted["systems"] = {args.system: summarise(runs)}
+        shifted_runs = [shifted_accuracy_run(*pair, args.accuracy_variant) for pair in pairs]
+        shifted["systems"] = {args.system: summarise(shifted_runs)}
         args.accuracy_output.parent.mkdir(parents=True, exist_ok=True)
         args.accuracy_output.write_text(json.dumps(shifted, indent=1))
         print(f"accuracy report: {args.accuracy_output}")
