@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -12,6 +12,20 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 import modeling_tft  # noqa: F401  (registers the "tft" model type with the Auto classes)
 
 DEFAULT_MAX_FRAMES = 300
+
+
+@torch.no_grad()
+def speaker_adaptation_inputs(
+    model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """`set_speaker_embeddings`' arguments from the model inputs of a speaker's clips, batch by batch: their utterance
+    embeddings and the functionals head's logits of the same clips (one per inference window of a long clip; None
+    for a model without that head)."""
+    parts, functionals = [], []
+    for inputs in batches:
+        parts.append(model.utterance_embeddings(**inputs))
+        functionals.append(model.functionals_logits(**inputs))
+    return torch.cat(parts), None if functionals[0] is None else torch.cat(functionals)
 
 
 class EmotionClassifier:
@@ -67,13 +81,8 @@ class EmotionClassifier:
         """`set_speaker_embeddings`' arguments for a speaker's clips of at most `window_samples` samples, in batches:
         the utterance embeddings the Transformer head scores `(clips, hidden_size)` and the functionals head's logits
         of the same clips `(clips, labels)` (None for a model without that head)."""
-        parts, functionals = [], []
-        for start in range(0, len(clips), self.batch_size):
-            inputs = self.features(clips[start : start + self.batch_size])
-            with torch.inference_mode():
-                parts.append(self.model.utterance_embeddings(**inputs))
-                functionals.append(self.model.functionals_logits(**inputs))
-        return torch.cat(parts), None if functionals[0] is None else torch.cat(functionals)
+        starts = range(0, len(clips), self.batch_size)
+        return speaker_adaptation_inputs(self.model, (self.features(clips[s : s + self.batch_size]) for s in starts))
 
     @property
     def device(self) -> torch.device:

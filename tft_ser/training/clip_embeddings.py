@@ -32,17 +32,6 @@ def embeddings(model: PreTrainedModel, split: datasets.Dataset, rows: np.ndarray
     return torch.cat(parts), np.concatenate(owners)
 
 
-@torch.no_grad()
-def speaker_inputs(model: PreTrainedModel, split: datasets.Dataset, rows: np.ndarray, collator, batch_size: int):
-    """`set_speaker_embeddings`' arguments for a speaker's clips `rows` of `split`: their utterance embeddings and
-    the functionals head's logits of the same clips (one per inference window of a long clip; None without it)."""
-    parts, functionals = [], []
-    for batch in batches(split, rows, collator, batch_size, model.device):
-        parts.append(model.utterance_embeddings(**batch))
-        functionals.append(model.functionals_logits(**batch))
-    return torch.cat(parts), None if functionals[0] is None else torch.cat(functionals)
-
-
 def labelled_embeddings(model: PreTrainedModel, split: datasets.Dataset, collator, batch_size: int):
     """The utterance embeddings of every clip of `split` (one per inference window), with the label and the speaker
     of the clip each comes from."""

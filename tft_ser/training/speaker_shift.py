@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from .clip_embeddings import batches, labelled_embeddings, speaker_inputs
+from tft_ser.classifier import speaker_adaptation_inputs
+
+from .clip_embeddings import batches, labelled_embeddings
 from .data import SpeechEmotionCollator
 from .fold_job import FoldOutcome
 from .head_refit import refit_transformer_head
@@ -44,7 +46,8 @@ def scores_by_speaker(
         for speaker in np.unique(speakers):
             rows = np.flatnonzero(speakers == speaker)
             if shifted:
-                model.set_speaker_embeddings(*speaker_inputs(model, split, rows, collator, batch_size))
+                inputs = batches(split, rows, collator, batch_size, model.device)
+                model.set_speaker_embeddings(*speaker_adaptation_inputs(model, inputs))
             for batch in batches(split, rows, collator, batch_size, model.device):
                 for name, value in score(batch).items():
                     parts.setdefault(name, []).append(value)
