@@ -44,11 +44,10 @@ HEADS = ("transformer", "functionals", "model")
 
 @torch.no_grad()
 def head_logits(
-    model: TFTForAudioClassification, batch: dict[str, torch.Tensor], head_input: bool = False
+    model: TFTForAudioClassification, batch: dict[str, torch.Tensor], embeddings: bool = False
 ) -> dict[str, torch.Tensor]:
     """Each head's logits `(batch, labels)` and the model's, which combine them, from one backbone pass; with
-    `head_input`, also the utterance embedding (`embedding`) and the Transformer head's input (`head_input`: the
-    embedding as adapted to the speaker)."""
+    `embeddings`, also the utterance embeddings (`embedding`)."""
     features, mask = batch["input_features"], batch["attention_mask"]
     pooled = model.tft(features, attention_mask=mask).pooler_output
     transformer, functionals = model.head_logits(pooled, features, mask.bool())
@@ -57,9 +56,7 @@ def head_logits(
         "functionals": functionals,
         "model": model.combine_heads((transformer, functionals)),
     }
-    if not head_input:
-        return logits
-    return logits | {"embedding": pooled, "head_input": model.speaker_shifted(pooled)}
+    return logits | {"embedding": pooled} if embeddings else logits
 
 
 def evaluation_collator(fold_dir: Path, fold, normalization: str, adapted: bool = True) -> SpeechEmotionCollator:

@@ -119,9 +119,9 @@ def default_logits(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Each head's logits and the model's (`head_logits`) of the clips of the split `held_out` as `run_train.py` tests
     a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
-    (a copy; `model` is left as it is), with the embeddings and the Transformer head's input (`head_input`) and, for
-    a model that adapts, the model's logits with T3A's head at each k of `TA1_KS` (`t3a{k}`, search TA1); and the C
-    of the refitted Transformer head (None where none is refitted)."""
+    (a copy; `model` is left as it is), with the utterance embeddings (`embedding`) and, for a model that adapts,
+    the model's logits with T3A's head at each k of `TA1_KS` (`t3a{k}`, search TA1); and the C of the refitted
+    Transformer head (None where none is refitted)."""
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
@@ -136,8 +136,8 @@ def default_logits(
 def t3a_logits(
     model: TFTForAudioClassification, scored: dict[str, torch.Tensor], speakers: np.ndarray, k: int
 ) -> torch.Tensor:
-    """Search TA1: the model's logits of the clips of `scored` (`head_logits` with `head_input`, each speaker's clips
-    scored adapted to them) with its Transformer head adjusted to each speaker by the package's T3A at `k` supports
+    """Search TA1: the model's logits of the clips of `scored` (`head_logits` with `embeddings`: their embeddings and
+    functionals logits) with its Transformer head adjusted to each speaker by the package's T3A at `k` supports
     per class (`config.speaker_head_supports = k`, `set_speaker_embeddings`) from those clips: what `run_train.py`
     tests with that config, without another pass of the backbone."""
     own, out = model.config.speaker_head_supports, torch.empty_like(scored["model"])
@@ -147,9 +147,7 @@ def t3a_logits(
             rows = torch.from_numpy(np.flatnonzero(speakers == speaker))
             functionals = scored["functionals"][rows]
             model.set_speaker_embeddings(scored["embedding"][rows], functionals)
-            weight, bias = model.speaker_classifier_weight, model.speaker_classifier_bias  # T3A's head
-            transformer = torch.nn.functional.linear(scored["head_input"][rows], weight, bias)
-            out[rows] = model.combine_heads((transformer, functionals))
+            out[rows] = model.combine_heads((model.transformer_logits(scored["embedding"][rows]), functionals))
     finally:
         model.set_speaker_embeddings(None)
         model.config.speaker_head_supports = own

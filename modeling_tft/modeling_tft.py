@@ -579,8 +579,8 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             Class indices in `[0, num_labels)`; the loss is the cross-entropy of `self.loss_function` on `logits`
             (training through `run_train.py` puts a loss on each of `head_logits` instead).
         """
-        window, head_logits = self.config.window_frames, None
-        if window is not None and input_features.shape[1] > window:
+        head_logits = None
+        if self._in_windows(input_features):
             self._check_no_layer_outputs(kwargs, input_features.shape[1])
             logits, hidden_states, attentions = self._windowed_logits(input_features, attention_mask), None, None
         else:
@@ -601,15 +601,24 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         """The Transformer head's logits of the clips' `pooled` embeddings and, with the functionals head, its logits
         of their `input_features` (real frames: `frame_mask`); the model's logits combine them ([`combine_heads`]).
         The Transformer head is the one adjusted to the speaker where one is set (`config.speaker_head_supports`)."""
-        hidden = self.dropout(self.speaker_shifted(pooled))
-        if self.speaker_classifier_weight is None:
-            logits = self.classifier(hidden)
-        else:
-            weight, bias = (t.to(hidden.dtype) for t in (self.speaker_classifier_weight, self.speaker_classifier_bias))
-            logits = nn.functional.linear(hidden, weight, bias)
+        logits = self.transformer_logits(pooled)
         if self.functionals is None:
             return (logits,)
         return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
+
+    def transformer_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The Transformer head's logits of the clips' `pooled` embeddings (adapted to the speaker where one is set:
+        [`speaker_shifted`], and with `config.speaker_head_supports` the head adjusted to them)."""
+        hidden = self.dropout(self.speaker_shifted(pooled))
+        if self.speaker_classifier_weight is None:
+            return self.classifier(hidden)
+        weight, bias = (t.to(hidden.dtype) for t in (self.speaker_classifier_weight, self.speaker_classifier_bias))
+        return nn.functional.linear(hidden, weight, bias)
+
+    def _in_windows(self, input_features: torch.Tensor) -> bool:
+        """Whether inputs this long are scored in inference windows (`config.window_frames`)."""
+        window = self.config.window_frames
+        return window is not None and input_features.shape[1] > window
 
     def speaker_shifted(self, pooled: torch.Tensor) -> torch.Tensor:
         """`pooled` moved by the training clips' mean embedding minus the speaker's (`config.speaker_embedding_shift`),
@@ -626,8 +635,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
     def utterance_embeddings(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
         """The utterance embeddings `(embeddings, hidden_size)` the Transformer head scores: one per clip, or one
         per inference window of a clip longer than `config.window_frames` ([`windows_per_clip`])."""
-        window = self.config.window_frames
-        if window is None or input_features.shape[1] <= window:
+        if not self._in_windows(input_features):
             return self.tft(input_features, attention_mask=attention_mask).pooler_output
         windows, masks, _, _ = self._windows(input_features, attention_mask)
         return self._window_embeddings(windows, masks)
@@ -638,8 +646,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         [`utterance_embeddings`], in the same order; `None` for a model without the head."""
         if self.functionals is None:
             return None
-        window = self.config.window_frames
-        if window is None or input_features.shape[1] <= window:
+        if not self._in_windows(input_features):
             features, masks = input_features, self.tft.frame_mask(input_features, attention_mask)
         else:
             features, masks, _, _ = self._windows(input_features, attention_mask)
@@ -647,8 +654,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
 
     def windows_per_clip(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
         """How many of the batch's [`utterance_embeddings`] each clip has `(batch,)`, in order."""
-        window = self.config.window_frames
-        if window is None or input_features.shape[1] <= window:
+        if not self._in_windows(input_features):
             return torch.ones(len(input_features), dtype=torch.long, device=input_features.device)
         return self._windows(input_features, attention_mask)[2].sum(1)
 
