@@ -536,14 +536,15 @@ def render_results(results_dir: Path) -> str:
 def entry_figures(entry: dict[str, Any], results_dir: Path, cache: dict[str, dict]) -> dict[str, float | None]:
     """Mean validation UA of a search entry's run: at each fold's best epoch, and over its last 4 epochs (a head
     weight's entry, `head_weights.py`: the best and the last checkpoint re-scored with its weight; a speaker-shift
-    entry, `speaker_shift.py`, or a refitted head's, `head_refit.py`: the last checkpoint re-scored with its
-    variant)."""
+    entry, `speaker_shift.py`, a refitted head's, `head_refit.py`, or a skewed-speaker check's, `skewed_speakers.py`:
+    the last checkpoint re-scored with its variant)."""
     if entry["report"] not in cache:
         cache[entry["report"]] = json.loads((results_dir / entry["report"]).read_text())
     if cache[entry["report"]].get("benchmark") == "head_weights":
         run = next(r for r in cache[entry["report"]]["runs"] if r["seed"] == entry.get("seed", 42))
         return {"best": run["mean"]["best"][entry["weight"]], "late": run["mean"]["last"][entry["weight"]]}
-    if cache[entry["report"]].get("benchmark") in ("speaker_shift", "head_refit"):  # the last checkpoint, re-scored
+    rescoring = ("speaker_shift", "head_refit", "skewed_speakers")
+    if cache[entry["report"]].get("benchmark") in rescoring:  # the last checkpoint, re-scored
         run = next(r for r in cache[entry["report"]]["runs"] if r["seed"] == entry.get("seed", 42))
         return {"best": None, "late": run["mean"]["last"][entry["variant"]]}
     runs = cache[entry["report"]]["systems"][entry["system"]]["runs"]
