@@ -87,7 +87,7 @@ def test_small_tft_beats_chance_on_held_out_speakers(demo, one_thread):
         max_frames=MAX_FRAMES,
     )
     model = TFTForAudioClassification(config)
-    epochs, batch_size = 10, 32
+    epochs, batch_size = 4, 16
     steps = epochs * -(-len(y_train) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=1e-3, total_steps=steps)
