@@ -8,12 +8,10 @@ and each class c, a skewed speaker is drawn: all of the speaker's clips of class
 other class's (seeded). The whole adaptation then runs on those clips alone (the feature statistics, the embedding
 shift and the head) and the same clips are scored, as `run_train.py` tests a model of the screen's config but
 without T3A (`default`; a screen trained with `config.speaker_head_supports` is scored without it here), with T3A at
-k supports per class (`t3a{k}`, the package's `config.speaker_head_supports`), with LAME over k nearest clips after
-the screen's own T3A (`lame{k}`, search LM1; after `default` for a screen without T3A), and unadapted
-(`unadapted`: the exported training-speaker statistics, no shift, as a single clip is scored). Reported per variant:
-UA over the skewed speakers, the recall of their dominant class and the mean recall of the others (means over
-folds, speakers and c), beside the balanced speaker's UA (all of their clips). Diagnostic only, except where a
-search's rule names it (LM1's veto).
+k supports per class (`t3a{k}`, the package's `config.speaker_head_supports`), and unadapted (`unadapted`: the
+exported training-speaker statistics, no shift, as a single clip is scored). Reported per variant: UA over the
+skewed speakers, the recall of their dominant class and the mean recall of the others (means over folds, speakers
+and c), beside the balanced speaker's UA (all of their clips). Diagnostic only: nothing is chosen on it.
 
     python benchmarks/skewed_speakers.py outputs/search/sa_casia_42.json \
         --output benchmarks/results/search/skewed_speakers_casia.json
@@ -41,7 +39,7 @@ from head_scores import (  # noqa: E402
     screen_runs,
     write_screen_report,
 )
-from speaker_shift import LM1_KS, TA1_KS, lame_logits, t3a_logits  # noqa: E402
+from speaker_shift import TA1_KS, t3a_logits  # noqa: E402
 
 from tft_ser.training.data import SpeechEmotionCollator  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
@@ -57,18 +55,14 @@ def skewed_rows(labels: np.ndarray, dominant: int, others: float, rng: np.random
     return np.sort(np.concatenate(rows))
 
 
-def variant_scores(
-    model, clips, extractor, exported: SpeechEmotionCollator, batch_size: int, supports: int | None
-) -> dict:
+def variant_scores(model, clips, extractor, exported: SpeechEmotionCollator, batch_size: int) -> dict:
     """Each variant's predictions of the one speaker's `clips`, adapted to those clips alone (`unadapted`: with the
-    collator of the `exported` statistics; `supports`: the screen's own T3A, which LAME follows)."""
+    collator of the `exported` statistics)."""
     statistics = fit_speaker_statistics(clips, extractor)
     collator = SpeechEmotionCollator(extractor, train=False, speaker_statistics=statistics)
     scored = scores_by_speaker(model, clips, collator, batch_size, lambda batch: head_logits(model, batch, True))
     speakers = np.asarray(clips["speaker"])
     variants = {"default": scored["model"]} | {f"t3a{k}": t3a_logits(model, scored, speakers, k) for k in TA1_KS}
-    recipe = variants[f"t3a{supports}"] if supports else variants["default"]
-    variants |= {f"lame{k}": lame_logits(recipe, scored["embedding"], speakers, k) for k in LM1_KS}
     plain = scores_by_speaker(model, clips, exported, batch_size, lambda batch: head_logits(model, batch), shift=False)
     variants["unadapted"] = plain["model"]
     return {name: logits.argmax(-1).numpy() for name, logits in variants.items()}
@@ -92,9 +86,7 @@ def score_run(run: dict, batch_size: int, others: float, seed: int) -> dict:
     for fold in folds:
         fold_dir = output_dir / f"fold_{fold.index}"
         model = load_with_heads(last_checkpoint(fold_dir))
-        supports, model.config.speaker_head_supports = model.config.speaker_head_supports, None
-        if supports is not None and supports not in TA1_KS:
-            raise ValueError(f"{fold_dir}: T3A at {supports} supports, not one of {TA1_KS}.")
+        model.config.speaker_head_supports = None  # `default` without T3A; T3A at each k as `t3a{k}`
         collator = evaluation_collator(fold_dir, fold, normalization)
         exported = evaluation_collator(fold_dir, fold, normalization, adapted=False)
         adapt_to_training_speakers(model, fold.splits["train"], collator, batch_size)
@@ -107,7 +99,7 @@ def score_run(run: dict, batch_size: int, others: float, seed: int) -> dict:
             }
             for dominant, chosen in draws.items():
                 clips = validation.select(chosen)
-                predictions = variant_scores(model, clips, collator.feature_extractor, exported, batch_size, supports)
+                predictions = variant_scores(model, clips, collator.feature_extractor, exported, batch_size)
                 row = {"fold": fold.index, "speaker": str(speaker), "dominant": dominant, "clips": len(chosen)}
                 row |= {name: draw_scores(predicted, labels[chosen], dominant, num_labels)
                         for name, predicted in predictions.items()}  # fmt: skip

@@ -17,8 +17,6 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `default_t3a{k}` (search TA1): `default` with the Transformer head adjusted to each speaker by T3A (Iwasawa &
   Matsuo, NeurIPS 2021), the package's `config.speaker_head_supports` at k of `TA1_KS` (`t3a_logits`); for a model
   tested with it, `default` equals `default_t3a{k}` at its own k;
-- `default_lame{k}` (search LM1): `default`'s predictions refined per speaker by LAME (Boudiaf et al., CVPR 2022),
-  k of `LM1_KS` nearest clips of the same speaker (`lame_logits`);
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -30,7 +28,8 @@ both rejected, were scored by this script at commit 56c9cf0, and SF1 (each speak
 functionals head's BatchNorm), rejected, at commit 9bf7da5, and RH1 (the Transformer head refitted on per-speaker
 standardised training embeddings), rejected, at commit 83bcc80, and LA1 (post-hoc logit adjustment by the training
 split's class prior), rejected, at commit ab8f40e, and TA1 with every clip predicted as a class as its supports
-(`default_t3aall`), not adopted, at commit 52a373e (`docs/SEARCH.md`).
+(`default_t3aall`), not adopted, at commit 52a373e, and LM1 (LAME, Boudiaf et al., CVPR 2022: each speaker's
+predictions refined over their clips' nearest-neighbour graph), rejected, at commit 913710a (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
@@ -75,7 +74,6 @@ from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by
 
 RW1_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)  # search RW1: the functionals head's weight beside a refitted head
 TA1_KS = (1, 5, 20)  # search TA1: T3A's supports per class (`config.speaker_head_supports`)
-LM1_KS = (3, 5, 10)  # search LM1: LAME's nearest clips per clip
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -132,7 +130,6 @@ def default_logits(
     if shifts_embeddings(adapted):
         speakers = np.asarray(held_out["speaker"])
         scored |= {f"t3a{k}": t3a_logits(adapted, scored, speakers, k) for k in TA1_KS}
-        scored |= {f"lame{k}": lame_logits(scored["model"], scored["embedding"], speakers, k) for k in LM1_KS}
     return {name: value.numpy() for name, value in scored.items()}, c
 
 
@@ -158,31 +155,6 @@ def t3a_logits(
     return out
 
 
-@torch.no_grad()
-def lame_logits(logits: torch.Tensor, embeddings: torch.Tensor, speakers: np.ndarray, k: int) -> torch.Tensor:
-    """Search LM1: LAME (Boudiaf et al., CVPR 2022, the authors' bound iterations) per speaker: each clip's class
-    probabilities `p` (the softmax of `logits`) refined jointly with those of its `k` nearest clips of the same speaker
-    (Euclidean distance between `embeddings`; affinity 1 to each) by `z = softmax(log p + W z)` until the energy
-    settles (at most 100 steps); returns `log z` (the same argmax as `z`)."""
-    out = torch.empty_like(logits, dtype=torch.float64)
-    for speaker in np.unique(speakers):
-        rows = torch.from_numpy(np.flatnonzero(speakers == speaker))
-        log_p = torch.log_softmax(logits[rows].double(), -1)
-        x = embeddings[rows].double()
-        neighbours = torch.cdist(x, x).fill_diagonal_(float("inf")).topk(min(k, len(rows) - 1), largest=False).indices
-        affinity = torch.zeros(len(rows), len(rows), dtype=torch.float64).scatter_(1, neighbours, 1.0)
-        z, energy = log_p.exp(), float("inf")
-        for _ in range(100):
-            pairwise = affinity @ z
-            z = torch.softmax(log_p + pairwise, -1)
-            new = float((z * (torch.log(z + 1e-12) - log_p - pairwise)).sum())  # LAME's entropy_energy
-            if abs(new - energy) <= 1e-8 * abs(energy):
-                break
-            energy = new
-        out[rows] = torch.log(z + 1e-12)
-    return out.float()
-
-
 def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, default: dict) -> dict:
     """UA of each variant of the module docstring on the held-out speakers (`validation`, or the test split);
     `default`: the `default_logits`."""
@@ -196,8 +168,6 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
         scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
     for k in TA1_KS if f"t3a{TA1_KS[0]}" in default else ():
         scores[f"default_t3a{k}"] = ua(default[f"t3a{k}"])
-    for k in LM1_KS if f"lame{LM1_KS[0]}" in default else ():
-        scores[f"default_lame{k}"] = ua(default[f"lame{k}"])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
@@ -238,7 +208,6 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
             if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
                 raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
             variants = {"default": default["model"]} | {f"default_t3a{k}": default[f"t3a{k}"] for k in TA1_KS}
-            variants |= {f"default_lame{k}": default[f"lame{k}"] for k in LM1_KS}
             row["test"] = {}
             for name, logits in variants.items():
                 scores = score(logits.argmax(-1), held_out["label"], model.config.num_labels)
@@ -264,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = screen_parser(__doc__, "accuracy.py reports of speaker-adaptive runs")
     parser.add_argument("--split", choices=("validation", "test"), default="validation", help="speakers scored")
     parser.add_argument("--accuracy_output", type=Path, help="with --split test and one report: its runs, shifted")
-    variants = ("default", *(f"default_t3a{k}" for k in TA1_KS), *(f"default_lame{k}" for k in LM1_KS))
+    variants = ("default", *(f"default_t3a{k}" for k in TA1_KS))
     parser.add_argument("--accuracy_variant", choices=variants, default="default", help="the --accuracy_output's")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)

@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
@@ -28,20 +27,6 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         rows = speakers == speaker
         assert np.allclose(centred[rows].mean(0), 0) and np.allclose(centred[rows], x[rows] - x[rows].mean(0))
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
-
-
-def test_lame_follows_each_clips_own_speakers_neighbours():
-    """LAME (search LM1): an uncertain clip takes the class of its confident nearest clips of the same speaker; a
-    confident clip keeps its own; another speaker's clips, however near, do not count."""
-    embeddings = torch.tensor([[0.0], [0.1], [0.2], [0.3], [5.0], [5.1], [5.2], [0.15]])
-    logits = torch.tensor([[4.0, 0.0]] * 3 + [[0.0, 0.1]] + [[0.0, 4.0]] * 3 + [[0.0, 0.2]])
-    speakers = np.array(["a"] * 7 + ["b"])
-    assert logits.argmax(-1).tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
-    refined = speaker_shift.lame_logits(logits, embeddings, speakers, k=2)
-    assert refined.argmax(-1).tolist() == [0, 0, 0, 0, 1, 1, 1, 1]  # clip 3 follows clips 1 and 2
-    assert torch.allclose(refined[7].softmax(-1), logits[7].softmax(-1), atol=1e-6)  # speaker b's only clip: as is
-    confident = logits * torch.tensor([[1.0]] * 3 + [[100.0]] + [[1.0]] * 4)  # clip 3 sure of class 1
-    assert speaker_shift.lame_logits(confident, embeddings, speakers, k=2)[3].argmax() == 1
 
 
 def test_a_skewed_speaker_keeps_the_dominant_class_and_a_share_of_each_other():
@@ -72,8 +57,7 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
                                      "default", *speaker_shift.REFITS,
                                      *(f"default_weight{w:g}" for w in speaker_shift.RW1_WEIGHTS),
-                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS),
-                                     *(f"default_lame{k}" for k in speaker_shift.LM1_KS)}  # fmt: skip
+                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS)}  # fmt: skip
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
         assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
         assert fold["default_refit_c"] is None  # nothing refitted without speaker_embedding_scale
@@ -85,7 +69,6 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         ]
         assert balanced["default"]["ua"] == fold["last"]["default"]
         assert balanced["t3a20"]["ua"] == fold["last"]["default_t3a20"]
-        assert balanced["lame5"]["ua"] == fold["last"]["default_lame5"]  # a screen without T3A: after `default`
     draws = [d for d in skewed["runs"][0]["draws"] if d["dominant"] != "balanced"]
     assert draws and all(d["clips"] < balanced["clips"] for d in draws)
     assert set(skewed["runs"][0]["mean"]["last"]) >= {"default_skewed_dominant_recall", "t3a20_skewed_others_recall",
