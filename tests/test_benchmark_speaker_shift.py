@@ -7,13 +7,16 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from conftest import REPO_ROOT
+from test_modeling_tft import TFTModelTester
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 import skewed_speakers
 import speaker_shift
 
+from modeling_tft import TFTForAudioClassification
 from tft_ser.training.head_refit import REFIT_CS
 
 
@@ -27,6 +30,25 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         rows = speakers == speaker
         assert np.allclose(centred[rows].mean(0), 0) and np.allclose(centred[rows], x[rows] - x[rows].mean(0))
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
+
+
+def test_t3a_both_heads_draws_the_packages_supports():
+    """Search TA2's T3A on the functionals head takes the supports the package's T3A takes: applied to the Transformer
+    head, its `t3a_head` gives the package's adjusted head."""
+    tester = TFTModelTester(speaker_embedding_shift=True, speaker_head_supports=2, functionals_head=True)
+    model = TFTForAudioClassification(tester.config).eval()
+    inputs = tester.inputs(frames=(60, 37, 9, 50, 44))
+    embeddings, functionals = model.utterance_embeddings(**inputs), model.functionals_logits(**inputs)
+    model.set_training_embeddings(torch.randn(10, embeddings.shape[-1], generator=torch.Generator().manual_seed(0)))
+    model.set_speaker_embeddings(embeddings, functionals)
+    order, supports = speaker_shift.t3a_supports(model, embeddings, functionals, 2)
+    assert supports.sum(0).max() == 2 and supports.sum(1).max() == 1  # at most k = 2 per class, one class per clip
+    head = model.classifier
+    weight, bias = speaker_shift.t3a_head(
+        head.weight, head.bias, model.speaker_shifted(embeddings), model.embedding_mean, order, supports
+    )
+    torch.testing.assert_close(weight.float(), model.speaker_classifier_weight)
+    torch.testing.assert_close(bias.float(), model.speaker_classifier_bias)
 
 
 def test_a_skewed_speaker_keeps_the_dominant_class_and_a_share_of_each_other():
@@ -57,7 +79,8 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
                                      "default", *speaker_shift.REFITS,
                                      *(f"default_weight{w:g}" for w in speaker_shift.RW1_WEIGHTS),
-                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS)}  # fmt: skip
+                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS),
+                                     "default_t3a_both"}  # fmt: skip
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
         assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
         assert fold["default_refit_c"] is None  # nothing refitted without speaker_embedding_scale
