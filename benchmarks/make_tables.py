@@ -162,6 +162,13 @@ ADOPTED = (  # (choice, the entry that kept it, the alternative it beat, why): t
         "speaker-adaptive, CASIA only (RAVDESS: +0.52 at best, rejected); the rule asked for the lead over seeds 42 "
         "and 43 and on each; the alternative: the recipe's adaptation without it",
     ),
+    (
+        "the functionals head adjusted to each speaker by T3A too, from the same supports (inference only)",
+        "TA2-casia",
+        "LM1-default-casia",
+        "speaker-adaptive, CASIA only (the recipe that uses T3A); the rule asked for the lead over seeds 42 and 43 and "
+        "on each; the alternative: T3A on the Transformer head alone (TA1)",
+    ),
 )
 
 
