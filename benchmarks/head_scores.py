@@ -47,7 +47,8 @@ def head_logits(
     model: TFTForAudioClassification, batch: dict[str, torch.Tensor], embeddings: bool = False
 ) -> dict[str, torch.Tensor]:
     """Each head's logits `(batch, labels)` and the model's, which combine them, from one backbone pass; with
-    `embeddings`, also the utterance embeddings (`embedding`)."""
+    `embeddings`, also the utterance embeddings (`embedding`) and the functionals head's inputs (`functionals_input`,
+    `functionals_inputs`)."""
     features, mask = batch["input_features"], batch["attention_mask"]
     pooled = model.tft(features, attention_mask=mask).pooler_output
     transformer, functionals = model.head_logits(pooled, features, mask.bool())
@@ -56,7 +57,10 @@ def head_logits(
         "functionals": functionals,
         "model": model.combine_heads((transformer, functionals)),
     }
-    return logits | {"embedding": pooled} if embeddings else logits
+    if not embeddings:
+        return logits
+    inputs = model.functionals.standardised(features[..., model.config.num_mel_bins :], mask.bool())
+    return logits | {"embedding": pooled, "functionals_input": inputs}
 
 
 def evaluation_collator(fold_dir: Path, fold, normalization: str, adapted: bool = True) -> SpeechEmotionCollator:

@@ -14,11 +14,9 @@ final protocol tests) is scored on the fold's validation split with the collator
   the scale);
 - `default_weight{w}` (search RW1): `default` with the functionals head at weight w of `RW1_WEIGHTS` instead of the
   adapted model's own;
-- `default_t3a{k}` (search TA1): `default` with the Transformer head adjusted to each speaker by T3A (Iwasawa &
+- `default_t3a{k}` (searches TA1, TA2): `default` with both heads adjusted to each speaker by T3A (Iwasawa &
   Matsuo, NeurIPS 2021), the package's `config.speaker_head_supports` at k of `TA1_KS` (`t3a_logits`); for a model
   tested with it, `default` equals `default_t3a{k}` at its own k;
-- `default_t3a_both` (search TA2): `default_t3a20` with the functionals head adjusted to each speaker by T3A too,
-  from the same supports (`t3a_both_logits`);
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -31,14 +29,18 @@ functionals head's BatchNorm), rejected, at commit 9bf7da5, and RH1 (the Transfo
 standardised training embeddings), rejected, at commit 83bcc80, and LA1 (post-hoc logit adjustment by the training
 split's class prior), rejected, at commit ab8f40e, and TA1 with every clip predicted as a class as its supports
 (`default_t3aall`), not adopted, at commit 52a373e, and LM1 (LAME, Boudiaf et al., CVPR 2022: each speaker's
-predictions refined over their clips' nearest-neighbour graph), rejected, at commit 913710a (`docs/SEARCH.md`).
+predictions refined over their clips' nearest-neighbour graph), rejected, at commit 913710a. T3A on the Transformer
+head alone (TA1, before TA2 adjusted the functionals head too) is scored at commit 91f66cd (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
-tested model, which must reproduce the fold's recorded test confusion matrix: for reading a figure after the
-decision, never for choosing. With `--accuracy_output`, it also writes the runs as an `accuracy.py` report whose
-folds score `default` (or `--accuracy_variant`, e.g. `default_t3a20`; the recorded scores kept as
-`recorded_wa`/`recorded_ua`), which `accuracy.py --merge` pools: what a run trained without the shift (or T3A)
-gives with it, since neither changes training.
+tested model, which must reproduce the fold's recorded unadapted test confusion matrix (`test_unshifted`; `test`
+where the run has none or refitted its head, `speaker_embedding_scale`): for reading a figure after the decision,
+never for choosing. The unadapted scores do not depend on the inference-time adaptation, so a run trained before a
+change to it (TA2) is read with today's. With
+`--accuracy_output`, it also writes the runs as an `accuracy.py` report whose folds score `default` (or
+`--accuracy_variant`, e.g. `default_t3a20`; the recorded scores kept as `recorded_wa`/`recorded_ua`), which
+`accuracy.py --merge` pools: what a run trained without the shift (or T3A) gives with it, since neither changes
+training.
 """
 
 from __future__ import annotations
@@ -70,14 +72,12 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
-from modeling_tft.prosody_tft import contour_functionals  # noqa: E402
 from tft_ser.training.data import SpeechEmotionCollator, lazy_split  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
 RW1_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)  # search RW1: the functionals head's weight beside a refitted head
 TA1_KS = (1, 5, 20)  # search TA1: T3A's supports per class (`config.speaker_head_supports`)
-TA2_K = 20  # search TA2: T3A on both heads, at the CASIA recipe's supports per class
 REFITS = {"refit": None, "refit_centred": False, "refit_standardised": True}  # per-speaker scaling (None: none)
 
 
@@ -130,17 +130,10 @@ def default_logits(
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
-    scored = scores_by_speaker(
-        adapted,
-        held_out,
-        collator,
-        batch_size,
-        lambda batch: head_logits(adapted, batch, True) | head_input(adapted, batch),
-    )
+    scored = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch, True))
     if shifts_embeddings(adapted):
         speakers = np.asarray(held_out["speaker"])
         scored |= {f"t3a{k}": t3a_logits(adapted, scored, speakers, k) for k in TA1_KS}
-        scored["t3a_both"] = t3a_both_logits(adapted, scored, speakers, TA2_K)
     return {name: value.numpy() for name, value in scored.items()}, c
 
 
@@ -148,79 +141,18 @@ def default_logits(
 def t3a_logits(
     model: TFTForAudioClassification, scored: dict[str, torch.Tensor], speakers: np.ndarray, k: int
 ) -> torch.Tensor:
-    """Search TA1: the model's logits of the clips of `scored` (`head_logits` with `embeddings`: their embeddings and
-    functionals logits) with its Transformer head adjusted to each speaker by the package's T3A at `k` supports
-    per class (`config.speaker_head_supports = k`, `set_speaker_embeddings`) from those clips: what `run_train.py`
-    tests with that config, without another pass of the backbone."""
+    """Searches TA1 and TA2: the model's logits of the clips of `scored` (`head_logits` with `embeddings`: their
+    embeddings and the functionals head's inputs) with both heads adjusted to each speaker by the package's T3A at
+    `k` supports per class (`config.speaker_head_supports = k`, `set_speaker_embeddings`) from those clips: what
+    `run_train.py` tests with that config, without another pass of the backbone."""
     own, out = model.config.speaker_head_supports, torch.empty_like(scored["model"])
     model.config.speaker_head_supports = k
     try:
         for speaker in np.unique(speakers):
             rows = torch.from_numpy(np.flatnonzero(speakers == speaker))
-            functionals = scored["functionals"][rows]
-            model.set_speaker_embeddings(scored["embedding"][rows], functionals)
-            out[rows] = model.combine_heads((model.transformer_logits(scored["embedding"][rows]), functionals))
-    finally:
-        model.set_speaker_embeddings(None)
-        model.config.speaker_head_supports = own
-    return out
-
-
-@torch.no_grad()
-def head_input(model: TFTForAudioClassification, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Search TA2: the functionals head's input of each clip (`functionals_input`): its contour functionals after the
-    head's BatchNorm (the training clips' running statistics; eval mode)."""
-    features, mask = batch["input_features"], batch["attention_mask"].bool()
-    functionals = contour_functionals(features[..., model.config.num_mel_bins :], mask)
-    return {"functionals_input": model.functionals.norm(functionals)}
-
-
-def t3a_supports(model: TFTForAudioClassification, embeddings: torch.Tensor, functionals: torch.Tensor, k: int):
-    """T3A's supports as the package's `speaker_head` draws them for the speaker set on `model`: the clips' order
-    (lowest entropy of the adapted model's logits first) and, in that order, each clip's one-hot pseudo-label where it
-    is among the k most confident of its class (zeros elsewhere) `(clips, labels)`."""
-    x = model.speaker_shifted(embeddings).double()
-    logits = x @ model.classifier.weight.double().T + model.classifier.bias.double()
-    logits = model.combine_heads((logits, functionals.to(logits)))
-    probabilities = logits.softmax(-1)
-    order = (-(probabilities * (probabilities + 1e-12).log()).sum(-1)).argsort(stable=True)
-    predicted = torch.nn.functional.one_hot(logits.argmax(-1)[order], logits.shape[-1])
-    rank = (predicted.cumsum(0) * predicted).sum(-1) - 1
-    return order, predicted * (rank < k)[:, None]
-
-
-def t3a_head(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, order, supports):
-    """T3A's adjusted linear head (weight, bias), as the package's `speaker_head`: prototypes from the unit vectors
-    of `x - mean` of the `supports` (`t3a_supports`), each scaled to its weight row's norm."""
-    weight, bias, mean = weight.double(), bias.double(), mean.double()
-    centred = x.double()[order] - mean
-    units = centred / centred.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-    norms = weight.norm(dim=-1, keepdim=True)
-    prototypes = weight / norms + supports.T.to(units) @ units
-    prototypes = prototypes * norms / prototypes.norm(dim=-1, keepdim=True)
-    return prototypes, bias + (weight - prototypes) @ mean
-
-
-@torch.no_grad()
-def t3a_both_logits(
-    model: TFTForAudioClassification, scored: dict[str, torch.Tensor], speakers: np.ndarray, k: int
-) -> torch.Tensor:
-    """Search TA2: `t3a_logits` at `k` with the functionals head adjusted to each speaker too (`t3a_head` on its
-    standardised functionals, whose training mean is 0), from the same supports (`t3a_supports`)."""
-    own, out = model.config.speaker_head_supports, torch.empty_like(scored["model"])
-    model.config.speaker_head_supports = k
-    linear = model.functionals.classifier
-    weight, bias = linear.weight * linear.scale, linear.bias * linear.scale
-    try:
-        for speaker in np.unique(speakers):
-            rows = torch.from_numpy(np.flatnonzero(speakers == speaker))
-            embeddings, functionals = scored["embedding"][rows], scored["functionals"][rows]
-            model.set_speaker_embeddings(embeddings, functionals)
-            order, supports = t3a_supports(model, embeddings, functionals, k)
-            z = scored["functionals_input"][rows]
-            head = t3a_head(weight, bias, z, torch.zeros(z.shape[-1]), order, supports)
-            adjusted = (z.double() @ head[0].T + head[1]).to(out.dtype)
-            out[rows] = model.combine_heads((model.transformer_logits(embeddings), adjusted))
+            embeddings, inputs = scored["embedding"][rows], scored["functionals_input"][rows]
+            model.set_speaker_embeddings(embeddings, inputs)
+            out[rows] = model.combine_heads((model.transformer_logits(embeddings), model.functionals_logits(inputs)))
     finally:
         model.set_speaker_embeddings(None)
         model.config.speaker_head_supports = own
@@ -240,8 +172,6 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
         scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
     for k in TA1_KS if f"t3a{TA1_KS[0]}" in default else ():
         scores[f"default_t3a{k}"] = ua(default[f"t3a{k}"])
-    if "t3a_both" in default:
-        scores["default_t3a_both"] = ua(default["t3a_both"])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
@@ -277,10 +207,14 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         default, refit_c = default_logits(model, collator, fold.splits["train"], fold.splits[split], batch_size)
         row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")), "scored": folder.name,
                "last": fold_scores(model, train, held_out, default), "default_refit_c": refit_c}  # fmt: skip
-        if split == "test":  # `default` is the model as tested (adapted where its config adapts)
-            matrix = score(default["model"].argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
-            if matrix != recorded[fold.index]["test"]["confusion_matrix"]:
-                raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded test confusion matrix.")
+        if split == "test":  # the tested model, checked on its unadapted scores where the run recorded them
+            unadapted = held_out["transformer"] + model.config.functionals_weight * held_out["functionals"]
+            tested = recorded[fold.index]
+            trained_head = tested.get("test_unshifted") and not model.config.speaker_embedding_scale  # not refitted
+            logits, expected = (unadapted, "test_unshifted") if trained_head else (default["model"], "test")
+            matrix = score(logits.argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
+            if matrix != tested[expected]["confusion_matrix"]:
+                raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded {expected} scores.")
             variants = {"default": default["model"]} | {f"default_t3a{k}": default[f"t3a{k}"] for k in TA1_KS}
             row["test"] = {}
             for name, logits in variants.items():

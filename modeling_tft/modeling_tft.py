@@ -384,13 +384,15 @@ class TFTFunctionalsHead(nn.Module):
 
     def forward(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
         """`(batch, frames, num_prosody_features)` -> logits `(batch, num_labels)`."""
+        return self.classifier(self.dropout(self.standardised(contours, frame_mask)))
+
+    def standardised(self, contours: torch.Tensor, frame_mask: torch.Tensor) -> torch.Tensor:
+        """The head's input: the clips' functionals after the BatchNorm `(batch, NUM_FUNCTIONALS)`."""
         functionals = contour_functionals(contours, frame_mask)
         if self.training and len(functionals) == 1:  # one clip has no batch statistics: the running ones
             norm = self.norm
-            functionals = nn.functional.batch_norm(functionals, norm.running_mean, norm.running_var, eps=norm.eps)
-        else:
-            functionals = self.norm(functionals)
-        return self.classifier(self.dropout(functionals))
+            return nn.functional.batch_norm(functionals, norm.running_mean, norm.running_var, eps=norm.eps)
+        return self.norm(functionals)
 
 
 class TFTPreTrainedModel(PreTrainedModel):
@@ -531,6 +533,20 @@ def combine_window_logits(window_logits: torch.Tensor, weights: torch.Tensor) ->
     return combined - torch.logsumexp(log_weights, dim=1, keepdim=True)
 
 
+def t3a_head(
+    weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, supports: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """T3A's adjusted linear head: class j's prototype is the direction of `weight` row w_j plus the unit vectors of
+    `x - mean` of its supports (`supports[j]`: 1 for each row of `x` that supports j), scaled to |w_j|; returns the
+    weight c and bias `bias + (w - c) . mean` of the logits `(x - mean) . c_j + mean . w_j + b_j`."""
+    centred = x - mean
+    units = centred / centred.norm(dim=-1, keepdim=True).clamp_min(SPEAKER_STD_EPS)
+    norms = weight.norm(dim=-1, keepdim=True)
+    prototypes = weight / norms + supports.to(units) @ units
+    prototypes = prototypes * norms / prototypes.norm(dim=-1, keepdim=True)
+    return prototypes, bias + (weight - prototypes) @ mean
+
+
 class TFTForAudioClassification(TFTPreTrainedModel):
     """
     TFT with a classification head (dropout + linear) on the utterance embedding (`pooler_output`).
@@ -556,12 +572,14 @@ class TFTForAudioClassification(TFTPreTrainedModel):
             self.register_buffer("embedding_mean", torch.zeros(config.hidden_size))
         if config.speaker_embedding_scale:  # the training speakers' within-speaker spread, set after training
             self.register_buffer("embedding_std", torch.ones(config.hidden_size))
-        # a speaker's mean (and spread) of their utterance embeddings, and with config.speaker_head_supports the
-        # Transformer head's weight and bias adjusted to them: set_speaker_embeddings
+        # a speaker's mean (and spread) of their utterance embeddings, and with config.speaker_head_supports each
+        # head's weight and bias adjusted to them: set_speaker_embeddings
         self.register_buffer("speaker_embedding_mean", None, persistent=False)
         self.register_buffer("speaker_embedding_std", None, persistent=False)
         self.register_buffer("speaker_classifier_weight", None, persistent=False)
         self.register_buffer("speaker_classifier_bias", None, persistent=False)
+        self.register_buffer("speaker_functionals_weight", None, persistent=False)
+        self.register_buffer("speaker_functionals_bias", None, persistent=False)
         self.post_init()
 
     @can_return_tuple
@@ -600,11 +618,12 @@ class TFTForAudioClassification(TFTPreTrainedModel):
     ) -> tuple[torch.Tensor, ...]:
         """The Transformer head's logits of the clips' `pooled` embeddings and, with the functionals head, its logits
         of their `input_features` (real frames: `frame_mask`); the model's logits combine them ([`combine_heads`]).
-        The Transformer head is the one adjusted to the speaker where one is set (`config.speaker_head_supports`)."""
+        Both heads are those adjusted to the speaker where one is set (`config.speaker_head_supports`)."""
         logits = self.transformer_logits(pooled)
         if self.functionals is None:
             return (logits,)
-        return logits, self.functionals(input_features[..., self.config.num_mel_bins :], frame_mask).to(logits.dtype)
+        standardised = self.functionals.standardised(input_features[..., self.config.num_mel_bins :], frame_mask)
+        return logits, self.functionals_logits(standardised).to(logits.dtype)
 
     def transformer_logits(self, pooled: torch.Tensor) -> torch.Tensor:
         """The Transformer head's logits of the clips' `pooled` embeddings (adapted to the speaker where one is set:
@@ -613,6 +632,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         if self.speaker_classifier_weight is None:
             return self.classifier(hidden)
         weight, bias = (t.to(hidden.dtype) for t in (self.speaker_classifier_weight, self.speaker_classifier_bias))
+        return nn.functional.linear(hidden, weight, bias)
+
+    def functionals_logits(self, standardised: torch.Tensor) -> torch.Tensor:
+        """The functionals head's logits of the clips' standardised functionals ([`functionals_inputs`]; adjusted to
+        the speaker where one is set with `config.speaker_head_supports`)."""
+        hidden = self.functionals.dropout(standardised)
+        if self.speaker_functionals_weight is None:
+            return self.functionals.classifier(hidden)
+        weight, bias = (t.to(hidden.dtype) for t in (self.speaker_functionals_weight, self.speaker_functionals_bias))
         return nn.functional.linear(hidden, weight, bias)
 
     def _in_windows(self, input_features: torch.Tensor) -> bool:
@@ -641,16 +669,16 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         return self._window_embeddings(windows, masks)
 
     @torch.no_grad()
-    def functionals_logits(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
-        """The functionals head's logits `(embeddings, labels)` of the clips, or inference windows, of
-        [`utterance_embeddings`], in the same order; `None` for a model without the head."""
+    def functionals_inputs(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
+        """The functionals head's input, the standardised functionals `(embeddings, NUM_FUNCTIONALS)` of the clips,
+        or inference windows, of [`utterance_embeddings`], in the same order; `None` for a model without the head."""
         if self.functionals is None:
             return None
         if not self._in_windows(input_features):
             features, masks = input_features, self.tft.frame_mask(input_features, attention_mask)
         else:
             features, masks, _, _ = self._windows(input_features, attention_mask)
-        return self.functionals(features[..., self.config.num_mel_bins :], masks)
+        return self.functionals.standardised(features[..., self.config.num_mel_bins :], masks)
 
     def windows_per_clip(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None):
         """How many of the batch's [`utterance_embeddings`] each clip has `(batch,)`, in order."""
@@ -675,14 +703,15 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.embedding_std.copy_(torch.stack(variances).mean(0).sqrt())
 
     def set_speaker_embeddings(
-        self, embeddings: torch.Tensor | None, functionals_logits: torch.Tensor | None = None
+        self, embeddings: torch.Tensor | None, functionals_inputs: torch.Tensor | None = None
     ) -> None:
         """Adapt to one speaker from `embeddings`, the `utterance_embeddings` of their unlabelled clips (with the
         feature extractor adapted to the same clips): their mean, with `config.speaker_embedding_scale` their
-        spread (at least `MIN_SPEAKER_EMBEDDINGS` embeddings), and with `config.speaker_head_supports` the
-        Transformer head adjusted to them ([`speaker_head`]), which for a model with the functionals head needs
-        `functionals_logits`, the [`functionals_logits`] of the same clips; `None`: unadapted again."""
+        spread (at least `MIN_SPEAKER_EMBEDDINGS` embeddings), and with `config.speaker_head_supports` each head
+        adjusted to them ([`speaker_head`]), which for a model with the functionals head needs
+        `functionals_inputs`, the [`functionals_inputs`] of the same clips; `None`: unadapted again."""
         self.speaker_classifier_weight = self.speaker_classifier_bias = None
+        self.speaker_functionals_weight = self.speaker_functionals_bias = None
         if embeddings is None:
             self.speaker_embedding_mean = self.speaker_embedding_std = None
             return
@@ -696,45 +725,48 @@ class TFTForAudioClassification(TFTPreTrainedModel):
         self.speaker_embedding_mean = embeddings.mean(0)
         self.speaker_embedding_std = embeddings.std(0, unbiased=False) if self.config.speaker_embedding_scale else None
         if getattr(self.config, "speaker_head_supports", None) is not None:
-            self.speaker_classifier_weight, self.speaker_classifier_bias = self.speaker_head(
-                embeddings, functionals_logits
-            )
+            transformer, functionals = self.speaker_head(embeddings, functionals_inputs)
+            self.speaker_classifier_weight, self.speaker_classifier_bias = transformer
+            if functionals is not None:
+                self.speaker_functionals_weight, self.speaker_functionals_bias = functionals
 
     @torch.no_grad()
     def speaker_head(
-        self, embeddings: torch.Tensor, functionals_logits: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """T3A (`config.speaker_head_supports`, search TA1): the Transformer head's weight and bias adjusted to the
+        self, embeddings: torch.Tensor, functionals_inputs: torch.Tensor | None
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor] | None]:
+        """T3A (`config.speaker_head_supports`, searches TA1 and TA2): each head's weight and bias adjusted to the
         speaker whose `embeddings` are set. The model adapted to the speaker predicts each embedding (with the
-        functionals head, from both heads: `functionals_logits`, one row per embedding); class j's prototype c_j is
-        the direction of weight row w_j plus the unit vectors of `x - m` (x: the embedding as the head sees it, m:
-        `embedding_mean`) of the `speaker_head_supports` embeddings predicted as j with the lowest entropy, scaled to
-        |w_j|. Logits `(x - m) . c_j + m . w_j + b_j`: weight c, bias `b + (w - c) . m`."""
-        if self.functionals is not None and (functionals_logits is None or len(functionals_logits) != len(embeddings)):
+        functionals head, from both heads: `functionals_inputs`, one row per embedding); class j's supports are
+        the `speaker_head_supports` embeddings predicted as j with the lowest entropy, and each head's prototypes
+        come from them ([`t3a_head`]): in the Transformer head from the embeddings as the head sees them, around
+        `embedding_mean`; in the functionals head from the standardised functionals, around 0 (their training
+        mean). Returns the Transformer head's (weight, bias) and the functionals head's (None without one)."""
+        if self.functionals is not None and (functionals_inputs is None or len(functionals_inputs) != len(embeddings)):
             raise ValueError(
-                "`config.speaker_head_supports` takes its pseudo-labels from both heads: pass the functionals head's "
-                f"logits of the same clips, one row per embedding (`functionals_logits`, {len(embeddings)} rows; "
-                "`model.functionals_logits(**inputs)`)."
+                "`config.speaker_head_supports` adjusts both heads: pass the functionals head's inputs of the same "
+                f"clips, one row per embedding (`functionals_inputs`, {len(embeddings)} rows; "
+                "`model.functionals_inputs(**inputs)`)."
             )
         x = self.speaker_shifted(embeddings).double()
         weight, bias = self.classifier.weight.double(), self.classifier.bias.double()
-        mean = self.embedding_mean.double()
         logits = x @ weight.T + bias
         if self.functionals is not None:
-            logits = self.combine_heads((logits, functionals_logits.to(logits)))
+            functionals_inputs = functionals_inputs.to(weight.device)
+            logits = self.combine_heads((logits, self.functionals.classifier(functionals_inputs).to(logits)))
         probabilities = logits.softmax(-1)
         entropy = -(probabilities * (probabilities + 1e-12).log()).sum(-1)
         order = entropy.argsort(stable=True)  # most confident first
         predicted = nn.functional.one_hot(logits.argmax(-1)[order], len(weight))  # (embeddings, labels)
         rank = (predicted.cumsum(0) * predicted).sum(-1) - 1  # among those predicted as the same class
-        supports = predicted * (rank < self.config.speaker_head_supports)[:, None]
-        centred = x[order] - mean
-        units = centred / centred.norm(dim=-1, keepdim=True).clamp_min(SPEAKER_STD_EPS)
-        norms = weight.norm(dim=-1, keepdim=True)
-        prototypes = weight / norms + supports.T.to(units) @ units
-        prototypes = prototypes * norms / prototypes.norm(dim=-1, keepdim=True)
+        supports = (predicted * (rank < self.config.speaker_head_supports)[:, None]).T  # (labels, embeddings)
         dtype = self.classifier.weight.dtype
-        return prototypes.to(dtype), (bias + (weight - prototypes) @ mean).to(dtype)
+        transformer = t3a_head(weight, bias, x[order], self.embedding_mean.double(), supports)
+        if self.functionals is None:
+            return tuple(t.to(dtype) for t in transformer), None
+        linear, z = self.functionals.classifier, functionals_inputs.double()[order]
+        scaled = (linear.weight * linear.scale).double(), (linear.bias * linear.scale).double()
+        functionals = t3a_head(*scaled, z, z.new_zeros(z.shape[-1]), supports)
+        return tuple(t.to(dtype) for t in transformer), tuple(t.to(dtype) for t in functionals)
 
     def set_speaker_embedding_mean(self, embeddings: torch.Tensor | None) -> None:
         """Deprecated name (0.8.0) of [`set_speaker_embeddings`]."""

@@ -7,16 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from conftest import REPO_ROOT
-from test_modeling_tft import TFTModelTester
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 import accuracy
 import skewed_speakers
 import speaker_shift
 
-from modeling_tft import TFTForAudioClassification
 from tft_ser.training.head_refit import REFIT_CS
 
 
@@ -30,25 +27,6 @@ def test_per_speaker_centres_and_standardises_each_speaker_on_their_own_rows():
         rows = speakers == speaker
         assert np.allclose(centred[rows].mean(0), 0) and np.allclose(centred[rows], x[rows] - x[rows].mean(0))
         assert np.allclose(standardised[rows].std(0), 1, atol=1e-5)
-
-
-def test_t3a_both_heads_draws_the_packages_supports():
-    """Search TA2's T3A on the functionals head takes the supports the package's T3A takes: applied to the Transformer
-    head, its `t3a_head` gives the package's adjusted head."""
-    tester = TFTModelTester(speaker_embedding_shift=True, speaker_head_supports=2, functionals_head=True)
-    model = TFTForAudioClassification(tester.config).eval()
-    inputs = tester.inputs(frames=(60, 37, 9, 50, 44))
-    embeddings, functionals = model.utterance_embeddings(**inputs), model.functionals_logits(**inputs)
-    model.set_training_embeddings(torch.randn(10, embeddings.shape[-1], generator=torch.Generator().manual_seed(0)))
-    model.set_speaker_embeddings(embeddings, functionals)
-    order, supports = speaker_shift.t3a_supports(model, embeddings, functionals, 2)
-    assert supports.sum(0).max() == 2 and supports.sum(1).max() == 1  # at most k = 2 per class, one class per clip
-    head = model.classifier
-    weight, bias = speaker_shift.t3a_head(
-        head.weight, head.bias, model.speaker_shifted(embeddings), model.embedding_mean, order, supports
-    )
-    torch.testing.assert_close(weight.float(), model.speaker_classifier_weight)
-    torch.testing.assert_close(bias.float(), model.speaker_classifier_bias)
 
 
 def test_a_skewed_speaker_keeps_the_dominant_class_and_a_share_of_each_other():
@@ -79,8 +57,7 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
         assert set(fold["last"]) == {"transformer", "functionals", "model", "transformer_shifted", "model_shifted",
                                      "default", *speaker_shift.REFITS,
                                      *(f"default_weight{w:g}" for w in speaker_shift.RW1_WEIGHTS),
-                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS),
-                                     "default_t3a_both"}  # fmt: skip
+                                     *(f"default_t3a{k}" for k in speaker_shift.TA1_KS)}  # fmt: skip
         assert fold["last"]["default"] == fold["last"]["model_shifted"]  # the package's shift, as the script's
         assert fold["last"]["default_weight2"] == fold["last"]["default"]  # the speaker-adaptive model's weight
         assert fold["default_refit_c"] is None  # nothing refitted without speaker_embedding_scale
@@ -96,6 +73,17 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     assert draws and all(d["clips"] < balanced["clips"] for d in draws)
     assert set(skewed["runs"][0]["mean"]["last"]) >= {"default_skewed_dominant_recall", "t3a20_skewed_others_recall",
                                                       "unadapted_skewed_ua", "unadapted_balanced"}  # fmt: skip
+    # a run that keeps its trained head is checked on its unadapted test scores (`test_unshifted`), which do not
+    # depend on the inference-time adaptation; here the screen's test speakers
+    screen_test = speaker_shift.main([str(screen), "--split", "test", "--output", str(tmp_path / "st.json")])
+    for fold, recorded_fold in zip(screen_test["runs"][0]["folds"], recorded["folds"], strict=True):
+        assert fold["test"]["default"]["ua"] == pytest.approx(recorded_fold["ua"])
+    results = next((tmp_path / "screen").glob("*/tft_seed*/results.json"))
+    tampered = json.loads(results.read_text())
+    tampered["folds"][0]["test_unshifted"]["confusion_matrix"][0][0] += 1
+    results.write_text(json.dumps(tampered))
+    with pytest.raises(ValueError, match="does not reproduce the recorded test_unshifted scores"):
+        speaker_shift.main([str(screen), "--split", "test", "--output", str(tmp_path / "x.json")])
     with pytest.raises(ValueError, match="has no validation speakers"):
         speaker_shift.main([str(final), "--output", str(tmp_path / "x.json")])
     shifted_report = tmp_path / "shifted.json"
@@ -105,7 +93,7 @@ def test_a_screen_and_a_final_run_are_scored_with_the_shift(tmp_path):
     config = json.loads(next((tmp_path / "final").glob("*/tft_seed*/fold_0/model/config.json")).read_text())
     assert config["speaker_embedding_scale"]  # tested with RH1's refitted head: `default` reproduces it
     assert config["functionals_weight"] == 0.0  # the refitted head alone (RW1)
-    assert config["speaker_head_supports"] == 5  # and T3A's head (TA1): `default` reproduces it, as `default_t3a5`
+    assert config["speaker_head_supports"] == 5  # and T3A (TA1, TA2): `default` reproduces it, as `default_t3a5`
     for fold, recorded_fold in zip(tested["runs"][0]["folds"], recorded_final["folds"], strict=True):
         assert fold["scored"] == "model" and fold["last"]["default"] == pytest.approx(recorded_fold["ua"])
         assert fold["last"]["default"] == fold["last"]["default_weight0"]

@@ -5,6 +5,7 @@ from transformers import AutoModelForAudioClassification
 
 from modeling_tft import TFTConfig, TFTForAudioClassification, TFTModel
 from modeling_tft.modeling_tft import TFTConv1d, TFTDropout, TFTScaledLinear, window_starts
+from modeling_tft.prosody_tft import NUM_FUNCTIONALS
 from tft_ser.training.loss import ClassificationLoss, forward_with_loss
 
 ABLATIONS = {  # the paper's three switches
@@ -233,12 +234,19 @@ def test_speaker_head_supports_adjusts_the_head_to_the_speakers_most_confident_c
         model.embedding_mean.copy_(m)
     # the speaker's mean is the training mean: the shift moves nothing, the head sees x = embeddings
     x = padded([[1.5, 0.5, 1.0], [0.5, 1.5, 1.0], [2.5, 0.5, 0.0], [-2.5, -0.5, -2.0]])
-    # the functionals head decides the labels: class 1 for clips 1, 0 (margin ~29) and 3 (~11), class 0 for clip 2;
-    # the Transformer head alone would predict class 0 for clip 0
-    functionals = torch.tensor([[0.0, 30.0], [0.0, 50.0], [90.0, 0.0], [0.0, 10.0]])
-    with pytest.raises(ValueError, match="pass the functionals head's logits of the same clips"):
+    # the functionals head reads the first 2 of its inputs z as its logits, and it decides the labels: class 1 for
+    # clips 1, 0 (margin ~29) and 3 (~11), class 0 for clip 2; the Transformer head alone would predict class 0 for
+    # clip 0
+    linear = model.functionals.classifier
+    z = torch.nn.functional.pad(
+        torch.tensor([[0.0, 30, 40], [0, 50, 0], [90, 0, 0], [0, 10, -10]]), (0, NUM_FUNCTIONALS - 3)
+    )
+    with torch.no_grad():
+        linear.weight.copy_(torch.eye(2, NUM_FUNCTIONALS) / linear.scale)
+        linear.bias.zero_()
+    with pytest.raises(ValueError, match="pass the functionals head's inputs of the same clips"):
         model.set_speaker_embeddings(x)
-    model.set_speaker_embeddings(x, functionals)
+    model.set_speaker_embeddings(x, z)
 
     def unit(v: torch.Tensor) -> torch.Tensor:
         return v / v.norm()
@@ -247,22 +255,32 @@ def test_speaker_head_supports_adjusts_the_head_to_the_speakers_most_confident_c
     c = torch.stack([unit(unit(w[0]) + unit(x[2] - m)), 2 * unit(unit(w[1]) + unit(x[1] - m) + unit(x[0] - m))])
     torch.testing.assert_close(model.speaker_classifier_weight, c)
     torch.testing.assert_close(model.speaker_classifier_bias, b + (w - c) @ m)
+    # the functionals head's prototypes from the same supports, around 0 (the training mean of its inputs)
+    e = torch.eye(2, NUM_FUNCTIONALS)
+    f = torch.stack([unit(e[0] + unit(z[2])), unit(e[1] + unit(z[1]) + unit(z[0]))])
+    torch.testing.assert_close(model.speaker_functionals_weight, f)
+    torch.testing.assert_close(model.speaker_functionals_bias, torch.zeros(2))
     inputs = TFTModelTester(num_labels=2).inputs((60, 37, 9, 50))
     with torch.no_grad():
         transformer = model.head_logits(x, inputs["input_features"], inputs["attention_mask"].bool())[0]
+        functionals = model.functionals_logits(z)
     torch.testing.assert_close(transformer, (x - m) @ c.T + m @ w.T + b)
-    model.set_speaker_embeddings(x[1:2], functionals[1:2])  # no clip predicted as class 0: its row stays
+    torch.testing.assert_close(functionals, z @ f.T)
+    model.set_speaker_embeddings(x[1:2], z[1:2])  # no clip predicted as class 0: its rows stay
     torch.testing.assert_close(model.speaker_classifier_weight[0], w[0])
+    torch.testing.assert_close(model.speaker_functionals_weight[0], e[0])
     model.set_speaker_embeddings(None)
     assert model.speaker_classifier_weight is None and model.speaker_classifier_bias is None
+    assert model.speaker_functionals_weight is None and model.speaker_functionals_bias is None
     inputs = TFTModelTester().inputs()
-    with torch.no_grad():  # from real clips: the functionals head's logits are those the model adds
+    with torch.no_grad():  # from real clips: the functionals head's inputs give the logits the model adds
         unadapted = model(**inputs)
-        functionals = model.functionals_logits(**inputs)
+        standardised = model.functionals_inputs(**inputs)
         torch.testing.assert_close(
-            unadapted.logits, model.classifier(model.utterance_embeddings(**inputs)) + functionals
+            unadapted.logits,
+            model.classifier(model.utterance_embeddings(**inputs)) + model.functionals.classifier(standardised),
         )
-        model.set_speaker_embeddings(model.utterance_embeddings(**inputs), functionals)
+        model.set_speaker_embeddings(model.utterance_embeddings(**inputs), standardised)
         assert not torch.allclose(model(**inputs).logits, unadapted.logits)
 
 

@@ -129,7 +129,7 @@ def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
                   "--folds", "0", "--num_train_epochs", "1")  # fmt: skip
     config = json.loads((tmp_path / "export" / "config.json").read_text())
     assert config["speaker_embedding_shift"] and config["speaker_embedding_scale"]
-    assert config["speaker_head_supports"] == 3  # T3A (TA1), tested with it (tests/test_benchmark_speaker_shift.py)
+    assert config["speaker_head_supports"] == 3  # T3A (TA1, TA2): tests/test_benchmark_speaker_shift.py
     assert config["functionals_weight"] == 0.0  # trained at weight 2, the refitted head then scores alone (RW1)
     model = TFTForAudioClassification.from_pretrained(tmp_path / "export")
     assert not torch.allclose(model.embedding_std, torch.ones_like(model.embedding_std))
@@ -137,7 +137,7 @@ def test_run_with_speaker_embedding_scale_exports_the_refitted_model(tmp_path):
     card = ModelCard.load(tmp_path / "export" / "README.md").text
     assert "standardised over the speaker's clips" in card and "its logits are not used" in card
     assert "functionals_weight = 1.0" not in card  # the unadapted advice (HW4) is for a trained head, not a refit
-    assert "`config.speaker_head_supports` = 3 the Transformer head is also adjusted to the speaker" in card
+    assert "`config.speaker_head_supports` = 3 both heads are also adjusted to the speaker" in card
 
 
 def fitted(clips: datasets.Dataset) -> TFTFeatureExtractor:

@@ -195,7 +195,7 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     with torch.no_grad():
         inputs = plain.feature_extractor(windows, sampling_rate=SR, padding="longest", return_tensors="pt")
         model = classifier.model
-        model.set_speaker_embeddings(model.utterance_embeddings(**inputs), model.functionals_logits(**inputs))
+        model.set_speaker_embeddings(model.utterance_embeddings(**inputs), model.functionals_inputs(**inputs))
         assert (model.speaker_classifier_weight is None) is (supports is None)
     expected = predict_recording(plain, recording, segments=segments).scores
     classifier.model.set_speaker_embeddings(None)
@@ -203,7 +203,7 @@ def test_adapting_a_speaker_shifted_model_also_shifts_its_embeddings_to_the_spee
     assert expected != pytest.approx(unshifted, abs=1e-5)  # the shift changed the scores
     assert main(["predict", model_dir, str(tmp_path / "long.wav"), "--adapt", "recording"]) == 0
     said = "standardised over that speech" if scale else "shifted to that speech's mean"
-    adjusted = ", Transformer head adjusted to it (T3A)" if supports else ""
+    adjusted = ", heads adjusted to it (T3A)" if supports else ""
     assert f"s of speech, utterance embeddings {said}{adjusted})" in capsys.readouterr().out
 
 

@@ -19,18 +19,18 @@ def speaker_adaptation_inputs(
     model: torch.nn.Module, batches: Iterable[dict[str, torch.Tensor]]
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """`set_speaker_embeddings`' arguments from the model inputs of a speaker's clips, batch by batch: their utterance
-    embeddings and the functionals head's logits of the same clips (one per inference window of a long clip; None
+    embeddings and the functionals head's inputs of the same clips (one per inference window of a long clip; None
     for a model without that head)."""
     parts, functionals = [], []
     for inputs in batches:
         parts.append(model.utterance_embeddings(**inputs))
-        functionals.append(model.functionals_logits(**inputs))
+        functionals.append(model.functionals_inputs(**inputs))
     return torch.cat(parts), None if functionals[0] is None else torch.cat(functionals)
 
 
 class EmotionClassifier:
     """A TFT audio-classification model with its feature extractor; `window_samples` is the model's window.
-    `speaker_inputs`: a speaker's utterance embeddings and the functionals head's logits of the same speech
+    `speaker_inputs`: a speaker's utterance embeddings and the functionals head's inputs of the same speech
     ([`adaptation_inputs`], `adaptation.adapt`), which the model is adapted to while it scores
     (`config.speaker_embedding_shift`, `set_speaker_embeddings`)."""
 
@@ -79,8 +79,8 @@ class EmotionClassifier:
 
     def adaptation_inputs(self, clips: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`set_speaker_embeddings`' arguments for a speaker's clips of at most `window_samples` samples, in batches:
-        the utterance embeddings the Transformer head scores `(clips, hidden_size)` and the functionals head's logits
-        of the same clips `(clips, labels)` (None for a model without that head)."""
+        the utterance embeddings the Transformer head scores `(clips, hidden_size)` and the functionals head's inputs
+        of the same clips `(clips, functionals)` (None for a model without that head)."""
         starts = range(0, len(clips), self.batch_size)
         return speaker_adaptation_inputs(self.model, (self.features(clips[s : s + self.batch_size]) for s in starts))
 

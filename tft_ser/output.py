@@ -33,7 +33,7 @@ def _normalization_line(result: dict) -> str:
     if n.get("embedding_scale"):
         shift = ", utterance embeddings standardised over that speech"
     if n.get("head_adjusted"):
-        shift += ", Transformer head adjusted to it (T3A)"
+        shift += ", heads adjusted to it (T3A)"
     note = f"; {n['note']}" if n.get("note") else ""
     return f"{result['file']}: normalised with the statistics of {whose} ({n['speech_s']:.1f} s of speech{shift}){note}"
 
