@@ -88,12 +88,13 @@ class TFTConfig(PretrainedConfig):
             mapped the same way and then scores alone, `functionals_weight` 0 (searches RH1 and RW1; `run_train.py
             --speaker_embedding_scale`, the RAVDESS speaker-adaptive recipe). With no speaker set, nothing moves.
         speaker_head_supports (`int`, *optional*):
-            With `speaker_embedding_shift`: the Transformer head is also adjusted to the speaker by T3A (test-time
-            classifier adjustment, Iwasawa & Matsuo, NeurIPS 2021) from their clips' embeddings: class j's weight
-            row becomes a prototype, its direction plus the unit vectors of `embedding - embedding_mean` of the
-            speaker's `speaker_head_supports` clips that the adapted model predicts as j with the lowest entropy,
-            scaled to the row's norm (the row's own where none is predicted as j). Inference only; `run_train.py
-            --speaker_head_supports`, 20 in the CASIA recipe (search TA1). `None`: the head as trained.
+            With `speaker_embedding_shift`: both heads are also adjusted to the speaker by T3A (test-time classifier
+            adjustment, Iwasawa & Matsuo, NeurIPS 2021) from their clips: in each head, class j's weight row becomes
+            a prototype, its direction plus the unit vectors of the head's inputs around their training mean
+            (`embedding - embedding_mean`; the standardised functionals) of the speaker's `speaker_head_supports`
+            clips that the adapted model predicts as j with the lowest entropy, scaled to the row's norm (the row's
+            own where none is predicted as j). Inference only; `run_train.py --speaker_head_supports`, 20 in the
+            CASIA recipe (searches TA1, TA2). `None`: the heads as trained.
         max_frames (`int`, *optional*, defaults to 300):
             Frames of a training crop (10 ms hop: 300 frames = 3 s). The model itself takes inputs of any length.
         frames_per_time_token (`int`, *optional*, defaults to 4):

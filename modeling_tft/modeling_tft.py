@@ -627,7 +627,7 @@ class TFTForAudioClassification(TFTPreTrainedModel):
 
     def transformer_logits(self, pooled: torch.Tensor) -> torch.Tensor:
         """The Transformer head's logits of the clips' `pooled` embeddings (adapted to the speaker where one is set:
-        [`speaker_shifted`], and with `config.speaker_head_supports` the head adjusted to them)."""
+        [`speaker_shifted`], and with `config.speaker_head_supports` the head adjusted to the speaker)."""
         hidden = self.dropout(self.speaker_shifted(pooled))
         if self.speaker_classifier_weight is None:
             return self.classifier(hidden)

@@ -1,8 +1,8 @@
 """Speaker adaptation for `tft-ser predict --adapt`, from the speech (VAD segments) of a recording or of several files
 of one speaker: feature statistics through `TFTFeatureExtractor.adapted`, and for a model with
 `config.speaker_embedding_shift` the speaker's utterance embeddings over that speech (their mean, with
-`config.speaker_embedding_scale` their spread, and with `config.speaker_head_supports` the Transformer head adjusted
-to them), in the windows that `predict_recording` scores."""
+`config.speaker_embedding_scale` their spread, and with `config.speaker_head_supports` both heads adjusted to them),
+in the windows that `predict_recording` scores."""
 
 from __future__ import annotations
 

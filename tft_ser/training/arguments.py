@@ -113,9 +113,9 @@ class ModelArguments:
     speaker_head_supports: int | None = field(
         default=None,
         metadata={
-            "help": "With --normalization speaker, a new TFT also adjusts its Transformer head to each speaker by "
-            "T3A, from the k most confident of the speaker's clips per predicted class (config.speaker_head_supports; "
-            "search TA1, 20 in the CASIA recipe); unused otherwise."
+            "help": "With --normalization speaker, a new TFT also adjusts both heads to each speaker by T3A, from "
+            "the k most confident of the speaker's clips per predicted class (config.speaker_head_supports; searches "
+            "TA1 and TA2, 20 in the CASIA recipe); unused otherwise."
         },
     )
     refit_head: bool = field(

@@ -128,7 +128,7 @@ def protocol_head_settings(model_args: ModelArguments) -> dict:
     functionals head by 2 (search HW7), shifts its embeddings to the speaker (search ES1) and, with
     `--speaker_embedding_scale`, standardises them per speaker under a head refitted after training, which then
     scores alone (searches RH1 and RW1, `head_refit.refit_transformer_head`), and with `--speaker_head_supports`
-    adjusts its Transformer head to each speaker (T3A, search TA1)."""
+    adjusts both heads to each speaker (T3A, searches TA1 and TA2)."""
     speaker = model_args.normalization == "speaker"
     weight = SPEAKER_ADAPTIVE_FUNCTIONALS_WEIGHT if speaker else 1.0
     scale = speaker and model_args.speaker_embedding_scale
