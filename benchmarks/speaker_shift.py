@@ -36,11 +36,10 @@ head alone (TA1, before TA2 adjusted the functionals head too) is scored at comm
 tested model, which must reproduce the fold's recorded unadapted test confusion matrix (`test_unshifted`; `test`
 where the run has none or refitted its head, `speaker_embedding_scale`): for reading a figure after the decision,
 never for choosing. The unadapted scores do not depend on the inference-time adaptation, so a run trained before a
-change to it (TA2) is read with today's. With
-`--accuracy_output`, it also writes the runs as an `accuracy.py` report whose folds score `default` (or
-`--accuracy_variant`, e.g. `default_t3a20`; the recorded scores kept as `recorded_wa`/`recorded_ua`), which
-`accuracy.py --merge` pools: what a run trained without the shift (or T3A) gives with it, since neither changes
-training.
+change to it (TA2) is read with today's. With `--accuracy_output`, it also writes the runs as an `accuracy.py`
+report whose folds score `default` (or `--accuracy_variant`, e.g. `default_t3a20`; the recorded scores kept as
+`recorded_wa`/`recorded_ua`), which `accuracy.py --merge` pools: what a run trained without the shift (or T3A)
+gives with it, since neither changes training.
 """
 
 from __future__ import annotations
