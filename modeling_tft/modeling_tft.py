@@ -637,6 +637,8 @@ class TFTForAudioClassification(TFTPreTrainedModel):
     def functionals_logits(self, standardised: torch.Tensor) -> torch.Tensor:
         """The functionals head's logits of the clips' standardised functionals ([`functionals_inputs`]; adjusted to
         the speaker where one is set with `config.speaker_head_supports`)."""
+        if self.functionals is None:
+            raise ValueError("This model has no functionals head (`config.functionals_head` is False).")
         hidden = self.functionals.dropout(standardised)
         if self.speaker_functionals_weight is None:
             return self.functionals.classifier(hidden)

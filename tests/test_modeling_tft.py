@@ -282,6 +282,10 @@ def test_speaker_head_supports_adjusts_the_head_to_the_speakers_most_confident_c
         )
         model.set_speaker_embeddings(model.utterance_embeddings(**inputs), standardised)
         assert not torch.allclose(model(**inputs).logits, unadapted.logits)
+    plain = TFTForAudioClassification(TFTModelTester(functionals_head=False, num_prosody_features=0).config)
+    assert plain.functionals_inputs(**TFTModelTester().inputs()) is None
+    with pytest.raises(ValueError, match="no functionals head"):
+        plain.functionals_logits(standardised)
 
 
 def test_speaker_embedding_scale_standardises_embeddings_over_the_speakers_clips(tmp_path):
