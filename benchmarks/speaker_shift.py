@@ -106,15 +106,15 @@ def per_speaker(x: np.ndarray, speakers: np.ndarray, scale: bool) -> np.ndarray:
 
 def variant_logits(model: TFTForAudioClassification, train: dict, held_out: dict) -> dict[str, np.ndarray]:
     """The logits of the heads, the model and their shifted variants on the held-out clips."""
-    weight, classifier = model.config.functionals_weight, model.classifier
+    classifier = model.classifier
     shifted = per_speaker(held_out["embedding"], held_out["speaker"], False) + train["embedding"].mean(0)
     transformer_shifted = shifted @ classifier.weight.detach().numpy().T + classifier.bias.detach().numpy()
     return {
         "transformer": held_out["transformer"],
         "functionals": held_out["functionals"],
-        "model": held_out["transformer"] + weight * held_out["functionals"],
+        "model": model.combine_heads((held_out["transformer"], held_out["functionals"])),
         "transformer_shifted": transformer_shifted,
-        "model_shifted": transformer_shifted + weight * held_out["functionals"],
+        "model_shifted": model.combine_heads((transformer_shifted, held_out["functionals"])),
     }
 
 
@@ -123,9 +123,9 @@ def default_logits(
 ) -> tuple[dict[str, np.ndarray], float | None]:
     """Each head's logits and the model's (`head_logits`) of the clips of the split `held_out` as `run_train.py` tests
     a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
-    (a copy; `model` is left as it is), with the utterance embeddings (`embedding`) and, for a model that adapts,
-    the model's logits with T3A's head at each k of `TA1_KS` (`t3a{k}`, search TA1); and the C of the refitted
-    Transformer head (None where none is refitted)."""
+    (a copy; `model` is left as it is), with the utterance embeddings (`embedding`) and the functionals head's inputs
+    (`functionals_input`) and, for a model that adapts, the model's logits with T3A's heads at each k of `TA1_KS`
+    (`t3a{k}`, searches TA1 and TA2); and the C of the refitted Transformer head (None where none is refitted)."""
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
@@ -207,7 +207,7 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
         row = {"fold": fold.index, f"{split}_speakers": list(getattr(fold, f"{split}_speakers")), "scored": folder.name,
                "last": fold_scores(model, train, held_out, default), "default_refit_c": refit_c}  # fmt: skip
         if split == "test":  # the tested model, checked on its unadapted scores where the run recorded them
-            unadapted = held_out["transformer"] + model.config.functionals_weight * held_out["functionals"]
+            unadapted = model.combine_heads((held_out["transformer"], held_out["functionals"]))
             tested = recorded[fold.index]
             trained_head = tested.get("test_unshifted") and not model.config.speaker_embedding_scale  # not refitted
             logits, expected = (unadapted, "test_unshifted") if trained_head else (default["model"], "test")
