@@ -17,9 +17,6 @@ final protocol tests) is scored on the fold's validation split with the collator
 - `default_t3a{k}` (searches TA1, TA2): `default` with both heads adjusted to each speaker by T3A (Iwasawa &
   Matsuo, NeurIPS 2021), the package's `config.speaker_head_supports` at k of `TA1_KS` (`t3a_logits`); for a model
   tested with it, `default` equals `default_t3a{k}` at its own k;
-- `default_t3a{k}_weight{w}` (search TA2-rav): `default_t3a{k}` with the functionals head at weight w of
-  `RW1_WEIGHTS` instead of the model's own, in T3A's pseudo-labels too (what the package does with that
-  `config.functionals_weight`); at weight 0 it is T3A on the Transformer head alone (TA1);
 - `refit`, `refit_centred`, `refit_standardised` (diagnostics, not candidates): a logistic regression refitted on
   the training clips' embeddings, as they are, centred per speaker, or standardised per speaker.
 
@@ -32,8 +29,10 @@ functionals head's BatchNorm), rejected, at commit 9bf7da5, and RH1 (the Transfo
 standardised training embeddings), rejected, at commit 83bcc80, and LA1 (post-hoc logit adjustment by the training
 split's class prior), rejected, at commit ab8f40e, and TA1 with every clip predicted as a class as its supports
 (`default_t3aall`), not adopted, at commit 52a373e, and LM1 (LAME, Boudiaf et al., CVPR 2022: each speaker's
-predictions refined over their clips' nearest-neighbour graph), rejected, at commit 913710a. T3A on the Transformer
-head alone (TA1, before TA2 adjusted the functionals head too) is scored at commit 91f66cd (`docs/SEARCH.md`).
+predictions refined over their clips' nearest-neighbour graph), rejected, at commit 913710a, and TA2-rav (T3A on
+both heads beside RAVDESS's refitted head, the functionals head at another weight, `default_t3a{k}_weight{w}`),
+rejected, at commit 24efce9. T3A on the Transformer head alone (TA1, before TA2 adjusted the functionals head too)
+is scored at commit 91f66cd (`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded unadapted test confusion matrix (`test_unshifted`; `test`
@@ -128,38 +127,27 @@ def default_logits(
     a model of `model`'s config: adapted to the training speakers of the split `train` and to each held-out speaker
     (a copy; `model` is left as it is), with the utterance embeddings (`embedding`) and the functionals head's inputs
     (`functionals_input`) and, for a model that adapts, the model's logits with T3A's heads at each k of `TA1_KS`
-    (`t3a{k}`, searches TA1 and TA2), also with the functionals head at each weight w of `RW1_WEIGHTS`
-    (`t3a{k}_weight{w}`, search TA2-rav); and the C of the refitted Transformer head (None where none is refitted)."""
+    (`t3a{k}`, searches TA1 and TA2); and the C of the refitted Transformer head (None where none is refitted)."""
     adapted, c = copy.deepcopy(model), None
     if shifts_embeddings(adapted):
         c = adapt_to_training_speakers(adapted, train, collator, batch_size)
     scored = scores_by_speaker(adapted, held_out, collator, batch_size, lambda batch: head_logits(adapted, batch, True))
     if shifts_embeddings(adapted):
         speakers = np.asarray(held_out["speaker"])
-        for k in TA1_KS:
-            scored[f"t3a{k}"] = t3a_logits(adapted, scored, speakers, k)
-            scored |= {f"t3a{k}_weight{w:g}": t3a_logits(adapted, scored, speakers, k, w) for w in RW1_WEIGHTS}
+        scored |= {f"t3a{k}": t3a_logits(adapted, scored, speakers, k) for k in TA1_KS}
     return {name: value.numpy() for name, value in scored.items()}, c
 
 
 @torch.no_grad()
 def t3a_logits(
-    model: TFTForAudioClassification,
-    scored: dict[str, torch.Tensor],
-    speakers: np.ndarray,
-    k: int,
-    functionals_weight: float | None = None,
+    model: TFTForAudioClassification, scored: dict[str, torch.Tensor], speakers: np.ndarray, k: int
 ) -> torch.Tensor:
     """Searches TA1 and TA2: the model's logits of the clips of `scored` (`head_logits` with `embeddings`: their
     embeddings and the functionals head's inputs) with both heads adjusted to each speaker by the package's T3A at
     `k` supports per class (`config.speaker_head_supports = k`, `set_speaker_embeddings`) from those clips: what
-    `run_train.py` tests with that config, without another pass of the backbone; with `functionals_weight`, that of
-    a model whose `config.functionals_weight` is it (search TA2-rav)."""
-    config, out = model.config, torch.empty_like(scored["model"])
-    own = config.speaker_head_supports, config.functionals_weight
-    config.speaker_head_supports = k
-    if functionals_weight is not None:
-        config.functionals_weight = functionals_weight
+    `run_train.py` tests with that config, without another pass of the backbone."""
+    own, out = model.config.speaker_head_supports, torch.empty_like(scored["model"])
+    model.config.speaker_head_supports = k
     try:
         for speaker in np.unique(speakers):
             rows = torch.from_numpy(np.flatnonzero(speakers == speaker))
@@ -168,7 +156,7 @@ def t3a_logits(
             out[rows] = model.combine_heads((model.transformer_logits(embeddings), model.functionals_logits(inputs)))
     finally:
         model.set_speaker_embeddings(None)
-        config.speaker_head_supports, config.functionals_weight = own
+        model.config.speaker_head_supports = own
     return out
 
 
@@ -183,8 +171,8 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
     scores["default"] = ua(default["model"])
     for weight in RW1_WEIGHTS:
         scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
-    for name in (name for name in default if name.startswith("t3a")):
-        scores[f"default_{name}"] = ua(default[name])
+    for k in TA1_KS if f"t3a{TA1_KS[0]}" in default else ():
+        scores[f"default_t3a{k}"] = ua(default[f"t3a{k}"])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
@@ -228,7 +216,7 @@ def score_run(run: dict, batch_size: int, split: str = "validation") -> dict:
             matrix = score(logits.argmax(-1), held_out["label"], model.config.num_labels)["confusion_matrix"]
             if matrix != tested[expected]["confusion_matrix"]:
                 raise ValueError(f"Fold {fold.index}: the model does not reproduce the recorded {expected} scores.")
-            variants = {"default": default["model"]} | {f"default_{n}": v for n, v in default.items() if n[:3] == "t3a"}
+            variants = {"default": default["model"]} | {f"default_t3a{k}": default[f"t3a{k}"] for k in TA1_KS}
             row["test"] = {}
             for name, logits in variants.items():
                 scores = score(logits.argmax(-1), held_out["label"], model.config.num_labels)
@@ -254,8 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = screen_parser(__doc__, "accuracy.py reports of speaker-adaptive runs")
     parser.add_argument("--split", choices=("validation", "test"), default="validation", help="speakers scored")
     parser.add_argument("--accuracy_output", type=Path, help="with --split test and one report: its runs, shifted")
-    t3a = [f"default_t3a{k}{weight}" for k in TA1_KS for weight in ("", *(f"_weight{w:g}" for w in RW1_WEIGHTS))]
-    variants = ("default", *t3a)
+    variants = ("default", *(f"default_t3a{k}" for k in TA1_KS))
     parser.add_argument("--accuracy_variant", choices=variants, default="default", help="the --accuracy_output's")
     arguments = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(arguments)
