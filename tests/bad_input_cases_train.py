@@ -199,11 +199,6 @@ TRAIN_CASES = [
     TrainCase("negative validation speakers", ["--validation_speakers", "-1"], "--validation_speakers must be >= 0"),
     TrainCase("one fold", ["--num_folds", "1"], "--num_folds must be >= 2, got 1."),
     TrainCase("negative mask width", ["--time_mask_frames", "-3"], "--time_mask_frames must be >= 0, got -3."),
-    TrainCase(
-        "statistics mixing with speaker normalisation",
-        ["--normalization", "speaker", "--speaker_statistics_mixing", "0.5"],
-        "--speaker_statistics_mixing augments single-clip training (--normalization global), got --normalization",
-    ),
     TrainCase("folds not numbers", ["--folds", "0,x"], "--folds must be 'all' or fold indices such as 0,2, got '0,x'."),
     TrainCase("unknown trainer", ["--trainer", "keras"], "--trainer must be one of ('hf', 'accelerate'), got 'keras'."),
     TrainCase("unknown protocol", ["--protocol", "random"], "--protocol must be one of"),

@@ -172,14 +172,6 @@ class DataArguments:
     time_mask_frames: int = field(default=0, metadata={"help": "SpecAugment time-mask width in frames (0: off)."})
     frequency_mask_bins: int = field(default=0, metadata={"help": "SpecAugment frequency-mask width in bins (0: off)."})
     num_masks: int = field(default=2, metadata={"help": "Time masks and frequency masks per training clip."})
-    speaker_statistics_mixing: float | None = field(
-        default=None,
-        metadata={
-            "help": "Single clip (--normalization global): give each training clip the feature statistics of a "
-            "synthetic speaker, part-way between its own speaker's and another training speaker's by a fraction "
-            "uniform in [-EXTENT, 1 + EXTENT] (this value is EXTENT); off by default."
-        },
-    )
 
 
 @dataclass
@@ -256,7 +248,6 @@ NUMERIC_BOUNDS = (
     ("time_mask_frames", "data", 0, True),
     ("frequency_mask_bins", "data", 0, True),
     ("num_masks", "data", 0, True),
-    ("speaker_statistics_mixing", "data", 0, True),
     ("max_train_samples", "data", 1, True),
     ("max_eval_samples", "data", 1, True),
 )
@@ -291,11 +282,6 @@ def check_options(model_args: ModelArguments, data_args: DataArguments, args: TF
     for name, value, allowed in choices:
         if value not in allowed:
             raise UsageError(f"--{name} must be one of {allowed}, got {value!r}.")
-    if data_args.speaker_statistics_mixing is not None and model_args.normalization != "global":
-        raise UsageError(
-            "--speaker_statistics_mixing augments single-clip training (--normalization global), got "
-            f"--normalization {model_args.normalization}."
-        )
     if not 0.0 <= args.label_smoothing_factor < 1.0:
         raise UsageError(f"--label_smoothing_factor must be in [0, 1), got {args.label_smoothing_factor}.")
     if model_args.model_name_or_path and model_args.config_overrides:

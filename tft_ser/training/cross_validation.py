@@ -11,7 +11,6 @@ from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
 from accelerate import PartialState
 from transformers import set_seed
 
@@ -26,7 +25,6 @@ from .arguments import (
     without_missing_tensorboard,
 )
 from .data import (
-    SpeakerStatisticsMixing,
     SpeechEmotionCollator,
     check_fold_classes,
     iter_clips,
@@ -179,22 +177,10 @@ def _run_fold(
     if model_args.normalization == "speaker":
         collator_extractor = copy.deepcopy(feature_extractor)  # stays "none": the collator normalises per speaker
         statistics = speaker_statistics(datasets.concatenate_datasets(splits), collator_extractor)
-    train_extractor, mixing = collator_extractor, None
-    if data_args.speaker_statistics_mixing is not None:  # the training speakers' statistics, before `fit`
-        train_extractor = copy.deepcopy(feature_extractor)
-        training_statistics = speaker_statistics(fold.splits["train"], train_extractor)
     if model_args.normalization in ("global", "speaker"):
         # "speaker": the export ships the pooled training-speaker statistics (re-fit it on a new speaker's clips)
         # running sums over the training clips, streamed from Arrow 64 at a time
         feature_extractor.fit(iter_clips(fold.splits["train"]), sampling_rate=feature_extractor.sampling_rate)
-    if data_args.speaker_statistics_mixing is not None:
-        mixing = SpeakerStatisticsMixing(
-            training_statistics,
-            torch.tensor(feature_extractor.mean),
-            torch.tensor(feature_extractor.std),
-            data_args.speaker_statistics_mixing,
-            voicing_channel=feature_extractor.num_channels - 1 if feature_extractor.prosody else None,
-        )
     masks = {k: getattr(data_args, k) for k in ("time_mask_frames", "frequency_mask_bins", "num_masks")}
     collator = {"model_type": model_args.model_type, "speaker_statistics": statistics}
     job = FoldJob(
@@ -203,12 +189,7 @@ def _run_fold(
         validation=validation,
         test=test,
         train_collator=SpeechEmotionCollator(
-            train_extractor,
-            train=True,
-            crop_frames=crop_frames(model.config),
-            statistics_mixing=mixing,
-            **masks,
-            **collator,
+            collator_extractor, train=True, crop_frames=crop_frames(model.config), **masks, **collator
         ),
         eval_collator=SpeechEmotionCollator(collator_extractor, train=False, **collator),
         loss=ClassificationLoss(class_weights, args.label_smoothing_factor),

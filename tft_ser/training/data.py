@@ -160,59 +160,6 @@ def speaker_statistics(
     return statistics
 
 
-class SpeakerStatisticsMixing:
-    """Single-clip training augmentation: each clip given the feature statistics of a synthetic training speaker.
-
-    A clip of speaker s is standardised with s's statistics (`speaker_statistics` of the training speakers), given
-    statistics part-way between s's and those of another training speaker t (mean interpolated linearly, std
-    geometrically, by a fraction drawn per clip uniformly in [-extent, 1 + extent]), then standardised with the
-    global statistics, as every clip is at inference. At fraction 0 the clip is globally normalised as without
-    it. The voicing flag (the last channel of a TFT with prosody contours) keeps the global statistics.
-    """
-
-    def __init__(
-        self,
-        statistics: dict[str, tuple[torch.Tensor, torch.Tensor]],
-        global_mean: torch.Tensor,
-        global_std: torch.Tensor,
-        extent: float,
-        voicing_channel: int | None = None,
-    ) -> None:
-        if len(statistics) < 2:
-            raise ValueError(f"Speaker statistics mixing needs at least 2 training speakers, got {len(statistics)}.")
-        self.speakers = list(statistics)
-        self.mean = torch.stack([statistics[s][0] for s in self.speakers])  # (speakers, channels)
-        self.std = torch.stack([statistics[s][1] for s in self.speakers])
-        self.global_mean, self.global_std, self.extent = global_mean.float(), global_std.float(), extent
-        self.voicing_channel = voicing_channel
-
-    def __call__(self, speakers: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-clip `(mean, std)`, each `(batch, 1, channels)`, to standardise raw features with (torch's global
-        generator draws the other speaker and the fraction)."""
-        index = torch.tensor([self.speakers.index(s) for s in speakers])
-        other = (index + torch.randint(1, len(self.speakers), index.shape)) % len(self.speakers)
-        fraction = (torch.rand(len(speakers)) * (1 + 2 * self.extent) - self.extent)[:, None]
-        return self.statistics(index, other, fraction)
-
-    def statistics(
-        self, index: torch.Tensor, other: torch.Tensor, fraction: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The `(mean, std)` that map a raw clip of speaker `index` to its global standardisation as if spoken with
-        the statistics `fraction` of the way from its speaker's to speaker `other`'s."""
-        own_mean, own_std = self.mean[index], self.std[index]
-        mixed_mean = own_mean + fraction * (self.mean[other] - own_mean)
-        mixed_std = own_std * (self.std[other] / own_std) ** fraction
-        # (raw - own_mean) / own_std * mixed_std + mixed_mean, globally standardised, as one affine map
-        mean = own_mean - (mixed_mean - self.global_mean) * own_std / mixed_std
-        std = own_std * self.global_std / mixed_std
-        if self.voicing_channel is not None:
-            mean[:, self.voicing_channel], std[:, self.voicing_channel] = (
-                self.global_mean[self.voicing_channel],
-                self.global_std[self.voicing_channel],
-            )
-        return mean[:, None], std[:, None]
-
-
 class SpeechEmotionCollator:
     """Featurises a list of `{"audio", "label", "speaker"}` examples (rows of a `lazy_split`) into a padded batch.
 
@@ -222,8 +169,7 @@ class SpeechEmotionCollator:
     Evaluation clips are cut to the extractor's `max_length`, or kept whole when it is `None` (a TFT, which scores
     clips longer than its inference window in windows). Time masks cover every channel of a frame, frequency masks
     only mel bands. With `speaker_statistics` (from `speaker_statistics`; the extractor must then use
-    `normalization="none"`) every clip is standardised with its own speaker's statistics (`standardize`); with
-    `statistics_mixing` (training only, the extractor also "none") with those it draws (`SpeakerStatisticsMixing`).
+    `normalization="none"`) every clip is standardised with its own speaker's statistics (`standardize`).
     `model_type="ast"` gives the same features padded to `max_length` as AST's `input_values`.
     """
 
@@ -237,12 +183,8 @@ class SpeechEmotionCollator:
         num_masks: int = 2,
         speaker_statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
         model_type: str = "tft",
-        statistics_mixing: SpeakerStatisticsMixing | None = None,
     ) -> None:
-        if statistics_mixing is not None and (speaker_statistics is not None or not train):
-            raise ValueError("Speaker statistics mixing is a training augmentation of globally normalised clips.")
-        per_clip = speaker_statistics is not None or statistics_mixing is not None
-        if per_clip and feature_extractor.normalization != "none":
+        if speaker_statistics is not None and feature_extractor.normalization != "none":
             raise ValueError(
                 "Speaker normalisation needs a feature extractor with normalization='none', "
                 f"got {feature_extractor.normalization!r} (the clips would be normalised twice)."
@@ -250,7 +192,6 @@ class SpeechEmotionCollator:
         self.feature_extractor = feature_extractor
         self.train = train
         self.speaker_statistics = speaker_statistics
-        self.statistics_mixing = statistics_mixing
         self.model_type = model_type
         fe = feature_extractor
         crop_frames = crop_frames or fe.max_length
@@ -270,7 +211,7 @@ class SpeechEmotionCollator:
         features = self.feature_extractor(
             clips, sampling_rate=self.feature_extractor.sampling_rate, padding=padding, return_tensors="pt"
         )
-        if self.speaker_statistics is not None or self.statistics_mixing is not None:
+        if self.speaker_statistics is not None:
             features["input_features"] = self._speaker_normalised(features, batch)
         if len(self.time_masks) or len(self.frequency_masks):
             features["input_features"] = (
@@ -289,15 +230,11 @@ class SpeechEmotionCollator:
         return torch.cat([self.frequency_masks(channels[:, :mel]), channels[:, mel:]], dim=1).transpose(1, 2)
 
     def _speaker_normalised(self, features: dict[str, torch.Tensor], batch: list[dict]) -> torch.Tensor:
-        known = self.speaker_statistics or dict.fromkeys(self.statistics_mixing.speakers)
-        missing = sorted({e["speaker"] for e in batch} - set(known))
+        missing = sorted({e["speaker"] for e in batch} - set(self.speaker_statistics))
         if missing:
             raise KeyError(f"No speaker statistics for speaker(s) {missing}; compute them over every split.")
-        if self.statistics_mixing is not None:
-            mean, std = self.statistics_mixing([e["speaker"] for e in batch])
-        else:
-            mean = torch.stack([self.speaker_statistics[e["speaker"]][0] for e in batch])[:, None]  # (batch, 1, mel)
-            std = torch.stack([self.speaker_statistics[e["speaker"]][1] for e in batch])[:, None]
+        mean = torch.stack([self.speaker_statistics[e["speaker"]][0] for e in batch])[:, None]  # (batch, 1, mel)
+        std = torch.stack([self.speaker_statistics[e["speaker"]][1] for e in batch])[:, None]
         standardized = self.feature_extractor.standardize(features["input_features"], mean, std)
         return standardized * features["attention_mask"][..., None]
 
