@@ -51,16 +51,16 @@ def head_logits(
     `functionals_inputs`)."""
     features, mask = batch["input_features"], batch["attention_mask"]
     pooled = model.tft(features, attention_mask=mask).pooler_output
-    transformer, functionals = model.head_logits(pooled, features, mask.bool())
+    # the two heads as `model.head_logits` computes them, keeping the functionals head's inputs
+    inputs = model.functionals.standardised(features[..., model.config.num_mel_bins :], mask.bool())
+    transformer = model.transformer_logits(pooled)
+    functionals = model.functionals_logits(inputs).to(transformer.dtype)
     logits = {
         "transformer": transformer,
         "functionals": functionals,
         "model": model.combine_heads((transformer, functionals)),
     }
-    if not embeddings:
-        return logits
-    inputs = model.functionals.standardised(features[..., model.config.num_mel_bins :], mask.bool())
-    return logits | {"embedding": pooled, "functionals_input": inputs}
+    return logits | {"embedding": pooled, "functionals_input": inputs} if embeddings else logits
 
 
 def evaluation_collator(fold_dir: Path, fold, normalization: str, adapted: bool = True) -> SpeechEmotionCollator:
