@@ -31,8 +31,10 @@ split's class prior), rejected, at commit ab8f40e, and TA1 with every clip predi
 (`default_t3aall`), not adopted, at commit 52a373e, and LM1 (LAME, Boudiaf et al., CVPR 2022: each speaker's
 predictions refined over their clips' nearest-neighbour graph), rejected, at commit 913710a, and TA2-rav (T3A on
 both heads beside RAVDESS's refitted head, the functionals head at another weight, `default_t3a{k}_weight{w}`),
-rejected, at commit 24efce9. T3A on the Transformer head alone (TA1, before TA2 adjusted the functionals head too)
-is scored at commit 91f66cd (`docs/SEARCH.md`).
+rejected, at commit 24efce9, and JR1 (RAVDESS: one logistic regression refitted on the per-speaker standardised
+embeddings beside the functionals head's inputs, `default_joint_refit*`), rejected, at commit 073aec5. T3A on the
+Transformer head alone (TA1, before TA2 adjusted the functionals head too) is scored at commit 91f66cd
+(`docs/SEARCH.md`).
 
 `--split test` scores a final-protocol run (no validation speakers) on its test speakers instead, with each fold's
 tested model, which must reproduce the fold's recorded unadapted test confusion matrix (`test_unshifted`; `test`
@@ -69,13 +71,11 @@ from head_scores import (  # noqa: E402
     screen_runs,
     write_screen_report,
 )
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV  # noqa: E402
-from sklearn.model_selection import LeaveOneGroupOut  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from modeling_tft import TFTForAudioClassification  # noqa: E402
 from tft_ser.training.data import SpeechEmotionCollator, lazy_split  # noqa: E402
-from tft_ser.training.head_refit import REFIT_CS  # noqa: E402
 from tft_ser.training.scoring import score  # noqa: E402
 from tft_ser.training.speaker_shift import adapt_to_training_speakers, scores_by_speaker, shifts_embeddings  # noqa: E402
 
@@ -137,47 +137,7 @@ def default_logits(
     if shifts_embeddings(adapted):
         speakers = np.asarray(held_out["speaker"])
         scored |= {f"t3a{k}": t3a_logits(adapted, scored, speakers, k) for k in TA1_KS}
-    if adapted.config.speaker_embedding_scale:
-        trained = scores_by_speaker(
-            adapted, train, collator, batch_size, lambda b: head_logits(adapted, b, True), False
-        )
-        scored |= joint_refit_logits(trained, np.asarray(train["speaker"]), np.asarray(train["label"]), scored,
-                                     np.asarray(held_out["speaker"]))  # fmt: skip
-    return {name: value.numpy() if torch.is_tensor(value) else value for name, value in scored.items()}, c
-
-
-def joint_refit_logits(
-    train: dict[str, torch.Tensor],
-    train_speakers: np.ndarray,
-    labels: np.ndarray,
-    held_out: dict[str, torch.Tensor],
-    held_out_speakers: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Search JR1: one logistic regression refitted on the training clips' per-speaker standardised utterance
-    embeddings beside the functionals head's inputs (`joint_refit`: as the head sees them; `joint_refit_standardised`:
-    standardised per speaker as well), C from `REFIT_CS` by leave-one-speaker-out over the training speakers
-    (balanced accuracy), as the package refits the Transformer head alone (RH1); its decision function on the
-    held-out clips."""
-    out = {}
-    embeddings = (per_speaker(train["embedding"].double().numpy(), train_speakers, True),
-                  per_speaker(held_out["embedding"].double().numpy(), held_out_speakers, True))  # fmt: skip
-    for name, standardise in (("joint_refit", False), ("joint_refit_standardised", True)):
-        functionals = [x["functionals_input"].double().numpy() for x in (train, held_out)]
-        if standardise:
-            speakers = (train_speakers, held_out_speakers)
-            functionals = [per_speaker(f, s, True) for f, s in zip(functionals, speakers, strict=True)]
-        x_train, x_held_out = (np.hstack(pair) for pair in zip(embeddings, functionals, strict=True))
-        scaler = StandardScaler().fit(x_train)
-        fit = LogisticRegressionCV(
-            Cs=REFIT_CS,
-            cv=list(LeaveOneGroupOut().split(x_train, labels, train_speakers)),
-            scoring="balanced_accuracy",
-            max_iter=2000,
-            l1_ratios=(0.0,),
-            use_legacy_attributes=False,
-        ).fit(scaler.transform(x_train), labels)
-        out[name] = fit.decision_function(scaler.transform(x_held_out))
-    return out
+    return {name: value.numpy() for name, value in scored.items()}, c
 
 
 @torch.no_grad()
@@ -215,9 +175,6 @@ def fold_scores(model: TFTForAudioClassification, train: dict, held_out: dict, d
         scores[f"default_weight{weight:g}"] = ua(default["transformer"] + weight * default["functionals"])
     for k in TA1_KS if f"t3a{TA1_KS[0]}" in default else ():
         scores[f"default_t3a{k}"] = ua(default[f"t3a{k}"])
-    for name in ("joint_refit", "joint_refit_standardised"):
-        if name in default:
-            scores[f"default_{name}"] = ua(default[name])
     for name, scale in REFITS.items():
         x_train, x_held_out = train["embedding"], held_out["embedding"]
         if scale is not None:
